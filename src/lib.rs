@@ -1,0 +1,9 @@
+//! spmt: an open, cross-platform SharePoint Migration Tool engine.
+//!
+//! Pipeline, in module order: `scan` → `package` → `crypto` → `azure` (upload) → `spo` (import
+//! jobs) → `engine` (orchestration, outcomes) → `store` (SQLite state). `emulator` is the local
+//! SharePoint-compatible target; it shares only `wire` and `crypto` with the client.
+
+pub mod crypto;
+pub mod secrets;
+pub mod wire;
