@@ -7,3 +7,11 @@
 pub mod crypto;
 pub mod secrets;
 pub mod wire;
+pub mod azure;
+pub mod http;
+pub mod spo;
+pub mod scan;
+pub mod package;
+pub mod store;
+pub mod engine;
+pub mod logging;

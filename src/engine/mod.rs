@@ -1,0 +1,410 @@
+//! The engine: runs one file-share task through scan → package → encrypt/upload → import →
+//! outcomes, every stage concurrently, with memory bounded by a byte budget.
+//!
+//! Threads and tasks: the scan walks on its own thread; the recorder thread owns SQLite; the
+//! packager, the uploads (several packages and files at once) and the job monitor are tokio
+//! tasks. Progress is published as atomic counters that hosts read at their own pace, so a
+//! million-file run never floods a terminal or an FFI callback.
+
+pub mod monitor;
+pub mod packager;
+pub mod recorder;
+pub mod upload;
+
+use crate::azure::QueueClient;
+use crate::http::Http;
+use crate::package::{ids, PkgItem, Target};
+use crate::scan::{self, ItemKind, ScanOptions};
+use crate::spo::{SpoClient, SpoError};
+use crate::store::{ItemRow, Outcome, OutcomeCounts, Store, StoreError};
+use recorder::{Candidate, Rec, Recorder};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+use tokio::sync::{mpsc, Semaphore};
+
+#[derive(Debug, Clone)]
+pub struct MigrateOptions {
+    pub source: PathBuf,
+    pub site_url: String,
+    pub access_token: Option<String>,
+    pub target_list: String,
+    pub target_list_relative_path: String,
+    pub working_folder: PathBuf,
+    pub scan: ScanOptions,
+    pub scan_only: bool,
+    pub max_package_items: usize,
+    pub max_package_bytes: u64,
+    /// Plaintext bytes per Put Block; files up to this size go in one Put Blob.
+    pub block_size: usize,
+    /// Memory budget for blocks in flight, MiB.
+    pub budget_mib: u32,
+    pub packages_in_flight: usize,
+    pub files_in_flight_per_package: usize,
+    pub blobs_in_flight: usize,
+    pub poll_interval: Duration,
+    pub progress_fallback_after: Duration,
+    pub status_check_every: Duration,
+    pub job_timeout: Duration,
+}
+
+impl MigrateOptions {
+    pub fn new(source: PathBuf, site_url: String, target_list: String, working_folder: PathBuf) -> Self {
+        let loopback = url::Url::parse(&site_url).ok().and_then(|u| u.host_str().map(|h| h == "127.0.0.1" || h == "localhost" || h == "[::1]")).unwrap_or(false);
+        MigrateOptions {
+            source,
+            site_url,
+            access_token: None,
+            target_list,
+            target_list_relative_path: String::new(),
+            working_folder,
+            scan: ScanOptions::default(),
+            scan_only: false,
+            max_package_items: 250,
+            max_package_bytes: 250 * 1024 * 1024,
+            block_size: 8 * 1024 * 1024,
+            budget_mib: 512,
+            packages_in_flight: 4,
+            files_in_flight_per_package: 8,
+            blobs_in_flight: 16,
+            // SPO asks for gentle polling; a loopback target answers at once.
+            poll_interval: if loopback { Duration::from_millis(100) } else { Duration::from_secs(5) },
+            progress_fallback_after: if loopback { Duration::from_secs(10) } else { Duration::from_secs(120) },
+            status_check_every: if loopback { Duration::from_secs(5) } else { Duration::from_secs(60) },
+            job_timeout: if loopback { Duration::from_secs(600) } else { Duration::from_secs(24 * 3600) },
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Target(#[from] SpoError),
+    #[error(transparent)]
+    Scan(#[from] scan::ScanError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("--target-list-relative-path '{path}': {message}")]
+    RelativePath { path: String, message: String },
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl EngineError {
+    /// Usage/configuration problems (exit code 2) versus run failures.
+    pub fn is_configuration(&self) -> bool {
+        matches!(self, EngineError::Target(_) | EngineError::RelativePath { .. } | EngineError::Scan(_))
+    }
+}
+
+/// Live progress, read by hosts (terminal bars, FFI events) whenever they like.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub scanned_items: AtomicU64,
+    pub scanned_bytes: AtomicU64,
+    pub scan_done: AtomicBool,
+    pub packaged_items: AtomicU64,
+    pub packages: AtomicU64,
+    pub uploaded_bytes: AtomicU64,
+    pub submitted_jobs: AtomicU64,
+    pub imported_items: AtomicU64,
+    pub failed_items: AtomicU64,
+    pub skipped_items: AtomicU64,
+    pub done: AtomicBool,
+}
+
+/// What every stage shares.
+pub struct Shared {
+    pub opts: MigrateOptions,
+    pub http: Http,
+    pub spo: SpoClient,
+    pub target: Target,
+    pub queue_uri: Option<String>,
+    pub counters: Arc<Counters>,
+    pub budget: Semaphore,
+    pub blob_slots: Semaphore,
+    pub job_ids: Mutex<Vec<String>>,
+    rec: Mutex<std::sync::mpsc::Sender<Rec>>,
+    /// `--target-list-relative-path`, cleaned.
+    prefix: String,
+    /// Source paths of files whose target name differs (invalid characters replaced).
+    sources: Mutex<std::collections::HashMap<uuid::Uuid, PathBuf>>,
+}
+
+impl Shared {
+    pub fn record(&self, r: Rec) {
+        if let Ok(tx) = self.rec.lock() {
+            let _ = tx.send(r);
+        }
+    }
+
+    pub fn log_item(&self, path: &str, outcome: Outcome, message: &str) {
+        tracing::info!(item = %path, outcome = outcome.as_str(), "{}", crate::secrets::redact(message));
+    }
+
+    /// Source file of a package item: the target path maps back to the source unless the
+    /// scan replaced characters in a name, in which case the scan remembered the source.
+    pub fn source_path(&self, it: &PkgItem) -> PathBuf {
+        self.sources.lock().ok().and_then(|m| m.get(&it.object_id).cloned()).unwrap_or_else(|| {
+            let rel = it.lib_rel.strip_prefix(&self.prefix).unwrap_or(&it.lib_rel).trim_start_matches('/');
+            self.opts.source.join(rel)
+        })
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Summary {
+    pub status: String,
+    pub source: String,
+    pub target_site_url: String,
+    pub target_list: String,
+    pub items: OutcomeCounts,
+    pub scanned_items: u64,
+    pub scanned_bytes: u64,
+    pub uploaded_bytes: u64,
+    pub packages: u64,
+    pub job_ids: Vec<String>,
+    pub duration_secs: f64,
+    pub working_folder: String,
+    pub problems: Vec<ItemRow>,
+    pub throttled_requests: u64,
+}
+
+impl Summary {
+    /// 0 when every item migrated or was skipped by a rule, 1 when any failed.
+    pub fn exit_code(&self) -> i32 {
+        if self.items.failed > 0 || self.items.pending > 0 {
+            1
+        } else {
+            0
+        }
+    }
+}
+
+fn build_target(site_url: &str, web: &crate::spo::WebInfo, list: &crate::spo::ListInfo) -> Target {
+    Target {
+        site_url: site_url.to_string(),
+        web_url: web.server_relative_url.clone(),
+        web_id: web.id,
+        web_root_folder_id: web.root_folder_id,
+        list_id: list.id,
+        list_title: list.title.clone(),
+        list_root_folder_id: list.root_folder_id,
+        list_root_url: list.root_folder_url.clone(),
+    }
+}
+
+fn clean_relative_path(p: &str) -> Result<String, EngineError> {
+    let mut segs = Vec::new();
+    for s in p.split(['/', '\\']).filter(|s| !s.is_empty()) {
+        if s == "." || s == ".." {
+            return Err(EngineError::RelativePath { path: p.into(), message: "'.' and '..' are not allowed".into() });
+        }
+        scan::check_name(s, None).map_err(|(_, m)| EngineError::RelativePath { path: p.into(), message: format!("segment '{s}': {m}") })?;
+        segs.push(s.to_string());
+    }
+    Ok(segs.join("/"))
+}
+
+/// Runs one migration to the end and returns its summary. `counters` may be watched meanwhile.
+pub async fn migrate(opts: MigrateOptions, counters: Arc<Counters>) -> Result<Summary, EngineError> {
+    let started = Instant::now();
+    let http = Http::new().map_err(SpoError::from)?;
+    let spo = SpoClient::new(http.clone(), &opts.site_url, opts.access_token.clone())?;
+    let prefix = clean_relative_path(&opts.target_list_relative_path)?;
+    // Fail fast on a missing source, before touching the target.
+    let meta = std::fs::metadata(&opts.source).map_err(|e| scan::ScanError::Root { path: opts.source.display().to_string(), source: e })?;
+    if !meta.is_dir() {
+        return Err(scan::ScanError::NotADirectory { path: opts.source.display().to_string() }.into());
+    }
+    let web = spo.web().await?;
+    let list = spo.list_by_title(&opts.target_list).await?;
+    let target = build_target(&opts.site_url, &web, &list);
+    tracing::info!(web = %web.server_relative_url, list = %list.title, "target resolved");
+
+    let store = Store::open(&opts.working_folder)?;
+    let run = store.begin_run(&opts.source.display().to_string(), &format!("{}|{}", opts.site_url, opts.target_list))?;
+
+    // The --target-list-relative-path folders: synthetic items every package re-declares.
+    let mut prefix_folders = Vec::new();
+    let mut acc = String::new();
+    for seg in prefix.split('/').filter(|s| !s.is_empty()) {
+        acc = if acc.is_empty() { seg.to_string() } else { format!("{acc}/{seg}") };
+        let url = target.server_relative(&acc);
+        prefix_folders.push(PkgItem {
+            kind: ItemKind::Folder,
+            lib_rel: acc.clone(),
+            object_id: ids::object_id(target.list_id, &url),
+            item_id: ids::list_item_id(target.list_id, &url),
+            int_id: store.int_id(&target.list_id.to_string(), &url)?,
+            size: 0,
+            ctime: SystemTime::now(),
+            mtime: SystemTime::now(),
+            blob_name: String::new(),
+        });
+    }
+
+    let queue_uri = if opts.scan_only {
+        None
+    } else {
+        match spo.provision_queue().await {
+            Ok(q) => Some(q.job_queue_uri),
+            Err(e) => {
+                tracing::warn!(error = %e, "ProvisionMigrationQueue failed; following jobs with GetMigrationJobProgress");
+                None
+            }
+        }
+    };
+    let queue = queue_uri.as_deref().and_then(|u| QueueClient::new(http.clone(), u).ok());
+
+    let (rec_tx, rec_rx) = std::sync::mpsc::channel::<Rec>();
+    let (cand_tx, mut cand_rx) = mpsc::channel::<Candidate>(4096);
+    let mut scan_opts = opts.scan.clone();
+    scan_opts.target_prefix = target.server_relative(&prefix).trim_start_matches('/').to_string();
+    scan_opts.at_library_root = prefix.is_empty();
+    let shared = Arc::new(Shared {
+        budget: Semaphore::new(opts.budget_mib as usize),
+        blob_slots: Semaphore::new(opts.blobs_in_flight.max(1)),
+        opts: opts.clone(),
+        http,
+        spo,
+        target: target.clone(),
+        queue_uri,
+        counters: counters.clone(),
+        job_ids: Mutex::new(Vec::new()),
+        rec: Mutex::new(rec_tx.clone()),
+        prefix: prefix.clone(),
+        sources: Mutex::new(Default::default()),
+    });
+
+    let recorder = Recorder { store, run, target: target.clone(), prefix: prefix.clone(), shared: shared.clone() };
+    let rec_thread = std::thread::Builder::new().name("spmt-recorder".into()).spawn(move || recorder.run(rec_rx, cand_tx)).map_err(|e| EngineError::Internal(e.to_string()))?;
+
+    // Scan thread: the source is read by one thread, items flow to the recorder.
+    let scan_tx = rec_tx.clone();
+    let source = opts.source.clone();
+    let sources = shared.clone();
+    let scan_counters = counters.clone();
+    let scan_thread = std::thread::Builder::new()
+        .name("spmt-scan".into())
+        .spawn(move || {
+            let r = scan::scan(&source, &scan_opts, |item| {
+                if item.kind == ItemKind::File && item.verdict == scan::Verdict::Migrate && item.target_rel != item.rel_path {
+                    // A renamed item: remember where its bytes are.
+                    let lib_rel = if sources.prefix.is_empty() { item.target_rel.clone() } else { format!("{}/{}", sources.prefix, item.target_rel) };
+                    let id = ids::object_id(sources.target.list_id, &sources.target.server_relative(&lib_rel));
+                    if let Ok(mut m) = sources.sources.lock() {
+                        m.insert(id, item.abs_path.clone());
+                    }
+                }
+                scan_tx.send(Rec::Scanned(Box::new(item))).is_ok()
+            });
+            scan_counters.scan_done.store(true, Ordering::Relaxed);
+            r
+        })
+        .map_err(|e| EngineError::Internal(e.to_string()))?;
+    drop(rec_tx);
+
+    // Packager → uploads → monitor.
+    let (sub_tx, sub_rx) = mpsc::channel(64);
+    let monitor = tokio::spawn(monitor::run(shared.clone(), sub_rx, queue));
+    let pk_shared = shared.clone();
+    let scan_only = opts.scan_only;
+    let pipeline = tokio::spawn(async move {
+        let sh = pk_shared;
+        let mut packager = packager::Packager::new(sh.opts.max_package_items, sh.opts.max_package_bytes, prefix_folders);
+        let slots = Arc::new(Semaphore::new(sh.opts.packages_in_flight.max(1)));
+        let mut tasks = tokio::task::JoinSet::new();
+        let launch = |pkg: packager::Package, tasks: &mut tokio::task::JoinSet<()>| {
+            let rows: Vec<i64> = pkg.items.iter().map(|(r, _)| *r).collect();
+            sh.counters.packaged_items.fetch_add(rows.len() as u64, Ordering::Relaxed);
+            sh.counters.packages.fetch_add(1, Ordering::Relaxed);
+            sh.record(Rec::Packaged { items: rows, package: pkg.id, bytes: pkg.bytes });
+            sh.record(Rec::Package { package: pkg.id, items: pkg.items.len() as u64, bytes: pkg.bytes, job_id: None, state: "Packaged" });
+            let (sh2, slots2, sub_tx2) = (sh.clone(), slots.clone(), sub_tx.clone());
+            tasks.spawn(async move {
+                let _slot = slots2.acquire_owned().await;
+                let (res, failures, pkg) = upload::upload_package(sh2.clone(), pkg).await;
+                for f in failures {
+                    sh2.counters.failed_items.fetch_add(1, Ordering::Relaxed);
+                    sh2.log_item(&format!("row {}", f.row), Outcome::Failed, &f.message);
+                    sh2.record(Rec::Outcome { item: f.row, outcome: Outcome::Failed, job_id: None, code: Some(f.code.into()), message: Some(f.message) });
+                }
+                match res {
+                    Ok(sub) => {
+                        sh2.counters.submitted_jobs.fetch_add(1, Ordering::Relaxed);
+                        sh2.record(Rec::Package { package: sub.package, items: sub.items.len() as u64, bytes: 0, job_id: Some(sub.job_id.to_string()), state: "Submitted" });
+                        let _ = sub_tx2.send(sub).await;
+                    }
+                    Err((code, message)) => {
+                        tracing::error!(package = pkg.id, "{}", crate::secrets::redact(&message));
+                        for (row, it) in &pkg.items {
+                            sh2.counters.failed_items.fetch_add(1, Ordering::Relaxed);
+                            sh2.log_item(&it.lib_rel, Outcome::Failed, &message);
+                            sh2.record(Rec::Outcome { item: *row, outcome: Outcome::Failed, job_id: None, code: Some(code.into()), message: Some(message.clone()) });
+                        }
+                        sh2.record(Rec::Package { package: pkg.id, items: pkg.items.len() as u64, bytes: 0, job_id: None, state: "Failed" });
+                    }
+                }
+            });
+        };
+        while let Some(c) = cand_rx.recv().await {
+            if scan_only {
+                continue;
+            }
+            if let Some(p) = packager.push(c) {
+                launch(p, &mut tasks);
+            }
+        }
+        if let Some(p) = packager.finish() {
+            launch(p, &mut tasks);
+        }
+        while tasks.join_next().await.is_some() {}
+        drop(sub_tx);
+    });
+
+    let scan_result = tokio::task::spawn_blocking(move || scan_thread.join()).await;
+    let scan_result = match scan_result {
+        Ok(Ok(r)) => r,
+        _ => return Err(EngineError::Internal("the scan thread panicked".into())),
+    };
+    pipeline.await.map_err(|e| EngineError::Internal(e.to_string()))?;
+    monitor.await.map_err(|e| EngineError::Internal(e.to_string()))?;
+    counters.done.store(true, Ordering::Relaxed);
+    // Last senders go away with `shared`; the recorder then commits and hands the store back.
+    let job_ids = shared.job_ids.lock().map(|v| v.clone()).unwrap_or_default();
+    let throttled = shared.http.stats.throttled.load(Ordering::Relaxed);
+    drop(shared);
+    let store = tokio::task::spawn_blocking(move || rec_thread.join()).await.map_err(|e| EngineError::Internal(e.to_string()))?.map_err(|_| EngineError::Internal("the recorder thread panicked".into()))??;
+    scan_result?;
+
+    // Items still pending here were never confirmed: say so rather than call them migrated.
+    let mut items = store.counts(run)?;
+    if scan_only {
+        items.pending = 0;
+    }
+    let status = if items.failed > 0 || items.pending > 0 { "CompletedWithErrors" } else if scan_only { "Scanned" } else { "Completed" };
+    store.finish_run(run, status)?;
+    Ok(Summary {
+        status: status.into(),
+        source: opts.source.display().to_string(),
+        target_site_url: opts.site_url.clone(),
+        target_list: opts.target_list.clone(),
+        problems: store.problems(run, 200)?,
+        items,
+        scanned_items: counters.scanned_items.load(Ordering::Relaxed),
+        scanned_bytes: counters.scanned_bytes.load(Ordering::Relaxed),
+        uploaded_bytes: counters.uploaded_bytes.load(Ordering::Relaxed),
+        packages: counters.packages.load(Ordering::Relaxed),
+        job_ids,
+        duration_secs: started.elapsed().as_secs_f64(),
+        working_folder: opts.working_folder.display().to_string(),
+        throttled_requests: throttled,
+    })
+}
+
+/// Default working folder: a per-user data directory, `spmt/<name>`.
+pub fn default_working_folder(name: &str) -> PathBuf {
+    dirs::data_local_dir().unwrap_or_else(|| Path::new(".").to_path_buf()).join("spmt").join(name)
+}

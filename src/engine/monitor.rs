@@ -1,0 +1,303 @@
+//! Monitor: follows every submitted job to its end through the queue (base64 JSON, encrypted
+//! envelopes decrypted with the right job's key, many jobs on one queue) with
+//! `GetMigrationJobProgress` as the fallback, then records one outcome per item: migrated only
+//! when its job ended and no event names it as failed (reference §5.1, §7).
+
+use super::recorder::Rec;
+use super::upload::{codes, Submitted};
+use super::Shared;
+use crate::azure::QueueClient;
+use crate::crypto::{self, Key};
+use crate::store::Outcome;
+use crate::wire::{self, field, EncryptedEnvelope, EventFields};
+use base64::Engine as _;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+struct Watch {
+    sub: Submitted,
+    /// object id / list item id / server-relative URL → index into `sub.items`.
+    index: HashMap<String, usize>,
+    failed: HashMap<usize, (String, String)>,
+    warnings: Vec<String>,
+    fatal: Option<String>,
+    ended: bool,
+    progress_token: String,
+    last_event: Instant,
+    last_status_check: Instant,
+    seen_none: u32,
+}
+
+impl Watch {
+    fn new(sub: Submitted, shared: &Shared) -> Self {
+        let mut index = HashMap::new();
+        for (n, (_, it)) in sub.items.iter().enumerate() {
+            index.insert(it.object_id.to_string(), n);
+            index.insert(it.item_id.to_string(), n);
+            let url = shared.target.server_relative(&it.lib_rel);
+            index.insert(url.to_lowercase(), n);
+            index.insert(shared.target.web_relative(&url).to_lowercase(), n);
+        }
+        Watch {
+            sub,
+            index,
+            failed: HashMap::new(),
+            warnings: Vec::new(),
+            fatal: None,
+            ended: false,
+            progress_token: "0".into(),
+            last_event: Instant::now(),
+            last_status_check: Instant::now(),
+            seen_none: 0,
+        }
+    }
+
+    fn item_for(&self, ev: &EventFields) -> Option<usize> {
+        if let Some(id) = field(ev, "Id").and_then(|s| Uuid::parse_str(s.trim_matches(|c| c == '{' || c == '}')).ok()) {
+            if let Some(n) = self.index.get(&id.to_string()) {
+                return Some(*n);
+            }
+        }
+        let url = field(ev, "Url")?.trim().to_lowercase();
+        self.index.get(&url).or_else(|| self.index.get(url.trim_start_matches('/'))).copied()
+    }
+
+    /// Applies one event; returns true when the job reached its end.
+    fn apply(&mut self, ev: &EventFields, shared: &Shared) -> bool {
+        self.last_event = Instant::now();
+        let kind = field(ev, "Event").unwrap_or("");
+        let msg = || {
+            let code = field(ev, "ErrorCode").unwrap_or("");
+            let m = field(ev, "Message").unwrap_or("");
+            crate::secrets::redact(&format!("{m} (ErrorCode {code})"))
+        };
+        match kind {
+            "JobError" => match self.item_for(ev) {
+                Some(n) => {
+                    self.failed.entry(n).or_insert((codes::NOT_ALL_MIGRATED.to_string(), msg()));
+                }
+                None => self.warnings.push(format!("error on {}: {}", field(ev, "Url").unwrap_or("?"), msg())),
+            },
+            "JobWarning" => self.warnings.push(format!("warning on {}: {}", field(ev, "Url").unwrap_or("?"), msg())),
+            "JobFatalError" => {
+                self.fatal.get_or_insert_with(msg);
+            }
+            "JobProgress" => {}
+            "JobEnd" | "JobCancelled" | "JobDeleted" => {
+                if kind != "JobEnd" {
+                    self.fatal.get_or_insert_with(|| format!("the job was {}", kind.trim_start_matches("Job").to_lowercase()));
+                }
+                self.ended = true;
+            }
+            _ => {}
+        }
+        let _ = shared;
+        self.ended
+    }
+}
+
+/// Decodes one queue message into (job id, event), decrypting encrypted envelopes.
+fn decode_message(text: &str, keys: &HashMap<Uuid, Key>) -> Option<(Uuid, EventFields)> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    // Transport is base64 of UTF-8 JSON; fall back to raw JSON (reference §5.1).
+    let json = b64.decode(text.trim()).ok().and_then(|b| String::from_utf8(b).ok()).unwrap_or_else(|| text.to_string());
+    let outer = wire::parse_event(&json)?;
+    let job = field(&outer, "JobId").and_then(|s| Uuid::parse_str(s).ok())?;
+    if field(&outer, "Label") == Some("Encrypted") {
+        let env: EncryptedEnvelope = serde_json::from_str(&json.replace(",}", "}")).ok()?;
+        let key = keys.get(&job)?;
+        let iv = crypto::iv_from_base64(&env.iv).ok()?;
+        let cipher = b64.decode(env.content.trim()).ok()?;
+        let plain = crypto::decrypt(key, &iv, &cipher).ok()?;
+        let ev = wire::parse_event(&String::from_utf8_lossy(&plain))?;
+        Some((job, ev))
+    } else {
+        Some((job, outer))
+    }
+}
+
+/// Runs until `rx` is closed and every job has ended.
+pub async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Submitted>, queue: Option<QueueClient>) {
+    let mut jobs: HashMap<Uuid, Watch> = HashMap::new();
+    let mut keys: HashMap<Uuid, Key> = HashMap::new();
+    let mut open = true;
+    let poll = shared.opts.poll_interval;
+    let fallback_after = if queue.is_some() { shared.opts.progress_fallback_after } else { Duration::ZERO };
+    loop {
+        // Take newly submitted jobs without blocking while others are being followed.
+        loop {
+            match if jobs.is_empty() && open { rx.recv().await.ok_or(mpsc::error::TryRecvError::Disconnected) } else { rx.try_recv() } {
+                Ok(sub) => {
+                    keys.insert(sub.job_id, sub.key.clone());
+                    shared.job_ids.lock().map(|mut v| v.push(sub.job_id.to_string())).ok();
+                    jobs.insert(sub.job_id, Watch::new(sub, &shared));
+                }
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => {
+                    open = false;
+                    break;
+                }
+            }
+        }
+        if jobs.is_empty() {
+            if !open {
+                return;
+            }
+            continue;
+        }
+
+        let mut got_any = false;
+        if let Some(q) = &queue {
+            match q.get_messages(32, 60).await {
+                Ok(msgs) => {
+                    for m in msgs {
+                        match decode_message(&m.text, &keys) {
+                            Some((job, ev)) if jobs.contains_key(&job) => {
+                                got_any = true;
+                                if let Some(w) = jobs.get_mut(&job) {
+                                    w.apply(&ev, &shared);
+                                }
+                                let _ = q.delete_message(&m).await;
+                            }
+                            // Another session's job on a shared queue: leave it for its owner.
+                            _ => {}
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "reading the job queue failed; using GetMigrationJobProgress"),
+            }
+        }
+
+        // Fallback: jobs silent on the queue for a while are asked directly.
+        let ids: Vec<Uuid> = jobs.keys().copied().collect();
+        for id in ids {
+            let Some(w) = jobs.get_mut(&id) else { continue };
+            if w.ended || w.last_event.elapsed() < fallback_after {
+                continue;
+            }
+            match shared.spo.job_progress(id, &w.progress_token).await {
+                Ok((events, next)) => {
+                    w.progress_token = next;
+                    for e in events {
+                        if let Some(ev) = wire::parse_event(&e) {
+                            got_any = true;
+                            w.apply(&ev, &shared);
+                        }
+                    }
+                    if !w.ended && w.last_status_check.elapsed() > shared.opts.status_check_every {
+                        w.last_status_check = Instant::now();
+                        // State 0 after the job was accepted means it is gone; after two such
+                        // readings with no JobEnd the job is recorded as failed, never as done.
+                        if let Ok(wire::JOB_STATE_NONE) = shared.spo.job_status(id).await {
+                            w.seen_none += 1;
+                            if w.seen_none >= 2 {
+                                w.fatal.get_or_insert_with(|| "the job ended without a JobEnd event".into());
+                                w.ended = true;
+                            }
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(job = %id, error = %e, "GetMigrationJobProgress failed"),
+            }
+            if !w.ended && w.last_event.elapsed() > shared.opts.job_timeout {
+                w.fatal.get_or_insert_with(|| format!("no news from the job for {} s; it may still finish: check with GetMigrationJobProgress", shared.opts.job_timeout.as_secs()));
+                w.ended = true;
+            }
+        }
+
+        let finished: Vec<Uuid> = jobs.iter().filter(|(_, w)| w.ended).map(|(k, _)| *k).collect();
+        for id in finished {
+            if let Some(w) = jobs.remove(&id) {
+                keys.remove(&id);
+                finish(&shared, w).await;
+            }
+        }
+        if !got_any {
+            tokio::time::sleep(poll).await;
+        }
+    }
+}
+
+/// Records the outcome of every item of an ended job and keeps the job's import logs.
+async fn finish(shared: &Shared, w: Watch) {
+    let job = w.sub.job_id.to_string();
+    let mut failed = 0u64;
+    let mut migrated = 0u64;
+    let mut seen = HashSet::new();
+    for (n, (row, _)) in w.sub.items.iter().enumerate() {
+        if !seen.insert(*row) {
+            continue;
+        }
+        let (outcome, code, message) = if let Some(f) = &w.fatal {
+            (Outcome::Failed, Some(codes::FATAL.to_string()), Some(format!("Job Fatal Error: {f}")))
+        } else if let Some((code, m)) = w.failed.get(&n) {
+            (Outcome::Failed, Some(code.clone()), Some(m.clone()))
+        } else {
+            (Outcome::Migrated, None, None)
+        };
+        if outcome == Outcome::Failed {
+            failed += 1;
+            shared.log_item(&w.sub.items[n].1.lib_rel, Outcome::Failed, message.as_deref().unwrap_or(""));
+        } else {
+            migrated += 1;
+        }
+        shared.record(Rec::Outcome { item: *row, outcome, job_id: Some(job.clone()), code, message });
+    }
+    let c = &shared.counters;
+    c.imported_items.fetch_add(migrated, Ordering::Relaxed);
+    c.failed_items.fetch_add(failed, Ordering::Relaxed);
+    for wmsg in &w.warnings {
+        tracing::warn!(job = %job, "{}", crate::secrets::redact(wmsg));
+    }
+    shared.record(Rec::Package { package: w.sub.package, items: w.sub.items.len() as u64, bytes: 0, job_id: Some(job.clone()), state: if w.fatal.is_some() { "Failed" } else { "Imported" } });
+    save_logs(shared, &w.sub, &job).await;
+}
+
+/// Downloads and decrypts `Import-{JobId}-1.log/.err/.wrn` into the working folder's
+/// `ImportLogs/`; `.err`/`.wrn` may be absent when empty (reference §7.5).
+async fn save_logs(shared: &Shared, sub: &Submitted, job: &str) {
+    let dir = shared.opts.working_folder.join("ImportLogs");
+    if tokio::fs::create_dir_all(&dir).await.is_err() {
+        return;
+    }
+    for ext in ["log", "err", "wrn"] {
+        let name = format!("Import-{job}-1.{ext}");
+        let Ok((body, props)) = sub.manifest.get(&name).await else { continue };
+        let plain = props
+            .iv
+            .as_deref()
+            .and_then(|iv| crypto::iv_from_base64(iv).ok())
+            .and_then(|iv| crypto::decrypt(&sub.key, &iv, &body).ok())
+            .unwrap_or_else(|| body.to_vec());
+        let _ = tokio::fs::write(dir.join(&name), crate::secrets::redact(&String::from_utf8_lossy(&plain))).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encrypted_envelopes_decode_with_their_own_jobs_key() {
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let (j1, j2) = (Uuid::new_v4(), Uuid::new_v4());
+        let (k1, k2) = (Key::random(), Key::random());
+        let iv = crypto::random_iv();
+        let ev = format!(r#"{{"Event":"JobEnd","JobId":"{j2}","TotalErrors":"0"}}"#);
+        let env = serde_json::json!({"Label":"Encrypted","JobId":j2.to_string(),"IV":crypto::iv_to_base64(&iv),"Content":b64.encode(crypto::encrypt(&k2, &iv, ev.as_bytes()))});
+        let text = b64.encode(env.to_string());
+        let keys: HashMap<Uuid, Key> = [(j1, k1), (j2, k2)].into_iter().collect();
+        let (job, fields) = decode_message(&text, &keys).unwrap();
+        assert_eq!(job, j2);
+        assert_eq!(field(&fields, "Event"), Some("JobEnd"));
+        // Plain (unencrypted) events and raw JSON are read too.
+        let plain = format!(r#"{{"Event":"JobStart","JobId":"{j1}"}}"#);
+        assert_eq!(decode_message(&plain, &keys).unwrap().0, j1);
+        // A job whose key we do not hold is not ours to read.
+        assert!(decode_message(&text, &HashMap::new()).is_none());
+    }
+}

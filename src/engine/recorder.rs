@@ -1,0 +1,151 @@
+//! The recorder: one thread owns the SQLite connection, records every scanned item and every
+//! outcome in batched transactions, and forwards items to be migrated to the packager with
+//! their stable ids.
+
+use super::{Counters, Shared};
+use crate::package::{ids, PkgItem, Target};
+use crate::scan::{ItemKind, ScanItem, Verdict};
+use crate::store::{Outcome, Store, StoreError};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::{Duration, Instant, UNIX_EPOCH};
+
+pub enum Rec {
+    Scanned(Box<ScanItem>),
+    Packaged { items: Vec<i64>, package: i64, bytes: u64 },
+    Package { package: i64, items: u64, bytes: u64, job_id: Option<String>, state: &'static str },
+    Outcome { item: i64, outcome: Outcome, job_id: Option<String>, code: Option<String>, message: Option<String> },
+    /// Commit now and answer (used before reading counts).
+    Flush(std::sync::mpsc::Sender<()>),
+}
+
+/// An item on its way to a package: its row id and its manifest form.
+pub struct Candidate {
+    pub row: i64,
+    pub item: PkgItem,
+}
+
+pub struct Recorder {
+    pub store: Store,
+    pub run: i64,
+    pub target: Target,
+    /// Folder prefix under the library root (`--target-list-relative-path`), no slashes around.
+    pub prefix: String,
+    pub shared: Arc<Shared>,
+}
+
+impl Recorder {
+    fn lib_rel(&self, target_rel: &str) -> String {
+        if self.prefix.is_empty() {
+            target_rel.to_string()
+        } else {
+            format!("{}/{}", self.prefix, target_rel)
+        }
+    }
+
+    fn record_scanned(&self, it: ScanItem, out: &tokio::sync::mpsc::Sender<Candidate>) -> Result<bool, StoreError> {
+        let c: &Counters = &self.shared.counters;
+        let lib_rel = self.lib_rel(&it.target_rel);
+        let url = self.target.server_relative(&lib_rel);
+        let mtime_ns = it.mtime.duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0);
+        let kind = it.kind.as_str();
+        match &it.verdict {
+            Verdict::Migrate => {
+                let list = self.target.list_id.to_string();
+                let int_id = self.store.int_id(&list, &url)?;
+                let object_id = ids::object_id(self.target.list_id, &url);
+                let row = self.store.insert_item(self.run, &it.rel_path, &url, kind, it.size, mtime_ns, Some(&object_id.to_string()), Some(int_id), Outcome::Pending, None, None, None)?;
+                c.scanned_items.fetch_add(1, Ordering::Relaxed);
+                c.scanned_bytes.fetch_add(it.size, Ordering::Relaxed);
+                let item = PkgItem {
+                    kind: it.kind,
+                    lib_rel,
+                    object_id,
+                    item_id: ids::list_item_id(self.target.list_id, &url),
+                    int_id,
+                    size: it.size,
+                    ctime: it.ctime,
+                    mtime: it.mtime,
+                    blob_name: if it.kind == ItemKind::File { ids::blob_name(object_id) } else { String::new() },
+                };
+                // The packager is async; this thread may block on it (back-pressure on the scan).
+                Ok(out.blocking_send(Candidate { row, item }).is_ok())
+            }
+            Verdict::Skip { rule, message } => {
+                self.store.insert_item(self.run, &it.rel_path, &url, kind, it.size, mtime_ns, None, None, Outcome::Skipped, None, Some(rule), Some(message))?;
+                c.skipped_items.fetch_add(1, Ordering::Relaxed);
+                self.shared.log_item(&it.rel_path, Outcome::Skipped, message);
+                Ok(true)
+            }
+            Verdict::Fail { code, rule, message } => {
+                self.store.insert_item(self.run, &it.rel_path, &url, kind, it.size, mtime_ns, None, None, Outcome::Failed, Some(code), Some(rule), Some(message))?;
+                c.failed_items.fetch_add(1, Ordering::Relaxed);
+                self.shared.log_item(&it.rel_path, Outcome::Failed, message);
+                Ok(true)
+            }
+        }
+    }
+
+    /// Runs until every sender is gone; returns the store for the final summary.
+    pub fn run(self, rx: Receiver<Rec>, out: tokio::sync::mpsc::Sender<Candidate>) -> Result<Store, StoreError> {
+        let mut out = Some(out);
+        let mut in_tx = false;
+        let mut ops = 0u32;
+        let mut last = Instant::now();
+        loop {
+            let msg = rx.recv_timeout(Duration::from_millis(100));
+            if !in_tx {
+                if let Ok(_) | Err(RecvTimeoutError::Timeout) = &msg {
+                    self.store.begin()?;
+                    in_tx = true;
+                }
+            }
+            match msg {
+                Ok(Rec::Scanned(it)) => {
+                    let it = *it;
+                    let keep = match &out {
+                        Some(o) => self.record_scanned(it, o)?,
+                        None => true,
+                    };
+                    if !keep {
+                        out = None;
+                    }
+                }
+                Ok(Rec::Packaged { items, package, bytes: _ }) => {
+                    for i in items {
+                        self.store.set_package(i, package)?;
+                    }
+                }
+                Ok(Rec::Package { package, items, bytes, job_id, state }) => {
+                    self.store.upsert_package(self.run, package, items, bytes, job_id.as_deref(), state)?;
+                }
+                Ok(Rec::Outcome { item, outcome, job_id, code, message }) => {
+                    self.store.set_outcome(item, outcome, job_id.as_deref(), code.as_deref(), message.as_deref())?;
+                }
+                Ok(Rec::Flush(ack)) => {
+                    if in_tx {
+                        self.store.commit()?;
+                        in_tx = false;
+                    }
+                    let _ = ack.send(());
+                    continue;
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            ops += 1;
+            // Batch writes: one transaction per ~2,000 operations or 200 ms.
+            if in_tx && (ops >= 2000 || last.elapsed() > Duration::from_millis(200)) {
+                self.store.commit()?;
+                in_tx = false;
+                ops = 0;
+                last = Instant::now();
+            }
+        }
+        if in_tx {
+            self.store.commit()?;
+        }
+        Ok(self.store)
+    }
+}

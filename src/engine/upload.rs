@@ -1,0 +1,202 @@
+//! Upload: encrypt each file with the package key and a fresh IV, stream it into the data
+//! container (Put Blob for small files, Put Block + Put Block List for large ones), snapshot it,
+//! then write the eight XMLs the same way and submit the import job.
+
+use super::packager::Package;
+use super::Shared;
+use crate::azure::blob::block_id;
+use crate::azure::ContainerClient;
+use crate::crypto::{self, CbcEncryptor, Key};
+use crate::package::{xml, PkgItem};
+use crate::scan::ItemKind;
+use bytes::Bytes;
+use futures_util::stream::{self, StreamExt};
+use md5::{Digest, Md5};
+use std::io::Read;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// SPMT's item-level codes for the stages after the scan (spmt-features §4.2).
+pub mod codes {
+    pub const CANNOT_OPEN: &str = "0x01410001";
+    pub const UPLOAD_FAILED: &str = "0x01510001";
+    pub const SUBMIT_FAILED: &str = "0x01610002";
+    pub const FATAL: &str = "0x01710006";
+    pub const NOT_ALL_MIGRATED: &str = "0x01710009";
+}
+
+#[derive(Debug)]
+pub struct FileFailure {
+    pub row: i64,
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// A package whose job was submitted: what the monitor needs to follow it.
+pub struct Submitted {
+    pub package: i64,
+    pub job_id: uuid::Uuid,
+    pub key: Key,
+    pub manifest: ContainerClient,
+    /// (row id, item) the job is responsible for.
+    pub items: Vec<(i64, PkgItem)>,
+}
+
+struct EncState {
+    file: std::fs::File,
+    enc: Option<CbcEncryptor>,
+    md5: Md5,
+    plain: u64,
+}
+
+/// Reads the next `block` plaintext bytes and returns their ciphertext; at EOF the padded tail.
+fn next_block(st: &mut EncState, block: usize) -> std::io::Result<(Vec<u8>, bool)> {
+    let mut buf = vec![0u8; block];
+    let mut n = 0;
+    while n < block {
+        let r = st.file.read(&mut buf[n..])?;
+        if r == 0 {
+            break;
+        }
+        n += r;
+    }
+    st.plain += n as u64;
+    let mut out = Vec::with_capacity(n + crypto::BLOCK);
+    let eof = n < block;
+    if let Some(enc) = st.enc.as_mut() {
+        enc.update(&buf[..n], &mut out);
+    }
+    if eof {
+        if let Some(enc) = st.enc.take() {
+            enc.finish(&mut out);
+        }
+    }
+    st.md5.update(&out);
+    Ok((out, eof))
+}
+
+/// Uploads one file; returns the plaintext size actually sent.
+async fn upload_file(shared: &Shared, data: &ContainerClient, key: &Key, it: &PkgItem, path: std::path::PathBuf) -> Result<u64, (&'static str, String)> {
+    let block = shared.opts.block_size;
+    let iv = crypto::random_iv();
+    let iv_b64 = crypto::iv_to_base64(&iv);
+    // Memory: at most two copies of one block per file in flight, charged to the byte budget.
+    let charge = ((it.size.min(block as u64) * 2) >> 20) as u32 + 1;
+    let _permit = shared.budget.acquire_many(charge.min(shared.opts.budget_mib)).await.map_err(|_| (codes::UPLOAD_FAILED, "engine stopped".to_string()))?;
+    let key2 = key.clone();
+    let shown = it.lib_rel.clone();
+    let open_err = move |e: std::io::Error| (codes::CANNOT_OPEN, format!("{shown}: cannot read the file: {e}"));
+    let file = tokio::task::spawn_blocking(move || std::fs::File::open(path)).await.map_err(|e| (codes::CANNOT_OPEN, e.to_string()))?.map_err(open_err.clone())?;
+    let mut st = Some(EncState { file, enc: Some(CbcEncryptor::new(&key2, &iv)), md5: Md5::new(), plain: 0 });
+    let mut ids = Vec::new();
+    let mut first = true;
+    loop {
+        let mut s = st.take().ok_or((codes::UPLOAD_FAILED, "internal state lost".to_string()))?;
+        let (res, s) = tokio::task::spawn_blocking(move || {
+            let r = next_block(&mut s, block);
+            (r, s)
+        })
+        .await
+        .map_err(|e| (codes::CANNOT_OPEN, e.to_string()))?;
+        let (cipher, eof) = res.map_err(open_err.clone())?;
+        st = Some(s);
+        let len = cipher.len() as u64;
+        let up = |e: crate::http::HttpError| (codes::UPLOAD_FAILED, format!("{}: upload failed: {e}", it.lib_rel));
+        if first && eof {
+            // Whole file in one request: Put Blob carries the IV and Content-MD5.
+            data.put_blob(&it.blob_name, Bytes::from(cipher), Some(&iv_b64)).await.map_err(up)?;
+        } else {
+            let id = block_id(ids.len() as u32);
+            data.put_block(&it.blob_name, &id, Bytes::from(cipher)).await.map_err(up)?;
+            ids.push(id);
+        }
+        shared.counters.uploaded_bytes.fetch_add(len, Ordering::Relaxed);
+        first = false;
+        if eof {
+            break;
+        }
+    }
+    let s = st.ok_or((codes::UPLOAD_FAILED, "internal state lost".to_string()))?;
+    if !ids.is_empty() {
+        let whole: [u8; 16] = s.md5.finalize().into();
+        data.put_block_list(&it.blob_name, &ids, Some(&iv_b64), Some(&whole)).await.map_err(|e| (codes::UPLOAD_FAILED, format!("{}: commit failed: {e}", it.lib_rel)))?;
+    }
+    // The service imports the newest snapshot (reference §4.2).
+    data.snapshot(&it.blob_name).await.map_err(|e| (codes::UPLOAD_FAILED, format!("{}: snapshot failed: {e}", it.lib_rel)))?;
+    Ok(s.plain)
+}
+
+/// Encrypts and uploads one XML with its own IV, then snapshots it.
+async fn upload_xml(manifest: &ContainerClient, key: &Key, name: &str, text: String) -> Result<(), crate::http::HttpError> {
+    let iv = crypto::random_iv();
+    let cipher = crypto::encrypt(key, &iv, text.as_bytes());
+    manifest.put_blob(name, Bytes::from(cipher), Some(&crypto::iv_to_base64(&iv))).await?;
+    manifest.snapshot(name).await.map(|_| ())
+}
+
+/// Uploads a package and submits its job. Items that could not be read or sent come back as
+/// failures and are left out of the manifest; an error fails the whole package.
+pub async fn upload_package(shared: Arc<Shared>, mut pkg: Package) -> (Result<Submitted, (&'static str, String)>, Vec<FileFailure>, Package) {
+    let spo = &shared.spo;
+    let (containers, key) = match spo.provision_containers().await {
+        Ok(x) => x,
+        Err(e) => return (Err((codes::SUBMIT_FAILED, format!("ProvisionMigrationContainers failed: {e}"))), vec![], pkg),
+    };
+    let mk = |u: &str| ContainerClient::new(shared.http.clone(), u);
+    let (data, manifest) = match (mk(&containers.data_container_uri), mk(&containers.metadata_container_uri)) {
+        (Ok(d), Ok(m)) => (d, m),
+        (Err(e), _) | (_, Err(e)) => return (Err((codes::SUBMIT_FAILED, format!("the service returned an unusable container URI: {e}"))), vec![], pkg),
+    };
+
+    let files: Vec<(usize, PkgItem)> = pkg.items.iter().enumerate().filter(|(_, (_, i))| i.kind == ItemKind::File).map(|(n, (_, i))| (n, i.clone())).collect();
+    let results: Vec<(usize, Result<u64, (&'static str, String)>)> = stream::iter(files)
+        .map(|(n, it)| {
+            let (data, key, shared) = (&data, &key, &shared);
+            async move {
+                let path = shared.source_path(&it);
+                let _slot = shared.blob_slots.acquire().await;
+                (n, upload_file(shared, data, key, &it, path).await)
+            }
+        })
+        .buffer_unordered(shared.opts.files_in_flight_per_package)
+        .collect()
+        .await;
+
+    let mut failures = Vec::new();
+    let mut drop_idx = std::collections::HashSet::new();
+    for (n, r) in results {
+        match r {
+            Ok(sent) => pkg.items[n].1.size = sent,
+            Err((code, message)) => {
+                failures.push(FileFailure { row: pkg.items[n].0, code, message });
+                drop_idx.insert(n);
+            }
+        }
+    }
+    if !drop_idx.is_empty() {
+        let mut n = 0;
+        pkg.items.retain(|_| {
+            let keep = !drop_idx.contains(&n);
+            n += 1;
+            keep
+        });
+    }
+    if pkg.items.is_empty() {
+        return (Err((codes::UPLOAD_FAILED, "no item of the package could be uploaded".into())), failures, pkg);
+    }
+    let owned: Vec<PkgItem> = pkg.items.iter().map(|(_, i)| i.clone()).collect();
+    let xmls = xml::build(&shared.target, &pkg.ancestors, &owned);
+    for (name, text) in xmls.files {
+        if let Err(e) = upload_xml(&manifest, &key, name, text).await {
+            return (Err((codes::UPLOAD_FAILED, format!("uploading {name} failed: {e}"))), failures, pkg);
+        }
+    }
+    let queue = shared.queue_uri.as_deref();
+    match spo.create_job_encrypted(shared.target.web_id, &containers.data_container_uri, &containers.metadata_container_uri, queue, &key).await {
+        Ok(job_id) => {
+            let items = std::mem::take(&mut pkg.items);
+            (Ok(Submitted { package: pkg.id, job_id, key, manifest, items }), failures, pkg)
+        }
+        Err(e) => (Err((codes::SUBMIT_FAILED, format!("CreateMigrationJobEncrypted failed: {e}"))), failures, pkg),
+    }
+}

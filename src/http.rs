@@ -1,0 +1,241 @@
+//! The one HTTP client and the one place for retries (reference §8, DESIGN "Wire rules").
+//!
+//! Throttling is answered the way SPO asks: on 429/503 wait exactly what `Retry-After` says (no
+//! blind exponential back-off); transport errors get a few short, bounded retries. Every URL that
+//! reaches an error or a log line is redacted first.
+
+use crate::secrets::redact;
+use bytes::Bytes;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::{Method, StatusCode};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// `ISV|CompanyName|AppName/Version` traffic decoration (reference §2).
+pub fn user_agent() -> String {
+    format!("ISV|spmt|spmt/{}", env!("CARGO_PKG_VERSION"))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error("{method} {url}: {message}")]
+    Transport { method: String, url: String, message: String },
+    #[error("{method} {url}: HTTP {status}: {body}")]
+    Status { method: String, url: String, status: u16, body: String },
+    #[error("{method} {url}: still throttled (HTTP {status}) after {attempts} attempts; the service asks to slow down — retry later or lower concurrency")]
+    Throttled { method: String, url: String, status: u16, attempts: u32 },
+    #[error("refusing plain http to non-loopback host in {0}: use https")]
+    InsecureUrl(String),
+    #[error("invalid URL {0}")]
+    BadUrl(String),
+}
+
+impl HttpError {
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            HttpError::Status { status, .. } | HttpError::Throttled { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// Counters a benchmark or report can read: how often the service pushed back.
+#[derive(Debug, Default)]
+pub struct HttpStats {
+    pub requests: AtomicU64,
+    pub throttled: AtomicU64,
+    pub retried_transport: AtomicU64,
+    pub waited_ms: AtomicU64,
+}
+
+#[derive(Clone)]
+pub struct Http {
+    client: reqwest::Client,
+    pub stats: Arc<HttpStats>,
+    max_attempts: u32,
+    max_wait: Duration,
+}
+
+/// A request to send: method, URL, headers and a clonable body, so it can be retried as-is.
+pub struct Req {
+    pub method: Method,
+    pub url: String,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Req {
+    pub fn new(method: Method, url: impl Into<String>) -> Self {
+        Req { method, url: url.into(), headers: HeaderMap::new(), body: Bytes::new() }
+    }
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+            self.headers.insert(n, v);
+        }
+        self
+    }
+    pub fn body(mut self, body: impl Into<Bytes>) -> Self {
+        self.body = body.into();
+        self
+    }
+}
+
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// Only loopback hosts may be spoken to over plain http (DESIGN "Real parts").
+pub fn check_url(url: &str) -> Result<url::Url, HttpError> {
+    let u = url::Url::parse(url).map_err(|_| HttpError::BadUrl(redact(url)))?;
+    match u.scheme() {
+        "https" => Ok(u),
+        "http" => {
+            let loopback = match u.host() {
+                Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                None => false,
+            };
+            if loopback {
+                Ok(u)
+            } else {
+                Err(HttpError::InsecureUrl(redact(url)))
+            }
+        }
+        _ => Err(HttpError::BadUrl(redact(url))),
+    }
+}
+
+/// Seconds (or an HTTP date) from `Retry-After`; the larger of it and `RateLimit-Reset`.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let get = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).map(str::trim);
+    let mut wait = get("retry-after").and_then(|v| {
+        v.parse::<u64>().ok().map(Duration::from_secs).or_else(|| {
+            chrono::DateTime::parse_from_rfc2822(v).ok().map(|t| {
+                let d = t.with_timezone(&chrono::Utc) - chrono::Utc::now();
+                d.to_std().unwrap_or(Duration::ZERO)
+            })
+        })
+    });
+    if let Some(reset) = get("ratelimit-reset").and_then(|v| v.parse::<u64>().ok()) {
+        let r = Duration::from_secs(reset);
+        wait = Some(wait.map_or(r, |w| w.max(r)));
+    }
+    wait
+}
+
+impl Http {
+    pub fn new() -> Result<Self, HttpError> {
+        let client = reqwest::Client::builder()
+            .user_agent(user_agent())
+            .connect_timeout(Duration::from_secs(30))
+            .timeout(Duration::from_secs(600))
+            .pool_max_idle_per_host(64)
+            .build()
+            .map_err(|e| HttpError::Transport { method: "-".into(), url: "-".into(), message: e.to_string() })?;
+        Ok(Http { client, stats: Arc::default(), max_attempts: 8, max_wait: Duration::from_secs(300) })
+    }
+
+    /// Sends `req`, retrying throttling per `Retry-After` and transport failures a few times.
+    /// Non-success statuses other than 429/503 come back as [`HttpError::Status`].
+    pub async fn send(&self, req: Req) -> Result<Resp, HttpError> {
+        let r = self.send_raw(req).await?;
+        Ok(r)
+    }
+
+    async fn send_raw(&self, req: Req) -> Result<Resp, HttpError> {
+        check_url(&req.url)?;
+        let method = req.method.to_string();
+        let shown = redact(&req.url);
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            self.stats.requests.fetch_add(1, Ordering::Relaxed);
+            let sent = self
+                .client
+                .request(req.method.clone(), &req.url)
+                .headers(req.headers.clone())
+                .body(req.body.clone())
+                .send()
+                .await;
+            let resp = match sent {
+                Ok(r) => r,
+                Err(e) => {
+                    // reqwest puts the URL (with its SAS) into its message: strip it.
+                    let message = redact(&e.without_url().to_string());
+                    if attempt < self.max_attempts.min(5) {
+                        self.stats.retried_transport.fetch_add(1, Ordering::Relaxed);
+                        tracing::debug!(%method, url = %shown, %message, attempt, "transport error, retrying");
+                        tokio::time::sleep(Duration::from_millis(200 * attempt as u64)).await;
+                        continue;
+                    }
+                    return Err(HttpError::Transport { method, url: shown, message });
+                }
+            };
+            let status = resp.status();
+            let headers = resp.headers().clone();
+            if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
+                self.stats.throttled.fetch_add(1, Ordering::Relaxed);
+                if attempt >= self.max_attempts {
+                    return Err(HttpError::Throttled { method, url: shown, status: status.as_u16(), attempts: attempt });
+                }
+                // Honour the service's wait; without one, a short fixed pause (not exponential).
+                let wait = retry_after(&headers).unwrap_or(Duration::from_secs(1)).min(self.max_wait);
+                self.stats.waited_ms.fetch_add(wait.as_millis() as u64, Ordering::Relaxed);
+                tracing::debug!(%method, url = %shown, status = status.as_u16(), wait_ms = wait.as_millis() as u64, "throttled");
+                let _ = resp.bytes().await;
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            let body = match resp.bytes().await {
+                Ok(b) => b,
+                Err(e) => {
+                    if attempt < 5 {
+                        self.stats.retried_transport.fetch_add(1, Ordering::Relaxed);
+                        tokio::time::sleep(Duration::from_millis(200 * attempt as u64)).await;
+                        continue;
+                    }
+                    return Err(HttpError::Transport { method, url: shown, message: redact(&e.without_url().to_string()) });
+                }
+            };
+            if !status.is_success() {
+                let text = String::from_utf8_lossy(&body);
+                let text: String = text.chars().take(600).collect();
+                return Err(HttpError::Status { method, url: shown, status: status.as_u16(), body: redact(&text) });
+            }
+            return Ok(Resp { status, headers, body });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_only_to_loopback() {
+        assert!(check_url("http://127.0.0.1:1/x").is_ok());
+        assert!(check_url("http://localhost/x").is_ok());
+        assert!(check_url("http://[::1]:8/x").is_ok());
+        assert!(matches!(check_url("http://contoso.sharepoint.com/x"), Err(HttpError::InsecureUrl(_))));
+        assert!(check_url("https://contoso.sharepoint.com/sites/x").is_ok());
+    }
+
+    #[test]
+    fn retry_after_takes_seconds_and_the_larger_ratelimit_reset() {
+        let mut h = HeaderMap::new();
+        h.insert("retry-after", HeaderValue::from_static("3"));
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(3)));
+        h.insert("ratelimit-reset", HeaderValue::from_static("7"));
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
+    }
+}

@@ -1,0 +1,448 @@
+//! Scan: stream a file-share tree and judge every item against SharePoint Online's rules.
+//!
+//! The walk is depth-first and pre-order (a folder comes before its contents, which packaging
+//! relies on), reads one directory at a time (memory grows with depth and the widest directory,
+//! never with the tree), and hands each item to a sink as soon as it is judged. Rules: reference
+//! §8 and spmt-features §4; codes follow SPMT's published item-level scan codes.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+/// SPMT's item-level scan codes (spmt-features §4.2).
+pub mod codes {
+    pub const INVALID_CHARS: &str = "0x01110010";
+    pub const PATH_TOO_LONG: &str = "0x0111000B";
+    pub const FILE_TOO_LARGE: &str = "0x0111000A";
+    pub const PARENT_NOT_MIGRATED: &str = "0x0111000F";
+    pub const CANNOT_ACCESS: &str = "0x01110003";
+    pub const CANNOT_READ_METADATA: &str = "0x01110009";
+    pub const BAD_TIMESTAMP: &str = "0x01110011";
+}
+
+/// SharePoint Online's file size limit (spmt-features §4.1: 250 GB).
+pub const MAX_FILE_SIZE: u64 = 250 * 1024 * 1024 * 1024;
+/// Whole decoded path, site and library included (reference §8).
+pub const MAX_PATH_CHARS: usize = 400;
+
+#[derive(Debug, Clone)]
+pub struct ScanOptions {
+    /// SPMT's `ReplacementOfInvalidChar`: replace `" * : < > ? / \ |` instead of failing the item.
+    pub replace_invalid_char: Option<char>,
+    /// SPMT's `IncludeHiddenFiles` (dot-files here); default true.
+    pub include_hidden: bool,
+    /// SPMT's `SkipFilesWithExtension`, without dots, case-insensitive.
+    pub skip_extensions: Vec<String>,
+    pub modified_after: Option<SystemTime>,
+    pub created_after: Option<SystemTime>,
+    pub follow_symlinks: bool,
+    /// Server-relative path of the target folder without the leading `/`
+    /// (`sites/x/Shared Documents/sub`), so the 400-character rule sees the whole path.
+    pub target_prefix: String,
+    /// True when items land at the library root, where a folder named `forms` is reserved.
+    pub at_library_root: bool,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        ScanOptions {
+            replace_invalid_char: None,
+            include_hidden: true,
+            skip_extensions: Vec::new(),
+            modified_after: None,
+            created_after: None,
+            follow_symlinks: false,
+            target_prefix: String::new(),
+            at_library_root: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemKind {
+    File,
+    Folder,
+}
+
+impl ItemKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemKind::File => "File",
+            ItemKind::Folder => "Folder",
+        }
+    }
+}
+
+/// The scan's judgement of one item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Migrate,
+    /// Left out by a configured rule or a reported policy (symlinks); not a failure.
+    Skip { rule: String, message: String },
+    /// SharePoint would reject it, or it cannot be read.
+    Fail { code: String, rule: String, message: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct ScanItem {
+    pub abs_path: PathBuf,
+    /// Source path relative to the scanned root, `/`-separated, names as on disk.
+    pub rel_path: String,
+    /// Path relative to the target folder after character replacement.
+    pub target_rel: String,
+    pub kind: ItemKind,
+    pub size: u64,
+    pub mtime: SystemTime,
+    pub ctime: SystemTime,
+    pub verdict: Verdict,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error("cannot read the source folder {path}: {source}. Check the path and that this account may list it")]
+    Root { path: String, source: std::io::Error },
+    #[error("the source {path} is not a folder: --file-share-source must name a directory")]
+    NotADirectory { path: String },
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ScanCounts {
+    pub files: u64,
+    pub folders: u64,
+    pub bytes: u64,
+    pub skipped: u64,
+    pub failed: u64,
+}
+
+const INVALID: [char; 9] = ['"', '*', ':', '<', '>', '?', '/', '\\', '|'];
+const RESERVED: [&str; 26] = [
+    ".lock", "con", "prn", "aux", "nul", "com0", "com1", "com2", "com3", "com4", "com5", "com6", "com7", "com8", "com9", "lpt0", "lpt1",
+    "lpt2", "lpt3", "lpt4", "lpt5", "lpt6", "lpt7", "lpt8", "lpt9", "desktop.ini",
+];
+
+/// Checks one name; returns the (possibly replaced) target name or a failure.
+pub fn check_name(name: &str, replace: Option<char>) -> Result<String, (String, String)> {
+    let bad: Vec<char> = name.chars().filter(|c| INVALID.contains(c) || c.is_control()).collect();
+    let mut out = name.to_string();
+    if !bad.is_empty() {
+        match replace {
+            Some(r) => out = name.chars().map(|c| if INVALID.contains(&c) || c.is_control() { r } else { c }).collect(),
+            None => {
+                let shown: String = bad.iter().map(|c| if c.is_control() { format!("U+{:04X}", *c as u32) } else { c.to_string() }).collect::<Vec<_>>().join(" ");
+                return Err((
+                    "InvalidCharacters".into(),
+                    format!("name contains characters SharePoint rejects ({shown}); rename it or set --replace-invalid-char"),
+                ));
+            }
+        }
+    }
+    let lower = out.to_lowercase();
+    if RESERVED.contains(&lower.as_str()) || lower.contains("_vti_") || out.starts_with("~$") {
+        return Err(("ReservedName".into(), "name is reserved in SharePoint (CON, PRN, AUX, NUL, COM0-9, LPT0-9, .lock, desktop.ini, _vti_, ~$…); rename it".into()));
+    }
+    if out.starts_with(' ') || out.ends_with(' ') {
+        return Err(("LeadingOrTrailingSpace".into(), "name starts or ends with a space, which SharePoint rejects; rename it".into()));
+    }
+    if out.is_empty() || out == "." || out == ".." {
+        return Err(("InvalidName".into(), "empty name".into()));
+    }
+    Ok(out)
+}
+
+struct Frame {
+    entries: std::vec::IntoIter<(String, PathBuf)>,
+    rel: String,
+    target_rel: String,
+    /// Why everything below must not migrate (a failed or skipped ancestor).
+    blocked: Option<Verdict>,
+    /// (dev, ino) of this directory, for symlink loop detection when following links.
+    id: (u64, u64),
+}
+
+fn dev_ino(m: &fs::Metadata) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    (m.dev(), m.ino())
+}
+
+fn read_sorted(dir: &Path) -> std::io::Result<Vec<(String, PathBuf)>> {
+    let mut v = Vec::new();
+    for e in fs::read_dir(dir)? {
+        let e = e?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        v.push((name, e.path()));
+    }
+    // A stable order makes packages and reports reproducible run to run.
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(v)
+}
+
+fn join(a: &str, b: &str) -> String {
+    if a.is_empty() {
+        b.to_string()
+    } else {
+        format!("{a}/{b}")
+    }
+}
+
+/// Walks `root` and calls `sink` for every item in pre-order. `sink` returns false to stop early.
+pub fn scan(root: &Path, opts: &ScanOptions, mut sink: impl FnMut(ScanItem) -> bool) -> Result<ScanCounts, ScanError> {
+    let shown = root.display().to_string();
+    let meta = fs::metadata(root).map_err(|e| ScanError::Root { path: shown.clone(), source: e })?;
+    if !meta.is_dir() {
+        return Err(ScanError::NotADirectory { path: shown });
+    }
+    let entries = read_sorted(root).map_err(|e| ScanError::Root { path: shown.clone(), source: e })?;
+    let mut counts = ScanCounts::default();
+    let mut stack = vec![Frame { entries: entries.into_iter(), rel: String::new(), target_rel: String::new(), blocked: None, id: dev_ino(&meta) }];
+    let skip_ext: Vec<String> = opts.skip_extensions.iter().map(|e| e.trim_start_matches('.').to_lowercase()).collect();
+
+    while let Some(top) = stack.last_mut() {
+        let Some((name, path)) = top.entries.next() else {
+            stack.pop();
+            continue;
+        };
+        let parent_rel = top.rel.clone();
+        let parent_target = top.target_rel.clone();
+        let blocked = top.blocked.clone();
+        let rel = join(&parent_rel, &name);
+        let depth = stack.len();
+
+        let lmeta = match fs::symlink_metadata(&path) {
+            Ok(m) => m,
+            Err(e) => {
+                counts.failed += 1;
+                let item = bare_item(&path, &rel, &join(&parent_target, &name), ItemKind::File, Verdict::Fail {
+                    code: codes::CANNOT_READ_METADATA.into(),
+                    rule: "CannotReadMetadata".into(),
+                    message: format!("{rel}: cannot read metadata: {e}"),
+                });
+                if !sink(item) {
+                    break;
+                }
+                continue;
+            }
+        };
+        let mut meta = lmeta.clone();
+        let mut verdict = Verdict::Migrate;
+        if lmeta.file_type().is_symlink() {
+            if opts.follow_symlinks {
+                match fs::metadata(&path) {
+                    Ok(m) => meta = m,
+                    Err(e) => {
+                        verdict = Verdict::Fail { code: codes::CANNOT_ACCESS.into(), rule: "BrokenSymlink".into(), message: format!("{rel}: symbolic link cannot be followed: {e}") }
+                    }
+                }
+                if meta.is_dir() && stack.iter().any(|f| f.id == dev_ino(&meta)) {
+                    verdict = Verdict::Skip { rule: "SymlinkLoop".into(), message: format!("{rel}: symbolic link points back to an ancestor folder; not followed") };
+                }
+            } else {
+                verdict = Verdict::Skip { rule: "SymlinkNotFollowed".into(), message: format!("{rel}: symbolic link not followed (use --follow-symlinks to follow links)") };
+            }
+        }
+        let kind = if meta.is_dir() { ItemKind::Folder } else { ItemKind::File };
+        if verdict == Verdict::Migrate && !meta.is_dir() && !meta.is_file() {
+            verdict = Verdict::Skip { rule: "NotARegularFile".into(), message: format!("{rel}: not a regular file or folder (device, socket or pipe); skipped") };
+        }
+
+        // Name and target path.
+        let target_name = match check_name(&name, opts.replace_invalid_char) {
+            Ok(t) => t,
+            Err((rule, msg)) => {
+                if verdict == Verdict::Migrate {
+                    verdict = Verdict::Fail { code: codes::INVALID_CHARS.into(), rule, message: format!("{rel}: {msg}") };
+                }
+                name.clone()
+            }
+        };
+        let target_rel = join(&parent_target, &target_name);
+        if verdict == Verdict::Migrate && kind == ItemKind::Folder && depth == 1 && opts.at_library_root && target_name.eq_ignore_ascii_case("forms") {
+            verdict = Verdict::Fail { code: codes::INVALID_CHARS.into(), rule: "ReservedName".into(), message: format!("{rel}: a folder named 'forms' is reserved at a library's root; rename it or migrate into a subfolder") };
+        }
+        if verdict == Verdict::Migrate {
+            let full = join(&opts.target_prefix, &target_rel);
+            let n = full.chars().count();
+            if n > MAX_PATH_CHARS {
+                verdict = Verdict::Fail { code: codes::PATH_TOO_LONG.into(), rule: "PathTooLong".into(), message: format!("{rel}: target path is {n} characters; SharePoint allows {MAX_PATH_CHARS}. Shorten folder or file names") };
+            }
+        }
+        if verdict == Verdict::Migrate && kind == ItemKind::File {
+            verdict = file_rules(&rel, &name, &path, &meta, opts, &skip_ext);
+        }
+        if verdict == Verdict::Migrate && kind == ItemKind::Folder && !opts.include_hidden && name.starts_with('.') {
+            verdict = Verdict::Skip { rule: "HiddenFolder".into(), message: format!("{rel}: hidden folder skipped (IncludeHiddenFiles is off)") };
+        }
+        // An ancestor that does not migrate takes its whole subtree with it.
+        if let Some(b) = &blocked {
+            verdict = match b {
+                Verdict::Skip { rule, .. } => Verdict::Skip { rule: rule.clone(), message: format!("{rel}: inside a folder that was skipped ({rule})") },
+                _ => Verdict::Fail { code: codes::PARENT_NOT_MIGRATED.into(), rule: "ParentNotMigrated".into(), message: format!("{rel}: its parent folder cannot be migrated") },
+            };
+        }
+
+        let (ctime, mtime) = times(&meta);
+        let item = ScanItem {
+            abs_path: path.clone(),
+            rel_path: rel.clone(),
+            target_rel: target_rel.clone(),
+            kind,
+            size: if kind == ItemKind::File { meta.len() } else { 0 },
+            mtime,
+            ctime,
+            verdict: verdict.clone(),
+        };
+        match &item.verdict {
+            Verdict::Migrate => match kind {
+                ItemKind::File => {
+                    counts.files += 1;
+                    counts.bytes += item.size;
+                }
+                ItemKind::Folder => counts.folders += 1,
+            },
+            Verdict::Skip { .. } => counts.skipped += 1,
+            Verdict::Fail { .. } => counts.failed += 1,
+        }
+        // Descend into folders (a blocked one too, so every item below gets its own outcome),
+        // but never into a link that was not followed.
+        let descend = kind == ItemKind::Folder && !(lmeta.file_type().is_symlink() && !matches!(verdict, Verdict::Migrate | Verdict::Fail { .. }));
+        let sub_block = if verdict == Verdict::Migrate { None } else { Some(verdict.clone()) };
+        if !sink(item) {
+            break;
+        }
+        if descend {
+            match read_sorted(&path) {
+                Ok(entries) => stack.push(Frame { entries: entries.into_iter(), rel, target_rel, blocked: sub_block, id: dev_ino(&meta) }),
+                Err(e) => {
+                    // Reported as a separate failure of the folder's contents: the folder
+                    // itself can still be created, but nothing under it can be read.
+                    counts.failed += 1;
+                    let msg = format!("{rel}: cannot list the folder: {e}. Grant this account read access");
+                    let it = bare_item(&path, &join(&rel, "*"), &join(&target_rel, "*"), ItemKind::Folder, Verdict::Fail { code: codes::CANNOT_ACCESS.into(), rule: "CannotAccessFolder".into(), message: msg });
+                    if !sink(it) {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    Ok(counts)
+}
+
+fn bare_item(path: &Path, rel: &str, target_rel: &str, kind: ItemKind, verdict: Verdict) -> ScanItem {
+    ScanItem { abs_path: path.to_path_buf(), rel_path: rel.into(), target_rel: target_rel.into(), kind, size: 0, mtime: SystemTime::UNIX_EPOCH, ctime: SystemTime::UNIX_EPOCH, verdict }
+}
+
+fn times(m: &fs::Metadata) -> (SystemTime, SystemTime) {
+    let mtime = m.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+    // Birth time where the file system has it; else the older of ctime/mtime stands in.
+    let ctime = m.created().unwrap_or(mtime).min(mtime);
+    (ctime, mtime)
+}
+
+fn file_rules(rel: &str, name: &str, path: &Path, meta: &fs::Metadata, opts: &ScanOptions, skip_ext: &[String]) -> Verdict {
+    if !opts.include_hidden && name.starts_with('.') {
+        return Verdict::Skip { rule: "HiddenFile".into(), message: format!("{rel}: hidden file skipped (IncludeHiddenFiles is off)") };
+    }
+    if let Some(ext) = name.rsplit_once('.').map(|(_, e)| e.to_lowercase()) {
+        if skip_ext.contains(&ext) {
+            return Verdict::Skip { rule: "SkipFilesWithExtension".into(), message: format!("{rel}: extension .{ext} is filtered out") };
+        }
+    }
+    let (ctime, mtime) = times(meta);
+    if let Some(after) = opts.modified_after {
+        if mtime < after {
+            return Verdict::Skip { rule: "MigrateFilesModifiedAfter".into(), message: format!("{rel}: modified before the configured date") };
+        }
+    }
+    if let Some(after) = opts.created_after {
+        if ctime < after {
+            return Verdict::Skip { rule: "MigrateFilesCreatedAfter".into(), message: format!("{rel}: created before the configured date") };
+        }
+    }
+    if meta.len() > MAX_FILE_SIZE {
+        return Verdict::Fail { code: codes::FILE_TOO_LARGE.into(), rule: "FileTooLarge".into(), message: format!("{rel}: {} bytes exceeds SharePoint's 250 GB file limit", meta.len()) };
+    }
+    // SharePoint stores dates from 1900 on; a file system can hold earlier ones.
+    let year = chrono::DateTime::<chrono::Utc>::from(mtime).format("%Y").to_string().parse::<i32>().unwrap_or(1970);
+    if !(1900..=8900).contains(&year) {
+        return Verdict::Fail { code: codes::BAD_TIMESTAMP.into(), rule: "UnsupportedTimestamp".into(), message: format!("{rel}: modified time (year {year}) is outside what SharePoint stores; touch the file to fix it") };
+    }
+    if let Err(e) = fs::File::open(path) {
+        return Verdict::Fail { code: codes::CANNOT_ACCESS.into(), rule: "CannotReadFile".into(), message: format!("{rel}: cannot open the file: {e}. Grant this account read access") };
+    }
+    Verdict::Migrate
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn collect(root: &Path, opts: &ScanOptions) -> Vec<ScanItem> {
+        let mut v = Vec::new();
+        scan(root, opts, |i| {
+            v.push(i);
+            true
+        })
+        .unwrap();
+        v
+    }
+
+    #[test]
+    fn names_spo_rejects_fail_unless_replaced() {
+        assert!(check_name("a:b.txt", None).is_err());
+        assert_eq!(check_name("a:b|c.txt", Some('_')).unwrap(), "a_b_c.txt");
+        assert_eq!(check_name("CON", None).unwrap_err().0, "ReservedName");
+        assert_eq!(check_name("~$draft.docx", None).unwrap_err().0, "ReservedName");
+        assert_eq!(check_name("x_vti_y", None).unwrap_err().0, "ReservedName");
+        assert_eq!(check_name(" lead.txt", None).unwrap_err().0, "LeadingOrTrailingSpace");
+        assert_eq!(check_name("Ünïcødé 日本.txt", None).unwrap(), "Ünïcødé 日本.txt");
+        assert_eq!(check_name("100% #1.txt", None).unwrap(), "100% #1.txt");
+    }
+
+    #[test]
+    fn walk_is_preorder_and_failed_folders_take_their_subtree() {
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path();
+        fs::create_dir_all(r.join("a/b")).unwrap();
+        fs::create_dir_all(r.join("bad:dir/inner")).unwrap();
+        fs::write(r.join("a/b/f.txt"), b"x").unwrap();
+        fs::write(r.join("bad:dir/inner/g.txt"), b"y").unwrap();
+        fs::create_dir(r.join("empty")).unwrap();
+        std::os::unix::fs::symlink(r.join("a"), r.join("link")).unwrap();
+        let items = collect(r, &ScanOptions::default());
+        let names: Vec<&str> = items.iter().map(|i| i.rel_path.as_str()).collect();
+        assert_eq!(names, ["a", "a/b", "a/b/f.txt", "bad:dir", "bad:dir/inner", "bad:dir/inner/g.txt", "empty", "link"]);
+        assert!(matches!(&items[3].verdict, Verdict::Fail { code, .. } if code == codes::INVALID_CHARS));
+        assert!(matches!(&items[5].verdict, Verdict::Fail { code, .. } if code == codes::PARENT_NOT_MIGRATED));
+        assert_eq!(items[6].verdict, Verdict::Migrate, "empty folders migrate");
+        assert!(matches!(&items[7].verdict, Verdict::Skip { rule, .. } if rule == "SymlinkNotFollowed"));
+    }
+
+    #[test]
+    fn path_length_counts_the_whole_target_path() {
+        let d = tempfile::tempdir().unwrap();
+        let long = "n".repeat(200);
+        fs::create_dir(d.path().join(&long)).unwrap();
+        fs::write(d.path().join(&long).join(&long), b"").unwrap();
+        let opts = ScanOptions { target_prefix: "sites/x/Shared Documents".into(), ..Default::default() };
+        let items = collect(d.path(), &opts);
+        assert_eq!(items[0].verdict, Verdict::Migrate);
+        assert!(matches!(&items[1].verdict, Verdict::Fail { code, .. } if code == codes::PATH_TOO_LONG));
+    }
+
+    #[test]
+    fn filters_skip_by_rule() {
+        let d = tempfile::tempdir().unwrap();
+        fs::write(d.path().join("a.tmp"), b"").unwrap();
+        fs::write(d.path().join(".hidden"), b"").unwrap();
+        fs::write(d.path().join("keep.txt"), b"").unwrap();
+        let opts = ScanOptions { include_hidden: false, skip_extensions: vec!["TMP".into()], ..Default::default() };
+        let items = collect(d.path(), &opts);
+        let v: Vec<(&str, bool)> = items.iter().map(|i| (i.rel_path.as_str(), i.verdict == Verdict::Migrate)).collect();
+        assert_eq!(v, [(".hidden", false), ("a.tmp", false), ("keep.txt", true)]);
+    }
+
+    #[test]
+    fn missing_root_is_an_error_not_an_empty_success() {
+        assert!(matches!(scan(Path::new("/nonexistent/spmt"), &ScanOptions::default(), |_| true), Err(ScanError::Root { .. })));
+    }
+}
