@@ -20,11 +20,25 @@ pub fn user_agent() -> String {
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
     #[error("{method} {url}: {message}")]
-    Transport { method: String, url: String, message: String },
+    Transport {
+        method: String,
+        url: String,
+        message: String,
+    },
     #[error("{method} {url}: HTTP {status}: {body}")]
-    Status { method: String, url: String, status: u16, body: String },
+    Status {
+        method: String,
+        url: String,
+        status: u16,
+        body: String,
+    },
     #[error("{method} {url}: still throttled (HTTP {status}) after {attempts} attempts; the service asks to slow down — retry later or lower concurrency")]
-    Throttled { method: String, url: String, status: u16, attempts: u32 },
+    Throttled {
+        method: String,
+        url: String,
+        status: u16,
+        attempts: u32,
+    },
     #[error("refusing plain http to non-loopback host in {0}: use https")]
     InsecureUrl(String),
     #[error("invalid URL {0}")]
@@ -67,10 +81,18 @@ pub struct Req {
 
 impl Req {
     pub fn new(method: Method, url: impl Into<String>) -> Self {
-        Req { method, url: url.into(), headers: HeaderMap::new(), body: Bytes::new() }
+        Req {
+            method,
+            url: url.into(),
+            headers: HeaderMap::new(),
+            body: Bytes::new(),
+        }
     }
     pub fn header(mut self, name: &str, value: &str) -> Self {
-        if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
             self.headers.insert(n, v);
         }
         self
@@ -141,8 +163,17 @@ impl Http {
             .timeout(Duration::from_secs(600))
             .pool_max_idle_per_host(64)
             .build()
-            .map_err(|e| HttpError::Transport { method: "-".into(), url: "-".into(), message: e.to_string() })?;
-        Ok(Http { client, stats: Arc::default(), max_attempts: 8, max_wait: Duration::from_secs(300) })
+            .map_err(|e| HttpError::Transport {
+                method: "-".into(),
+                url: "-".into(),
+                message: e.to_string(),
+            })?;
+        Ok(Http {
+            client,
+            stats: Arc::default(),
+            max_attempts: 8,
+            max_wait: Duration::from_secs(300),
+        })
     }
 
     /// Sends `req`, retrying throttling per `Retry-After` and transport failures a few times.
@@ -178,19 +209,33 @@ impl Http {
                         tokio::time::sleep(Duration::from_millis(200 * attempt as u64)).await;
                         continue;
                     }
-                    return Err(HttpError::Transport { method, url: shown, message });
+                    return Err(HttpError::Transport {
+                        method,
+                        url: shown,
+                        message,
+                    });
                 }
             };
             let status = resp.status();
             let headers = resp.headers().clone();
-            if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
+            if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE
+            {
                 self.stats.throttled.fetch_add(1, Ordering::Relaxed);
                 if attempt >= self.max_attempts {
-                    return Err(HttpError::Throttled { method, url: shown, status: status.as_u16(), attempts: attempt });
+                    return Err(HttpError::Throttled {
+                        method,
+                        url: shown,
+                        status: status.as_u16(),
+                        attempts: attempt,
+                    });
                 }
                 // Honour the service's wait; without one, a short fixed pause (not exponential).
-                let wait = retry_after(&headers).unwrap_or(Duration::from_secs(1)).min(self.max_wait);
-                self.stats.waited_ms.fetch_add(wait.as_millis() as u64, Ordering::Relaxed);
+                let wait = retry_after(&headers)
+                    .unwrap_or(Duration::from_secs(1))
+                    .min(self.max_wait);
+                self.stats
+                    .waited_ms
+                    .fetch_add(wait.as_millis() as u64, Ordering::Relaxed);
                 tracing::debug!(%method, url = %shown, status = status.as_u16(), wait_ms = wait.as_millis() as u64, "throttled");
                 let _ = resp.bytes().await;
                 tokio::time::sleep(wait).await;
@@ -204,15 +249,28 @@ impl Http {
                         tokio::time::sleep(Duration::from_millis(200 * attempt as u64)).await;
                         continue;
                     }
-                    return Err(HttpError::Transport { method, url: shown, message: redact(&e.without_url().to_string()) });
+                    return Err(HttpError::Transport {
+                        method,
+                        url: shown,
+                        message: redact(&e.without_url().to_string()),
+                    });
                 }
             };
             if !status.is_success() {
                 let text = String::from_utf8_lossy(&body);
                 let text: String = text.chars().take(600).collect();
-                return Err(HttpError::Status { method, url: shown, status: status.as_u16(), body: redact(&text) });
+                return Err(HttpError::Status {
+                    method,
+                    url: shown,
+                    status: status.as_u16(),
+                    body: redact(&text),
+                });
             }
-            return Ok(Resp { status, headers, body });
+            return Ok(Resp {
+                status,
+                headers,
+                body,
+            });
         }
     }
 }
@@ -226,7 +284,10 @@ mod tests {
         assert!(check_url("http://127.0.0.1:1/x").is_ok());
         assert!(check_url("http://localhost/x").is_ok());
         assert!(check_url("http://[::1]:8/x").is_ok());
-        assert!(matches!(check_url("http://contoso.sharepoint.com/x"), Err(HttpError::InsecureUrl(_))));
+        assert!(matches!(
+            check_url("http://contoso.sharepoint.com/x"),
+            Err(HttpError::InsecureUrl(_))
+        ));
         assert!(check_url("https://contoso.sharepoint.com/sites/x").is_ok());
     }
 

@@ -4,14 +4,14 @@
 //! jobs) → `engine` (orchestration, outcomes) → `store` (SQLite state). `emulator` is the local
 //! SharePoint-compatible target; it shares only `wire` and `crypto` with the client.
 
-pub mod crypto;
-pub mod secrets;
-pub mod wire;
 pub mod azure;
-pub mod http;
-pub mod spo;
-pub mod scan;
-pub mod package;
-pub mod store;
+pub mod crypto;
 pub mod engine;
+pub mod http;
 pub mod logging;
+pub mod package;
+pub mod scan;
+pub mod secrets;
+pub mod spo;
+pub mod store;
+pub mod wire;

@@ -37,16 +37,31 @@ impl<'a, W: Write + Send + 'static> MakeWriter<'a> for Redacting<W> {
 /// Installs logging: stderr at `SPMT_LOG` (default `warn`), and, when given, a log file in the
 /// working folder at `info` so every item's outcome is kept.
 pub fn init(log_file: Option<&Path>) {
-    let stderr_filter = EnvFilter::try_from_env("SPMT_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
-    let stderr = tracing_subscriber::fmt::layer().with_writer(Redacting(Arc::new(Mutex::new(std::io::stderr())))).with_target(false).with_filter(stderr_filter);
+    let stderr_filter =
+        EnvFilter::try_from_env("SPMT_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    let stderr = tracing_subscriber::fmt::layer()
+        .with_writer(Redacting(Arc::new(Mutex::new(std::io::stderr()))))
+        .with_target(false)
+        .with_filter(stderr_filter);
     let file = log_file.and_then(|p| {
         if let Some(d) = p.parent() {
             let _ = std::fs::create_dir_all(d);
         }
-        std::fs::OpenOptions::new().create(true).append(true).open(p).ok()
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .ok()
     });
     let file_layer = file.map(|f| {
-        tracing_subscriber::fmt::layer().with_ansi(false).with_writer(Redacting(Arc::new(Mutex::new(f)))).with_target(false).with_filter(EnvFilter::new("spmt=info"))
+        tracing_subscriber::fmt::layer()
+            .with_ansi(false)
+            .with_writer(Redacting(Arc::new(Mutex::new(f))))
+            .with_target(false)
+            .with_filter(EnvFilter::new("spmt=info"))
     });
-    let _ = tracing_subscriber::registry().with(stderr).with(file_layer).try_init();
+    let _ = tracing_subscriber::registry()
+        .with(stderr)
+        .with(file_layer)
+        .try_init();
 }

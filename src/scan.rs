@@ -78,9 +78,16 @@ impl ItemKind {
 pub enum Verdict {
     Migrate,
     /// Left out by a configured rule or a reported policy (symlinks); not a failure.
-    Skip { rule: String, message: String },
+    Skip {
+        rule: String,
+        message: String,
+    },
     /// SharePoint would reject it, or it cannot be read.
-    Fail { code: String, rule: String, message: String },
+    Fail {
+        code: String,
+        rule: String,
+        message: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -100,7 +107,10 @@ pub struct ScanItem {
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
     #[error("cannot read the source folder {path}: {source}. Check the path and that this account may list it")]
-    Root { path: String, source: std::io::Error },
+    Root {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("the source {path} is not a folder: --file-share-source must name a directory")]
     NotADirectory { path: String },
 }
@@ -116,19 +126,67 @@ pub struct ScanCounts {
 
 const INVALID: [char; 9] = ['"', '*', ':', '<', '>', '?', '/', '\\', '|'];
 const RESERVED: [&str; 26] = [
-    ".lock", "con", "prn", "aux", "nul", "com0", "com1", "com2", "com3", "com4", "com5", "com6", "com7", "com8", "com9", "lpt0", "lpt1",
-    "lpt2", "lpt3", "lpt4", "lpt5", "lpt6", "lpt7", "lpt8", "lpt9", "desktop.ini",
+    ".lock",
+    "con",
+    "prn",
+    "aux",
+    "nul",
+    "com0",
+    "com1",
+    "com2",
+    "com3",
+    "com4",
+    "com5",
+    "com6",
+    "com7",
+    "com8",
+    "com9",
+    "lpt0",
+    "lpt1",
+    "lpt2",
+    "lpt3",
+    "lpt4",
+    "lpt5",
+    "lpt6",
+    "lpt7",
+    "lpt8",
+    "lpt9",
+    "desktop.ini",
 ];
 
 /// Checks one name; returns the (possibly replaced) target name or a failure.
 pub fn check_name(name: &str, replace: Option<char>) -> Result<String, (String, String)> {
-    let bad: Vec<char> = name.chars().filter(|c| INVALID.contains(c) || c.is_control()).collect();
+    let bad: Vec<char> = name
+        .chars()
+        .filter(|c| INVALID.contains(c) || c.is_control())
+        .collect();
     let mut out = name.to_string();
     if !bad.is_empty() {
         match replace {
-            Some(r) => out = name.chars().map(|c| if INVALID.contains(&c) || c.is_control() { r } else { c }).collect(),
+            Some(r) => {
+                out = name
+                    .chars()
+                    .map(|c| {
+                        if INVALID.contains(&c) || c.is_control() {
+                            r
+                        } else {
+                            c
+                        }
+                    })
+                    .collect()
+            }
             None => {
-                let shown: String = bad.iter().map(|c| if c.is_control() { format!("U+{:04X}", *c as u32) } else { c.to_string() }).collect::<Vec<_>>().join(" ");
+                let shown: String = bad
+                    .iter()
+                    .map(|c| {
+                        if c.is_control() {
+                            format!("U+{:04X}", *c as u32)
+                        } else {
+                            c.to_string()
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" ");
                 return Err((
                     "InvalidCharacters".into(),
                     format!("name contains characters SharePoint rejects ({shown}); rename it or set --replace-invalid-char"),
@@ -141,7 +199,10 @@ pub fn check_name(name: &str, replace: Option<char>) -> Result<String, (String, 
         return Err(("ReservedName".into(), "name is reserved in SharePoint (CON, PRN, AUX, NUL, COM0-9, LPT0-9, .lock, desktop.ini, _vti_, ~$…); rename it".into()));
     }
     if out.starts_with(' ') || out.ends_with(' ') {
-        return Err(("LeadingOrTrailingSpace".into(), "name starts or ends with a space, which SharePoint rejects; rename it".into()));
+        return Err((
+            "LeadingOrTrailingSpace".into(),
+            "name starts or ends with a space, which SharePoint rejects; rename it".into(),
+        ));
     }
     if out.is_empty() || out == "." || out == ".." {
         return Err(("InvalidName".into(), "empty name".into()));
@@ -185,16 +246,36 @@ fn join(a: &str, b: &str) -> String {
 }
 
 /// Walks `root` and calls `sink` for every item in pre-order. `sink` returns false to stop early.
-pub fn scan(root: &Path, opts: &ScanOptions, mut sink: impl FnMut(ScanItem) -> bool) -> Result<ScanCounts, ScanError> {
+pub fn scan(
+    root: &Path,
+    opts: &ScanOptions,
+    mut sink: impl FnMut(ScanItem) -> bool,
+) -> Result<ScanCounts, ScanError> {
     let shown = root.display().to_string();
-    let meta = fs::metadata(root).map_err(|e| ScanError::Root { path: shown.clone(), source: e })?;
+    let meta = fs::metadata(root).map_err(|e| ScanError::Root {
+        path: shown.clone(),
+        source: e,
+    })?;
     if !meta.is_dir() {
         return Err(ScanError::NotADirectory { path: shown });
     }
-    let entries = read_sorted(root).map_err(|e| ScanError::Root { path: shown.clone(), source: e })?;
+    let entries = read_sorted(root).map_err(|e| ScanError::Root {
+        path: shown.clone(),
+        source: e,
+    })?;
     let mut counts = ScanCounts::default();
-    let mut stack = vec![Frame { entries: entries.into_iter(), rel: String::new(), target_rel: String::new(), blocked: None, id: dev_ino(&meta) }];
-    let skip_ext: Vec<String> = opts.skip_extensions.iter().map(|e| e.trim_start_matches('.').to_lowercase()).collect();
+    let mut stack = vec![Frame {
+        entries: entries.into_iter(),
+        rel: String::new(),
+        target_rel: String::new(),
+        blocked: None,
+        id: dev_ino(&meta),
+    }];
+    let skip_ext: Vec<String> = opts
+        .skip_extensions
+        .iter()
+        .map(|e| e.trim_start_matches('.').to_lowercase())
+        .collect();
 
     while let Some(top) = stack.last_mut() {
         let Some((name, path)) = top.entries.next() else {
@@ -211,11 +292,17 @@ pub fn scan(root: &Path, opts: &ScanOptions, mut sink: impl FnMut(ScanItem) -> b
             Ok(m) => m,
             Err(e) => {
                 counts.failed += 1;
-                let item = bare_item(&path, &rel, &join(&parent_target, &name), ItemKind::File, Verdict::Fail {
-                    code: codes::CANNOT_READ_METADATA.into(),
-                    rule: "CannotReadMetadata".into(),
-                    message: format!("{rel}: cannot read metadata: {e}"),
-                });
+                let item = bare_item(
+                    &path,
+                    &rel,
+                    &join(&parent_target, &name),
+                    ItemKind::File,
+                    Verdict::Fail {
+                        code: codes::CANNOT_READ_METADATA.into(),
+                        rule: "CannotReadMetadata".into(),
+                        message: format!("{rel}: cannot read metadata: {e}"),
+                    },
+                );
                 if !sink(item) {
                     break;
                 }
@@ -229,19 +316,42 @@ pub fn scan(root: &Path, opts: &ScanOptions, mut sink: impl FnMut(ScanItem) -> b
                 match fs::metadata(&path) {
                     Ok(m) => meta = m,
                     Err(e) => {
-                        verdict = Verdict::Fail { code: codes::CANNOT_ACCESS.into(), rule: "BrokenSymlink".into(), message: format!("{rel}: symbolic link cannot be followed: {e}") }
+                        verdict = Verdict::Fail {
+                            code: codes::CANNOT_ACCESS.into(),
+                            rule: "BrokenSymlink".into(),
+                            message: format!("{rel}: symbolic link cannot be followed: {e}"),
+                        }
                     }
                 }
                 if meta.is_dir() && stack.iter().any(|f| f.id == dev_ino(&meta)) {
-                    verdict = Verdict::Skip { rule: "SymlinkLoop".into(), message: format!("{rel}: symbolic link points back to an ancestor folder; not followed") };
+                    verdict = Verdict::Skip {
+                        rule: "SymlinkLoop".into(),
+                        message: format!(
+                            "{rel}: symbolic link points back to an ancestor folder; not followed"
+                        ),
+                    };
                 }
             } else {
-                verdict = Verdict::Skip { rule: "SymlinkNotFollowed".into(), message: format!("{rel}: symbolic link not followed (use --follow-symlinks to follow links)") };
+                verdict = Verdict::Skip {
+                    rule: "SymlinkNotFollowed".into(),
+                    message: format!(
+                        "{rel}: symbolic link not followed (use --follow-symlinks to follow links)"
+                    ),
+                };
             }
         }
-        let kind = if meta.is_dir() { ItemKind::Folder } else { ItemKind::File };
+        let kind = if meta.is_dir() {
+            ItemKind::Folder
+        } else {
+            ItemKind::File
+        };
         if verdict == Verdict::Migrate && !meta.is_dir() && !meta.is_file() {
-            verdict = Verdict::Skip { rule: "NotARegularFile".into(), message: format!("{rel}: not a regular file or folder (device, socket or pipe); skipped") };
+            verdict = Verdict::Skip {
+                rule: "NotARegularFile".into(),
+                message: format!(
+                    "{rel}: not a regular file or folder (device, socket or pipe); skipped"
+                ),
+            };
         }
 
         // Name and target path.
@@ -249,13 +359,22 @@ pub fn scan(root: &Path, opts: &ScanOptions, mut sink: impl FnMut(ScanItem) -> b
             Ok(t) => t,
             Err((rule, msg)) => {
                 if verdict == Verdict::Migrate {
-                    verdict = Verdict::Fail { code: codes::INVALID_CHARS.into(), rule, message: format!("{rel}: {msg}") };
+                    verdict = Verdict::Fail {
+                        code: codes::INVALID_CHARS.into(),
+                        rule,
+                        message: format!("{rel}: {msg}"),
+                    };
                 }
                 name.clone()
             }
         };
         let target_rel = join(&parent_target, &target_name);
-        if verdict == Verdict::Migrate && kind == ItemKind::Folder && depth == 1 && opts.at_library_root && target_name.eq_ignore_ascii_case("forms") {
+        if verdict == Verdict::Migrate
+            && kind == ItemKind::Folder
+            && depth == 1
+            && opts.at_library_root
+            && target_name.eq_ignore_ascii_case("forms")
+        {
             verdict = Verdict::Fail { code: codes::INVALID_CHARS.into(), rule: "ReservedName".into(), message: format!("{rel}: a folder named 'forms' is reserved at a library's root; rename it or migrate into a subfolder") };
         }
         if verdict == Verdict::Migrate {
@@ -268,14 +387,28 @@ pub fn scan(root: &Path, opts: &ScanOptions, mut sink: impl FnMut(ScanItem) -> b
         if verdict == Verdict::Migrate && kind == ItemKind::File {
             verdict = file_rules(&rel, &name, &path, &meta, opts, &skip_ext);
         }
-        if verdict == Verdict::Migrate && kind == ItemKind::Folder && !opts.include_hidden && name.starts_with('.') {
-            verdict = Verdict::Skip { rule: "HiddenFolder".into(), message: format!("{rel}: hidden folder skipped (IncludeHiddenFiles is off)") };
+        if verdict == Verdict::Migrate
+            && kind == ItemKind::Folder
+            && !opts.include_hidden
+            && name.starts_with('.')
+        {
+            verdict = Verdict::Skip {
+                rule: "HiddenFolder".into(),
+                message: format!("{rel}: hidden folder skipped (IncludeHiddenFiles is off)"),
+            };
         }
         // An ancestor that does not migrate takes its whole subtree with it.
         if let Some(b) = &blocked {
             verdict = match b {
-                Verdict::Skip { rule, .. } => Verdict::Skip { rule: rule.clone(), message: format!("{rel}: inside a folder that was skipped ({rule})") },
-                _ => Verdict::Fail { code: codes::PARENT_NOT_MIGRATED.into(), rule: "ParentNotMigrated".into(), message: format!("{rel}: its parent folder cannot be migrated") },
+                Verdict::Skip { rule, .. } => Verdict::Skip {
+                    rule: rule.clone(),
+                    message: format!("{rel}: inside a folder that was skipped ({rule})"),
+                },
+                _ => Verdict::Fail {
+                    code: codes::PARENT_NOT_MIGRATED.into(),
+                    rule: "ParentNotMigrated".into(),
+                    message: format!("{rel}: its parent folder cannot be migrated"),
+                },
             };
         }
 
@@ -285,7 +418,11 @@ pub fn scan(root: &Path, opts: &ScanOptions, mut sink: impl FnMut(ScanItem) -> b
             rel_path: rel.clone(),
             target_rel: target_rel.clone(),
             kind,
-            size: if kind == ItemKind::File { meta.len() } else { 0 },
+            size: if kind == ItemKind::File {
+                meta.len()
+            } else {
+                0
+            },
             mtime,
             ctime,
             verdict: verdict.clone(),
@@ -303,20 +440,43 @@ pub fn scan(root: &Path, opts: &ScanOptions, mut sink: impl FnMut(ScanItem) -> b
         }
         // Descend into folders (a blocked one too, so every item below gets its own outcome),
         // but never into a link that was not followed.
-        let descend = kind == ItemKind::Folder && !(lmeta.file_type().is_symlink() && !matches!(verdict, Verdict::Migrate | Verdict::Fail { .. }));
-        let sub_block = if verdict == Verdict::Migrate { None } else { Some(verdict.clone()) };
+        let descend = kind == ItemKind::Folder
+            && !(lmeta.file_type().is_symlink() && matches!(verdict, Verdict::Skip { .. }));
+        let sub_block = if verdict == Verdict::Migrate {
+            None
+        } else {
+            Some(verdict.clone())
+        };
         if !sink(item) {
             break;
         }
         if descend {
             match read_sorted(&path) {
-                Ok(entries) => stack.push(Frame { entries: entries.into_iter(), rel, target_rel, blocked: sub_block, id: dev_ino(&meta) }),
+                Ok(entries) => stack.push(Frame {
+                    entries: entries.into_iter(),
+                    rel,
+                    target_rel,
+                    blocked: sub_block,
+                    id: dev_ino(&meta),
+                }),
                 Err(e) => {
                     // Reported as a separate failure of the folder's contents: the folder
                     // itself can still be created, but nothing under it can be read.
                     counts.failed += 1;
-                    let msg = format!("{rel}: cannot list the folder: {e}. Grant this account read access");
-                    let it = bare_item(&path, &join(&rel, "*"), &join(&target_rel, "*"), ItemKind::Folder, Verdict::Fail { code: codes::CANNOT_ACCESS.into(), rule: "CannotAccessFolder".into(), message: msg });
+                    let msg = format!(
+                        "{rel}: cannot list the folder: {e}. Grant this account read access"
+                    );
+                    let it = bare_item(
+                        &path,
+                        &join(&rel, "*"),
+                        &join(&target_rel, "*"),
+                        ItemKind::Folder,
+                        Verdict::Fail {
+                            code: codes::CANNOT_ACCESS.into(),
+                            rule: "CannotAccessFolder".into(),
+                            message: msg,
+                        },
+                    );
                     if !sink(it) {
                         break;
                     }
@@ -327,8 +487,23 @@ pub fn scan(root: &Path, opts: &ScanOptions, mut sink: impl FnMut(ScanItem) -> b
     Ok(counts)
 }
 
-fn bare_item(path: &Path, rel: &str, target_rel: &str, kind: ItemKind, verdict: Verdict) -> ScanItem {
-    ScanItem { abs_path: path.to_path_buf(), rel_path: rel.into(), target_rel: target_rel.into(), kind, size: 0, mtime: SystemTime::UNIX_EPOCH, ctime: SystemTime::UNIX_EPOCH, verdict }
+fn bare_item(
+    path: &Path,
+    rel: &str,
+    target_rel: &str,
+    kind: ItemKind,
+    verdict: Verdict,
+) -> ScanItem {
+    ScanItem {
+        abs_path: path.to_path_buf(),
+        rel_path: rel.into(),
+        target_rel: target_rel.into(),
+        kind,
+        size: 0,
+        mtime: SystemTime::UNIX_EPOCH,
+        ctime: SystemTime::UNIX_EPOCH,
+        verdict,
+    }
 }
 
 fn times(m: &fs::Metadata) -> (SystemTime, SystemTime) {
@@ -338,36 +513,70 @@ fn times(m: &fs::Metadata) -> (SystemTime, SystemTime) {
     (ctime, mtime)
 }
 
-fn file_rules(rel: &str, name: &str, path: &Path, meta: &fs::Metadata, opts: &ScanOptions, skip_ext: &[String]) -> Verdict {
+fn file_rules(
+    rel: &str,
+    name: &str,
+    path: &Path,
+    meta: &fs::Metadata,
+    opts: &ScanOptions,
+    skip_ext: &[String],
+) -> Verdict {
     if !opts.include_hidden && name.starts_with('.') {
-        return Verdict::Skip { rule: "HiddenFile".into(), message: format!("{rel}: hidden file skipped (IncludeHiddenFiles is off)") };
+        return Verdict::Skip {
+            rule: "HiddenFile".into(),
+            message: format!("{rel}: hidden file skipped (IncludeHiddenFiles is off)"),
+        };
     }
     if let Some(ext) = name.rsplit_once('.').map(|(_, e)| e.to_lowercase()) {
         if skip_ext.contains(&ext) {
-            return Verdict::Skip { rule: "SkipFilesWithExtension".into(), message: format!("{rel}: extension .{ext} is filtered out") };
+            return Verdict::Skip {
+                rule: "SkipFilesWithExtension".into(),
+                message: format!("{rel}: extension .{ext} is filtered out"),
+            };
         }
     }
     let (ctime, mtime) = times(meta);
     if let Some(after) = opts.modified_after {
         if mtime < after {
-            return Verdict::Skip { rule: "MigrateFilesModifiedAfter".into(), message: format!("{rel}: modified before the configured date") };
+            return Verdict::Skip {
+                rule: "MigrateFilesModifiedAfter".into(),
+                message: format!("{rel}: modified before the configured date"),
+            };
         }
     }
     if let Some(after) = opts.created_after {
         if ctime < after {
-            return Verdict::Skip { rule: "MigrateFilesCreatedAfter".into(), message: format!("{rel}: created before the configured date") };
+            return Verdict::Skip {
+                rule: "MigrateFilesCreatedAfter".into(),
+                message: format!("{rel}: created before the configured date"),
+            };
         }
     }
     if meta.len() > MAX_FILE_SIZE {
-        return Verdict::Fail { code: codes::FILE_TOO_LARGE.into(), rule: "FileTooLarge".into(), message: format!("{rel}: {} bytes exceeds SharePoint's 250 GB file limit", meta.len()) };
+        return Verdict::Fail {
+            code: codes::FILE_TOO_LARGE.into(),
+            rule: "FileTooLarge".into(),
+            message: format!(
+                "{rel}: {} bytes exceeds SharePoint's 250 GB file limit",
+                meta.len()
+            ),
+        };
     }
     // SharePoint stores dates from 1900 on; a file system can hold earlier ones.
-    let year = chrono::DateTime::<chrono::Utc>::from(mtime).format("%Y").to_string().parse::<i32>().unwrap_or(1970);
+    let year = chrono::DateTime::<chrono::Utc>::from(mtime)
+        .format("%Y")
+        .to_string()
+        .parse::<i32>()
+        .unwrap_or(1970);
     if !(1900..=8900).contains(&year) {
         return Verdict::Fail { code: codes::BAD_TIMESTAMP.into(), rule: "UnsupportedTimestamp".into(), message: format!("{rel}: modified time (year {year}) is outside what SharePoint stores; touch the file to fix it") };
     }
     if let Err(e) = fs::File::open(path) {
-        return Verdict::Fail { code: codes::CANNOT_ACCESS.into(), rule: "CannotReadFile".into(), message: format!("{rel}: cannot open the file: {e}. Grant this account read access") };
+        return Verdict::Fail {
+            code: codes::CANNOT_ACCESS.into(),
+            rule: "CannotReadFile".into(),
+            message: format!("{rel}: cannot open the file: {e}. Grant this account read access"),
+        };
     }
     Verdict::Migrate
 }
@@ -391,10 +600,19 @@ mod tests {
         assert!(check_name("a:b.txt", None).is_err());
         assert_eq!(check_name("a:b|c.txt", Some('_')).unwrap(), "a_b_c.txt");
         assert_eq!(check_name("CON", None).unwrap_err().0, "ReservedName");
-        assert_eq!(check_name("~$draft.docx", None).unwrap_err().0, "ReservedName");
+        assert_eq!(
+            check_name("~$draft.docx", None).unwrap_err().0,
+            "ReservedName"
+        );
         assert_eq!(check_name("x_vti_y", None).unwrap_err().0, "ReservedName");
-        assert_eq!(check_name(" lead.txt", None).unwrap_err().0, "LeadingOrTrailingSpace");
-        assert_eq!(check_name("Ünïcødé 日本.txt", None).unwrap(), "Ünïcødé 日本.txt");
+        assert_eq!(
+            check_name(" lead.txt", None).unwrap_err().0,
+            "LeadingOrTrailingSpace"
+        );
+        assert_eq!(
+            check_name("Ünïcødé 日本.txt", None).unwrap(),
+            "Ünïcødé 日本.txt"
+        );
         assert_eq!(check_name("100% #1.txt", None).unwrap(), "100% #1.txt");
     }
 
@@ -410,11 +628,29 @@ mod tests {
         std::os::unix::fs::symlink(r.join("a"), r.join("link")).unwrap();
         let items = collect(r, &ScanOptions::default());
         let names: Vec<&str> = items.iter().map(|i| i.rel_path.as_str()).collect();
-        assert_eq!(names, ["a", "a/b", "a/b/f.txt", "bad:dir", "bad:dir/inner", "bad:dir/inner/g.txt", "empty", "link"]);
-        assert!(matches!(&items[3].verdict, Verdict::Fail { code, .. } if code == codes::INVALID_CHARS));
-        assert!(matches!(&items[5].verdict, Verdict::Fail { code, .. } if code == codes::PARENT_NOT_MIGRATED));
+        assert_eq!(
+            names,
+            [
+                "a",
+                "a/b",
+                "a/b/f.txt",
+                "bad:dir",
+                "bad:dir/inner",
+                "bad:dir/inner/g.txt",
+                "empty",
+                "link"
+            ]
+        );
+        assert!(
+            matches!(&items[3].verdict, Verdict::Fail { code, .. } if code == codes::INVALID_CHARS)
+        );
+        assert!(
+            matches!(&items[5].verdict, Verdict::Fail { code, .. } if code == codes::PARENT_NOT_MIGRATED)
+        );
         assert_eq!(items[6].verdict, Verdict::Migrate, "empty folders migrate");
-        assert!(matches!(&items[7].verdict, Verdict::Skip { rule, .. } if rule == "SymlinkNotFollowed"));
+        assert!(
+            matches!(&items[7].verdict, Verdict::Skip { rule, .. } if rule == "SymlinkNotFollowed")
+        );
     }
 
     #[test]
@@ -423,10 +659,15 @@ mod tests {
         let long = "n".repeat(200);
         fs::create_dir(d.path().join(&long)).unwrap();
         fs::write(d.path().join(&long).join(&long), b"").unwrap();
-        let opts = ScanOptions { target_prefix: "sites/x/Shared Documents".into(), ..Default::default() };
+        let opts = ScanOptions {
+            target_prefix: "sites/x/Shared Documents".into(),
+            ..Default::default()
+        };
         let items = collect(d.path(), &opts);
         assert_eq!(items[0].verdict, Verdict::Migrate);
-        assert!(matches!(&items[1].verdict, Verdict::Fail { code, .. } if code == codes::PATH_TOO_LONG));
+        assert!(
+            matches!(&items[1].verdict, Verdict::Fail { code, .. } if code == codes::PATH_TOO_LONG)
+        );
     }
 
     #[test]
@@ -435,14 +676,31 @@ mod tests {
         fs::write(d.path().join("a.tmp"), b"").unwrap();
         fs::write(d.path().join(".hidden"), b"").unwrap();
         fs::write(d.path().join("keep.txt"), b"").unwrap();
-        let opts = ScanOptions { include_hidden: false, skip_extensions: vec!["TMP".into()], ..Default::default() };
+        let opts = ScanOptions {
+            include_hidden: false,
+            skip_extensions: vec!["TMP".into()],
+            ..Default::default()
+        };
         let items = collect(d.path(), &opts);
-        let v: Vec<(&str, bool)> = items.iter().map(|i| (i.rel_path.as_str(), i.verdict == Verdict::Migrate)).collect();
-        assert_eq!(v, [(".hidden", false), ("a.tmp", false), ("keep.txt", true)]);
+        let v: Vec<(&str, bool)> = items
+            .iter()
+            .map(|i| (i.rel_path.as_str(), i.verdict == Verdict::Migrate))
+            .collect();
+        assert_eq!(
+            v,
+            [(".hidden", false), ("a.tmp", false), ("keep.txt", true)]
+        );
     }
 
     #[test]
     fn missing_root_is_an_error_not_an_empty_success() {
-        assert!(matches!(scan(Path::new("/nonexistent/spmt"), &ScanOptions::default(), |_| true), Err(ScanError::Root { .. })));
+        assert!(matches!(
+            scan(
+                Path::new("/nonexistent/spmt"),
+                &ScanOptions::default(),
+                |_| true
+            ),
+            Err(ScanError::Root { .. })
+        ));
     }
 }

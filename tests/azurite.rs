@@ -15,7 +15,8 @@ use std::time::Duration;
 
 const ACCOUNT: &str = "devstoreaccount1";
 /// Azurite's well-known development account key (public, documented by Microsoft).
-const DEV_KEY: &str = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+const DEV_KEY: &str =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
 struct Azurite {
     child: Child,
@@ -32,7 +33,11 @@ impl Drop for Azurite {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn azurite_bin() -> String {
@@ -49,7 +54,7 @@ fn azurite_bin() -> String {
 fn start_azurite() -> Azurite {
     let dir = tempfile::tempdir().unwrap();
     let (bp, qp, tp) = (free_port(), free_port(), free_port());
-    let child = Command::new(azurite_bin())
+    let mut child = Command::new(azurite_bin())
         .args(["--silent", "--skipApiVersionCheck", "--disableProductStyleUrl", "--location"])
         .arg(dir.path())
         .args(["--blobHost", "127.0.0.1", "--queueHost", "127.0.0.1", "--tableHost", "127.0.0.1"])
@@ -59,28 +64,53 @@ fn start_azurite() -> Azurite {
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start Azurite ({e}); install it with `npm install azurite` or set AZURITE_BIN"));
     for _ in 0..200 {
-        if std::net::TcpStream::connect(("127.0.0.1", bp)).is_ok() && std::net::TcpStream::connect(("127.0.0.1", qp)).is_ok() {
-            return Azurite { child, blob: format!("http://127.0.0.1:{bp}/{ACCOUNT}"), queue: format!("http://127.0.0.1:{qp}/{ACCOUNT}"), _dir: dir };
+        if std::net::TcpStream::connect(("127.0.0.1", bp)).is_ok()
+            && std::net::TcpStream::connect(("127.0.0.1", qp)).is_ok()
+        {
+            return Azurite {
+                child,
+                blob: format!("http://127.0.0.1:{bp}/{ACCOUNT}"),
+                queue: format!("http://127.0.0.1:{qp}/{ACCOUNT}"),
+                _dir: dir,
+            };
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("Azurite did not start listening");
 }
 
 fn key() -> Vec<u8> {
-    base64::engine::general_purpose::STANDARD.decode(DEV_KEY).unwrap()
+    base64::engine::general_purpose::STANDARD
+        .decode(DEV_KEY)
+        .unwrap()
 }
 
 fn expiry() -> String {
-    (chrono::Utc::now() + chrono::Duration::hours(2)).format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    (chrono::Utc::now() + chrono::Duration::hours(2))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
 }
 
 /// Creates a container with an account SAS and returns a service SAS URL for it with `perms`.
 async fn container(az: &Azurite, name: &str, perms: &str) -> String {
     let acct = wire::account_sas(ACCOUNT, &key(), "bq", "sco", "rwdlacup", &expiry());
-    let r = reqwest::Client::new().put(format!("{}/{name}?restype=container&{acct}", az.blob)).header("x-ms-version", wire::STORAGE_VERSION).send().await.unwrap();
+    let r = reqwest::Client::new()
+        .put(format!("{}/{name}?restype=container&{acct}", az.blob))
+        .header("x-ms-version", wire::STORAGE_VERSION)
+        .send()
+        .await
+        .unwrap();
     assert!(r.status().is_success(), "create container: {}", r.status());
-    let mut sas = Sas { sv: wire::SAS_VERSION.into(), sr: "c".into(), sp: perms.into(), se: expiry(), spr: "https,http".into(), ..Default::default() };
+    let mut sas = Sas {
+        sv: wire::SAS_VERSION.into(),
+        sr: "c".into(),
+        sp: perms.into(),
+        se: expiry(),
+        spr: "https,http".into(),
+        ..Default::default()
+    };
     sas.sign(&format!("/blob/{ACCOUNT}/{name}"), &key());
     format!("{}/{name}?{}", az.blob, sas.to_query())
 }
@@ -95,41 +125,84 @@ async fn blob_client_round_trips_through_azurite() {
     // Put Blob: ciphertext, IV in metadata, Content-MD5 checked by Azure.
     let iv = crypto::random_iv();
     let plain = b"hello migration".to_vec();
-    c.put_blob("small.dat", Bytes::from(crypto::encrypt(&k, &iv, &plain)), Some(&crypto::iv_to_base64(&iv))).await.unwrap();
+    c.put_blob(
+        "small.dat",
+        Bytes::from(crypto::encrypt(&k, &iv, &plain)),
+        Some(&crypto::iv_to_base64(&iv)),
+    )
+    .await
+    .unwrap();
     c.snapshot("small.dat").await.unwrap();
     let (body, props) = c.get("small.dat").await.unwrap();
-    assert_eq!(props.iv.as_deref(), Some(crypto::iv_to_base64(&iv).as_str()), "IV metadata comes back");
+    assert_eq!(
+        props.iv.as_deref(),
+        Some(crypto::iv_to_base64(&iv).as_str()),
+        "IV metadata comes back"
+    );
     assert_eq!(crypto::decrypt(&k, &iv, &body).unwrap(), plain);
 
     // Put Block ×3 + Put Block List with the IV and the whole-blob MD5.
     let iv2 = crypto::random_iv();
-    let big: Vec<u8> = (0..3 * 1024 * 1024 + 123).map(|i| (i % 251) as u8).collect();
+    let big: Vec<u8> = (0..3 * 1024 * 1024 + 123)
+        .map(|i| (i % 251) as u8)
+        .collect();
     let cipher = crypto::encrypt(&k, &iv2, &big);
     let mut ids = vec![];
     for (n, chunk) in cipher.chunks(1024 * 1024 + 16).enumerate() {
         let id = spmt::azure::blob::block_id(n as u32);
-        c.put_block("big.dat", &id, Bytes::copy_from_slice(chunk)).await.unwrap();
+        c.put_block("big.dat", &id, Bytes::copy_from_slice(chunk))
+            .await
+            .unwrap();
         ids.push(id);
     }
     use md5::Digest;
     let whole: [u8; 16] = md5::Md5::digest(&cipher).into();
-    c.put_block_list("big.dat", &ids, Some(&crypto::iv_to_base64(&iv2)), Some(&whole)).await.unwrap();
-    assert!(c.snapshot("big.dat").await.unwrap().is_some(), "snapshot time returned");
+    c.put_block_list(
+        "big.dat",
+        &ids,
+        Some(&crypto::iv_to_base64(&iv2)),
+        Some(&whole),
+    )
+    .await
+    .unwrap();
+    assert!(
+        c.snapshot("big.dat").await.unwrap().is_some(),
+        "snapshot time returned"
+    );
     let p = c.properties("big.dat").await.unwrap();
     assert_eq!(p.content_length, cipher.len() as u64);
-    assert_eq!(p.content_md5.as_deref(), Some(base64::engine::general_purpose::STANDARD.encode(whole).as_str()));
+    assert_eq!(
+        p.content_md5.as_deref(),
+        Some(
+            base64::engine::general_purpose::STANDARD
+                .encode(whole)
+                .as_str()
+        )
+    );
     let (body, _) = c.get("big.dat").await.unwrap();
     assert_eq!(crypto::decrypt(&k, &iv2, &body).unwrap(), big);
 
     // Metadata replacement keeps the IV readable.
-    c.set_metadata("big.dat", &[("IV", &crypto::iv_to_base64(&iv2))]).await.unwrap();
-    assert_eq!(c.properties("big.dat").await.unwrap().iv.as_deref(), Some(crypto::iv_to_base64(&iv2).as_str()));
+    c.set_metadata("big.dat", &[("IV", &crypto::iv_to_base64(&iv2))])
+        .await
+        .unwrap();
+    assert_eq!(
+        c.properties("big.dat").await.unwrap().iv.as_deref(),
+        Some(crypto::iv_to_base64(&iv2).as_str())
+    );
 
     // A corrupted body is refused by Azure's MD5 check, and the error names no secret.
     let bad = ContainerClient::new(Http::new().unwrap(), &url.replace("sig=", "sig=x")).unwrap();
-    let err = bad.put_blob("x.dat", Bytes::from_static(b"0123456789abcdef"), None).await.unwrap_err().to_string();
+    let err = bad
+        .put_blob("x.dat", Bytes::from_static(b"0123456789abcdef"), None)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("403"), "{err}");
-    assert!(!err.contains(&url[url.find("sig=").unwrap() + 4..]), "signature redacted: {err}");
+    assert!(
+        !err.contains(&url[url.find("sig=").unwrap() + 4..]),
+        "signature redacted: {err}"
+    );
 }
 
 #[tokio::test]
@@ -137,7 +210,9 @@ async fn rw_sas_cannot_list_the_container() {
     let az = start_azurite();
     let url = container(&az, "spmt-nolist", "rw").await;
     let (base, q) = url.split_once('?').unwrap();
-    let r = reqwest::get(format!("{base}?restype=container&comp=list&{q}")).await.unwrap();
+    let r = reqwest::get(format!("{base}?restype=container&comp=list&{q}"))
+        .await
+        .unwrap();
     assert_eq!(r.status(), 403);
 }
 
@@ -145,18 +220,37 @@ async fn rw_sas_cannot_list_the_container() {
 async fn queue_client_puts_gets_and_deletes() {
     let az = start_azurite();
     let acct = wire::account_sas(ACCOUNT, &key(), "bq", "sco", "rwdlacup", &expiry());
-    let r = reqwest::Client::new().put(format!("{}/spmt-q?{acct}", az.queue)).header("x-ms-version", wire::STORAGE_VERSION).send().await.unwrap();
+    let r = reqwest::Client::new()
+        .put(format!("{}/spmt-q?{acct}", az.queue))
+        .header("x-ms-version", wire::STORAGE_VERSION)
+        .send()
+        .await
+        .unwrap();
     assert!(r.status().is_success(), "create queue: {}", r.status());
-    let mut sas = Sas { sv: wire::SAS_VERSION.into(), sp: "raup".into(), se: expiry(), spr: "https,http".into(), ..Default::default() };
+    let mut sas = Sas {
+        sv: wire::SAS_VERSION.into(),
+        sp: "raup".into(),
+        se: expiry(),
+        spr: "https,http".into(),
+        ..Default::default()
+    };
     sas.sign(&format!("/queue/{ACCOUNT}/spmt-q"), &key());
-    let q = QueueClient::new(Http::new().unwrap(), &format!("{}/spmt-q?{}", az.queue, sas.to_query())).unwrap();
-    let text = base64::engine::general_purpose::STANDARD.encode(r#"{"Event":"JobQueued","JobId":"1"}"#);
+    let q = QueueClient::new(
+        Http::new().unwrap(),
+        &format!("{}/spmt-q?{}", az.queue, sas.to_query()),
+    )
+    .unwrap();
+    let text =
+        base64::engine::general_purpose::STANDARD.encode(r#"{"Event":"JobQueued","JobId":"1"}"#);
     q.put_message(&text).await.unwrap();
     q.put_message(&text).await.unwrap();
     let got = q.get_messages(32, 30).await.unwrap();
     assert_eq!(got.len(), 2);
     assert_eq!(got[0].text, text);
-    assert!(q.get_messages(32, 30).await.unwrap().is_empty(), "invisible while leased");
+    assert!(
+        q.get_messages(32, 30).await.unwrap().is_empty(),
+        "invisible while leased"
+    );
     for m in &got {
         q.delete_message(m).await.unwrap();
     }

@@ -73,7 +73,15 @@ struct Obj {
 }
 
 fn attrs_of(e: &quick_xml::events::BytesStart) -> BTreeMap<String, String> {
-    e.attributes().map(|a| a.unwrap()).map(|a| (String::from_utf8(a.key.as_ref().to_vec()).unwrap(), a.unescape_value().unwrap().into_owned())).collect()
+    e.attributes()
+        .map(|a| a.unwrap())
+        .map(|a| {
+            (
+                String::from_utf8(a.key.as_ref().to_vec()).unwrap(),
+                a.unescape_value().unwrap().into_owned(),
+            )
+        })
+        .collect()
 }
 
 fn parse(xml: &str) -> (String, Vec<Obj>) {
@@ -87,7 +95,11 @@ fn parse(xml: &str) -> (String, Vec<Obj>) {
                 root_ns = attrs_of(&e).get("xmlns").cloned().unwrap_or_default();
                 depth = 1;
             }
-            Event::Start(e) if e.name().as_ref() == b"SPObject" => out.push(Obj { attrs: attrs_of(&e), child: String::new(), child_attrs: BTreeMap::new() }),
+            Event::Start(e) if e.name().as_ref() == b"SPObject" => out.push(Obj {
+                attrs: attrs_of(&e),
+                child: String::new(),
+                child_attrs: BTreeMap::new(),
+            }),
             Event::Start(e) | Event::Empty(e) => {
                 if let Some(o) = out.last_mut() {
                     if o.child.is_empty() {
@@ -104,7 +116,9 @@ fn parse(xml: &str) -> (String, Vec<Obj>) {
 }
 
 fn t(s: &str) -> SystemTime {
-    let d = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S").unwrap().and_utc();
+    let d = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S")
+        .unwrap()
+        .and_utc();
     UNIX_EPOCH + Duration::from_secs(d.timestamp() as u64)
 }
 
@@ -155,13 +169,21 @@ fn example_items() -> Vec<PkgItem> {
 #[test]
 fn manifest_matches_the_worked_example_by_structure() {
     let pkg = xml::build(&example_target(), &[], &example_items());
-    let manifest = &pkg.files.iter().find(|(n, _)| *n == "Manifest.xml").unwrap().1;
+    let manifest = &pkg
+        .files
+        .iter()
+        .find(|(n, _)| *n == "Manifest.xml")
+        .unwrap()
+        .1;
     let (ns, ours) = parse(manifest);
     let (ex_ns, example) = parse(EXAMPLE);
     assert_eq!(ns, ex_ns);
     let ours_ids: Vec<&str> = ours.iter().map(|o| o.attrs["Id"].as_str()).collect();
     let ex_ids: Vec<&str> = example.iter().map(|o| o.attrs["Id"].as_str()).collect();
-    assert_eq!(ours_ids, ex_ids, "same objects in the same (parents-first) order");
+    assert_eq!(
+        ours_ids, ex_ids,
+        "same objects in the same (parents-first) order"
+    );
     for (o, e) in ours.iter().zip(&example) {
         assert_eq!(o.attrs, e.attrs, "SPObject {}", e.attrs["Id"]);
         assert_eq!(o.child, e.child, "child of {}", e.attrs["Id"]);
@@ -171,7 +193,11 @@ fn manifest_matches_the_worked_example_by_structure() {
             want.remove("TimeCreated");
             want.remove("TimeLastModified");
         }
-        assert_eq!(o.child_attrs, want, "attributes of {} in {}", e.child, e.attrs["Id"]);
+        assert_eq!(
+            o.child_attrs, want,
+            "attributes of {} in {}",
+            e.child, e.attrs["Id"]
+        );
     }
 }
 
@@ -179,7 +205,10 @@ fn manifest_matches_the_worked_example_by_structure() {
 fn all_eight_xmls_with_their_names_roots_and_namespaces() {
     let pkg = xml::build(&example_target(), &[], &example_items());
     let names: Vec<&str> = pkg.files.iter().map(|(n, _)| *n).collect();
-    let expected: Vec<&str> = spmt::wire::PACKAGE_XMLS.iter().map(|(n, _, _)| *n).collect();
+    let expected: Vec<&str> = spmt::wire::PACKAGE_XMLS
+        .iter()
+        .map(|(n, _, _)| *n)
+        .collect();
     assert_eq!(names, expected);
     assert!(names.contains(&"UserGroup.xml"));
     for ((name, text), (_, root, ns)) in pkg.files.iter().zip(spmt::wire::PACKAGE_XMLS) {
@@ -193,10 +222,17 @@ fn all_eight_xmls_with_their_names_roots_and_namespaces() {
             }
         };
         assert_eq!(first.name().as_ref(), root.as_bytes(), "{name} root");
-        assert_eq!(attrs_of(&first).get("xmlns").map(String::as_str), Some(ns), "{name} namespace");
+        assert_eq!(
+            attrs_of(&first).get("xmlns").map(String::as_str),
+            Some(ns),
+            "{name} namespace"
+        );
     }
     let es = &pkg.files[1].1;
-    assert!(es.contains("SourceType=\"FileShare\"") && es.contains("SiteUrl=\"https://contoso.sharepoint.com/sites/Proj\""));
+    assert!(
+        es.contains("SourceType=\"FileShare\"")
+            && es.contains("SiteUrl=\"https://contoso.sharepoint.com/sites/Proj\"")
+    );
 }
 
 #[test]
@@ -211,10 +247,23 @@ fn ancestors_are_redeclared_before_items_and_names_are_escaped() {
     let urls: Vec<&str> = objs.iter().map(|o| o.attrs["Url"].as_str()).collect();
     assert_eq!(
         urls,
-        ["/sites/Proj/Shared Documents", "/sites/Proj/Shared Documents", "/sites/Proj/Shared Documents/Reports", "/sites/Proj/Shared Documents/Reports", "/sites/Proj/Shared Documents/Reports/a & b <c>.txt", "/sites/Proj/Shared Documents/Reports/a & b <c>.txt"]
+        [
+            "/sites/Proj/Shared Documents",
+            "/sites/Proj/Shared Documents",
+            "/sites/Proj/Shared Documents/Reports",
+            "/sites/Proj/Shared Documents/Reports",
+            "/sites/Proj/Shared Documents/Reports/a & b <c>.txt",
+            "/sites/Proj/Shared Documents/Reports/a & b <c>.txt"
+        ]
     );
-    assert_eq!(objs[4].child_attrs["ParentId"], "5d0b6c1e-0b3f-4e59-9c41-6a0f5b7e2001", "file's parent is the re-declared folder");
-    assert_eq!(objs[5].child_attrs["DirName"], "sites/Proj/Shared Documents/Reports");
+    assert_eq!(
+        objs[4].child_attrs["ParentId"], "5d0b6c1e-0b3f-4e59-9c41-6a0f5b7e2001",
+        "file's parent is the re-declared folder"
+    );
+    assert_eq!(
+        objs[5].child_attrs["DirName"],
+        "sites/Proj/Shared Documents/Reports"
+    );
 }
 
 /// Validates every XML against Microsoft's schemas (reference/xsd/SOURCES.md says which file
@@ -222,10 +271,19 @@ fn ancestors_are_redeclared_before_items_and_names_are_escaped() {
 /// silently skip there.
 #[test]
 fn package_validates_against_microsofts_xsds() {
-    let xsd = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/xsd/xmllint-compatible");
-    let have = std::process::Command::new("xmllint").arg("--version").output().is_ok() && xsd.is_dir();
+    let xsd = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/reference/xsd/xmllint-compatible");
+    let have = std::process::Command::new("xmllint")
+        .arg("--version")
+        .output()
+        .is_ok()
+        && xsd.is_dir();
     if !have {
-        assert!(std::env::var("SPMT_REQUIRE_XMLLINT").is_err(), "xmllint or {} missing", xsd.display());
+        assert!(
+            std::env::var("SPMT_REQUIRE_XMLLINT").is_err(),
+            "xmllint or {} missing",
+            xsd.display()
+        );
         eprintln!("skipping: xmllint or the XSDs are not here");
         return;
     }
@@ -247,7 +305,17 @@ fn package_validates_against_microsofts_xsds() {
     for (name, text) in &pkg.files {
         let p = dir.path().join(name);
         std::fs::write(&p, text).unwrap();
-        let out = std::process::Command::new("xmllint").arg("--noout").arg("--schema").arg(xsd.join(schema(name))).arg(&p).output().unwrap();
-        assert!(out.status.success(), "{name} does not validate: {}", String::from_utf8_lossy(&out.stderr));
+        let out = std::process::Command::new("xmllint")
+            .arg("--noout")
+            .arg("--schema")
+            .arg(xsd.join(schema(name)))
+            .arg(&p)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{name} does not validate: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }

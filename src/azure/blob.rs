@@ -44,7 +44,12 @@ impl ContainerClient {
     }
 
     /// Single-shot upload with the IV in metadata and `Content-MD5` over the bytes sent.
-    pub async fn put_blob(&self, name: &str, body: Bytes, iv_b64: Option<&str>) -> Result<(), HttpError> {
+    pub async fn put_blob(
+        &self,
+        name: &str,
+        body: Bytes,
+        iv_b64: Option<&str>,
+    ) -> Result<(), HttpError> {
         let md5 = b64(&md5::compute_digest(&body));
         let mut r = self
             .req(Method::PUT, name, &[])
@@ -57,14 +62,31 @@ impl ContainerClient {
         self.http.send(r.body(body)).await.map(|_| ())
     }
 
-    pub async fn put_block(&self, name: &str, block_id: &str, body: Bytes) -> Result<(), HttpError> {
+    pub async fn put_block(
+        &self,
+        name: &str,
+        block_id: &str,
+        body: Bytes,
+    ) -> Result<(), HttpError> {
         let md5 = b64(&md5::compute_digest(&body));
-        let r = self.req(Method::PUT, name, &[("comp", "block"), ("blockid", block_id)]).header("Content-MD5", &md5);
+        let r = self
+            .req(
+                Method::PUT,
+                name,
+                &[("comp", "block"), ("blockid", block_id)],
+            )
+            .header("Content-MD5", &md5);
         self.http.send(r.body(body)).await.map(|_| ())
     }
 
     /// Commits the blocks in order; the IV and the MD5 of the whole ciphertext travel here.
-    pub async fn put_block_list(&self, name: &str, ids: &[String], iv_b64: Option<&str>, whole_md5: Option<&[u8]>) -> Result<(), HttpError> {
+    pub async fn put_block_list(
+        &self,
+        name: &str,
+        ids: &[String],
+        iv_b64: Option<&str>,
+        whole_md5: Option<&[u8]>,
+    ) -> Result<(), HttpError> {
         let mut xml = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>");
         for id in ids {
             xml.push_str("<Latest>");
@@ -72,7 +94,9 @@ impl ContainerClient {
             xml.push_str("</Latest>");
         }
         xml.push_str("</BlockList>");
-        let mut r = self.req(Method::PUT, name, &[("comp", "blocklist")]).header("Content-Type", "application/xml");
+        let mut r = self
+            .req(Method::PUT, name, &[("comp", "blocklist")])
+            .header("Content-Type", "application/xml");
         if let Some(iv) = iv_b64 {
             r = r.header(&format!("x-ms-meta-{IV_METADATA}"), iv);
         }
@@ -93,7 +117,10 @@ impl ContainerClient {
 
     /// Snapshot after the last write: the service imports the newest snapshot (reference §4.2).
     pub async fn snapshot(&self, name: &str) -> Result<Option<String>, HttpError> {
-        let r = self.http.send(self.req(Method::PUT, name, &[("comp", "snapshot")])).await?;
+        let r = self
+            .http
+            .send(self.req(Method::PUT, name, &[("comp", "snapshot")]))
+            .await?;
         Ok(r.header("x-ms-snapshot").map(str::to_string))
     }
 
@@ -110,7 +137,10 @@ impl ContainerClient {
     pub async fn properties(&self, name: &str) -> Result<BlobProperties, HttpError> {
         let r = self.http.send(self.req(Method::HEAD, name, &[])).await?;
         Ok(BlobProperties {
-            content_length: r.header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0),
+            content_length: r
+                .header("content-length")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
             content_md5: r.header("content-md5").map(str::to_string),
             iv: meta_iv(&r.headers),
         })
@@ -120,7 +150,10 @@ impl ContainerClient {
 /// Metadata names are case-insensitive on the wire; look `IV` up that way.
 fn meta_iv(h: &reqwest::header::HeaderMap) -> Option<String> {
     let want = format!("x-ms-meta-{}", IV_METADATA.to_ascii_lowercase());
-    h.iter().find(|(k, _)| k.as_str().eq_ignore_ascii_case(&want)).and_then(|(_, v)| v.to_str().ok()).map(str::to_string)
+    h.iter()
+        .find(|(k, _)| k.as_str().eq_ignore_ascii_case(&want))
+        .and_then(|(_, v)| v.to_str().ok())
+        .map(str::to_string)
 }
 
 /// MD5 helper kept local so callers need not import the digest traits.

@@ -46,12 +46,16 @@ mod tests {
 
     #[test]
     fn child_urls_keep_sas_and_path_style() {
-        let host = url::Url::parse("https://acct.blob.core.windows.net:443/c1?sv=1&sig=x%2By").unwrap();
+        let host =
+            url::Url::parse("https://acct.blob.core.windows.net:443/c1?sv=1&sig=x%2By").unwrap();
         assert_eq!(
             child_url(&host, "a b/ü.dat", &[("comp", "snapshot")]),
             "https://acct.blob.core.windows.net/c1/a%20b/%C3%BC.dat?comp=snapshot&sv=1&sig=x%2By"
         );
         let path = url::Url::parse("http://127.0.0.1:10000/devstoreaccount1/c1?sig=s").unwrap();
-        assert_eq!(child_url(&path, "Manifest.xml", &[]), "http://127.0.0.1:10000/devstoreaccount1/c1/Manifest.xml?sig=s");
+        assert_eq!(
+            child_url(&path, "Manifest.xml", &[]),
+            "http://127.0.0.1:10000/devstoreaccount1/c1/Manifest.xml?sig=s"
+        );
     }
 }

@@ -26,25 +26,51 @@ impl QueueClient {
     }
 
     /// Dequeues up to `max` (≤ 32) messages, hidden from others for `visibility_secs`.
-    pub async fn get_messages(&self, max: u32, visibility_secs: u32) -> Result<Vec<QueueMessage>, HttpError> {
+    pub async fn get_messages(
+        &self,
+        max: u32,
+        visibility_secs: u32,
+    ) -> Result<Vec<QueueMessage>, HttpError> {
         let n = max.clamp(1, 32).to_string();
         let v = visibility_secs.to_string();
-        let url = child_url(&self.base, "messages", &[("numofmessages", &n), ("visibilitytimeout", &v)]);
-        let r = self.http.send(Req::new(Method::GET, url).header("x-ms-version", STORAGE_VERSION)).await?;
+        let url = child_url(
+            &self.base,
+            "messages",
+            &[("numofmessages", &n), ("visibilitytimeout", &v)],
+        );
+        let r = self
+            .http
+            .send(Req::new(Method::GET, url).header("x-ms-version", STORAGE_VERSION))
+            .await?;
         Ok(parse_messages(&String::from_utf8_lossy(&r.body)))
     }
 
     pub async fn delete_message(&self, m: &QueueMessage) -> Result<(), HttpError> {
-        let url = child_url(&self.base, &format!("messages/{}", m.id), &[("popreceipt", &m.pop_receipt)]);
-        self.http.send(Req::new(Method::DELETE, url).header("x-ms-version", STORAGE_VERSION)).await.map(|_| ())
+        let url = child_url(
+            &self.base,
+            &format!("messages/{}", m.id),
+            &[("popreceipt", &m.pop_receipt)],
+        );
+        self.http
+            .send(Req::new(Method::DELETE, url).header("x-ms-version", STORAGE_VERSION))
+            .await
+            .map(|_| ())
     }
 
     /// Puts a message; `text` is sent as given (callers base64 it as the service does).
     pub async fn put_message(&self, text: &str) -> Result<(), HttpError> {
         let url = child_url(&self.base, "messages", &[]);
-        let body = format!("<QueueMessage><MessageText>{}</MessageText></QueueMessage>", quick_xml::escape::escape(text));
+        let body = format!(
+            "<QueueMessage><MessageText>{}</MessageText></QueueMessage>",
+            quick_xml::escape::escape(text)
+        );
         self.http
-            .send(Req::new(Method::POST, url).header("x-ms-version", STORAGE_VERSION).header("Content-Type", "application/xml").body(body))
+            .send(
+                Req::new(Method::POST, url)
+                    .header("x-ms-version", STORAGE_VERSION)
+                    .header("Content-Type", "application/xml")
+                    .body(body),
+            )
             .await
             .map(|_| ())
     }
@@ -97,6 +123,13 @@ mod tests {
         let xml = "<?xml version=\"1.0\"?><QueueMessagesList><QueueMessage><MessageId>m1</MessageId><InsertionTime>x</InsertionTime><PopReceipt>p%2B1</PopReceipt><MessageText>eyJhIjoxfQ==</MessageText></QueueMessage><QueueMessage><MessageId>m2</MessageId><PopReceipt>p2</PopReceipt><MessageText>e30=</MessageText></QueueMessage></QueueMessagesList>";
         let m = super::parse_messages(xml);
         assert_eq!(m.len(), 2);
-        assert_eq!((m[0].id.as_str(), m[0].pop_receipt.as_str(), m[0].text.as_str()), ("m1", "p%2B1", "eyJhIjoxfQ=="));
+        assert_eq!(
+            (
+                m[0].id.as_str(),
+                m[0].pop_receipt.as_str(),
+                m[0].text.as_str()
+            ),
+            ("m1", "p%2B1", "eyJhIjoxfQ==")
+        );
     }
 }

@@ -50,8 +50,19 @@ pub struct MigrateOptions {
 }
 
 impl MigrateOptions {
-    pub fn new(source: PathBuf, site_url: String, target_list: String, working_folder: PathBuf) -> Self {
-        let loopback = url::Url::parse(&site_url).ok().and_then(|u| u.host_str().map(|h| h == "127.0.0.1" || h == "localhost" || h == "[::1]")).unwrap_or(false);
+    pub fn new(
+        source: PathBuf,
+        site_url: String,
+        target_list: String,
+        working_folder: PathBuf,
+    ) -> Self {
+        let loopback = url::Url::parse(&site_url)
+            .ok()
+            .and_then(|u| {
+                u.host_str()
+                    .map(|h| h == "127.0.0.1" || h == "localhost" || h == "[::1]")
+            })
+            .unwrap_or(false);
         MigrateOptions {
             source,
             site_url,
@@ -69,10 +80,26 @@ impl MigrateOptions {
             files_in_flight_per_package: 8,
             blobs_in_flight: 16,
             // SPO asks for gentle polling; a loopback target answers at once.
-            poll_interval: if loopback { Duration::from_millis(100) } else { Duration::from_secs(5) },
-            progress_fallback_after: if loopback { Duration::from_secs(10) } else { Duration::from_secs(120) },
-            status_check_every: if loopback { Duration::from_secs(5) } else { Duration::from_secs(60) },
-            job_timeout: if loopback { Duration::from_secs(600) } else { Duration::from_secs(24 * 3600) },
+            poll_interval: if loopback {
+                Duration::from_millis(100)
+            } else {
+                Duration::from_secs(5)
+            },
+            progress_fallback_after: if loopback {
+                Duration::from_secs(10)
+            } else {
+                Duration::from_secs(120)
+            },
+            status_check_every: if loopback {
+                Duration::from_secs(5)
+            } else {
+                Duration::from_secs(60)
+            },
+            job_timeout: if loopback {
+                Duration::from_secs(600)
+            } else {
+                Duration::from_secs(24 * 3600)
+            },
         }
     }
 }
@@ -94,7 +121,10 @@ pub enum EngineError {
 impl EngineError {
     /// Usage/configuration problems (exit code 2) versus run failures.
     pub fn is_configuration(&self) -> bool {
-        matches!(self, EngineError::Target(_) | EngineError::RelativePath { .. } | EngineError::Scan(_))
+        matches!(
+            self,
+            EngineError::Target(_) | EngineError::RelativePath { .. } | EngineError::Scan(_)
+        )
     }
 }
 
@@ -112,6 +142,11 @@ pub struct Counters {
     pub failed_items: AtomicU64,
     pub skipped_items: AtomicU64,
     pub done: AtomicBool,
+}
+
+/// One line per item that did not simply migrate, in the run's log file.
+pub fn log_item(path: &str, outcome: Outcome, message: &str) {
+    tracing::info!(item = %path, outcome = outcome.as_str(), "{}", crate::secrets::redact(message));
 }
 
 /// What every stage shares.
@@ -140,16 +175,24 @@ impl Shared {
     }
 
     pub fn log_item(&self, path: &str, outcome: Outcome, message: &str) {
-        tracing::info!(item = %path, outcome = outcome.as_str(), "{}", crate::secrets::redact(message));
+        log_item(path, outcome, message)
     }
 
     /// Source file of a package item: the target path maps back to the source unless the
     /// scan replaced characters in a name, in which case the scan remembered the source.
     pub fn source_path(&self, it: &PkgItem) -> PathBuf {
-        self.sources.lock().ok().and_then(|m| m.get(&it.object_id).cloned()).unwrap_or_else(|| {
-            let rel = it.lib_rel.strip_prefix(&self.prefix).unwrap_or(&it.lib_rel).trim_start_matches('/');
-            self.opts.source.join(rel)
-        })
+        self.sources
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&it.object_id).cloned())
+            .unwrap_or_else(|| {
+                let rel = it
+                    .lib_rel
+                    .strip_prefix(&self.prefix)
+                    .unwrap_or(&it.lib_rel)
+                    .trim_start_matches('/');
+                self.opts.source.join(rel)
+            })
     }
 }
 
@@ -199,24 +242,39 @@ fn clean_relative_path(p: &str) -> Result<String, EngineError> {
     let mut segs = Vec::new();
     for s in p.split(['/', '\\']).filter(|s| !s.is_empty()) {
         if s == "." || s == ".." {
-            return Err(EngineError::RelativePath { path: p.into(), message: "'.' and '..' are not allowed".into() });
+            return Err(EngineError::RelativePath {
+                path: p.into(),
+                message: "'.' and '..' are not allowed".into(),
+            });
         }
-        scan::check_name(s, None).map_err(|(_, m)| EngineError::RelativePath { path: p.into(), message: format!("segment '{s}': {m}") })?;
+        scan::check_name(s, None).map_err(|(_, m)| EngineError::RelativePath {
+            path: p.into(),
+            message: format!("segment '{s}': {m}"),
+        })?;
         segs.push(s.to_string());
     }
     Ok(segs.join("/"))
 }
 
 /// Runs one migration to the end and returns its summary. `counters` may be watched meanwhile.
-pub async fn migrate(opts: MigrateOptions, counters: Arc<Counters>) -> Result<Summary, EngineError> {
+pub async fn migrate(
+    opts: MigrateOptions,
+    counters: Arc<Counters>,
+) -> Result<Summary, EngineError> {
     let started = Instant::now();
     let http = Http::new().map_err(SpoError::from)?;
     let spo = SpoClient::new(http.clone(), &opts.site_url, opts.access_token.clone())?;
     let prefix = clean_relative_path(&opts.target_list_relative_path)?;
     // Fail fast on a missing source, before touching the target.
-    let meta = std::fs::metadata(&opts.source).map_err(|e| scan::ScanError::Root { path: opts.source.display().to_string(), source: e })?;
+    let meta = std::fs::metadata(&opts.source).map_err(|e| scan::ScanError::Root {
+        path: opts.source.display().to_string(),
+        source: e,
+    })?;
     if !meta.is_dir() {
-        return Err(scan::ScanError::NotADirectory { path: opts.source.display().to_string() }.into());
+        return Err(scan::ScanError::NotADirectory {
+            path: opts.source.display().to_string(),
+        }
+        .into());
     }
     let web = spo.web().await?;
     let list = spo.list_by_title(&opts.target_list).await?;
@@ -224,13 +282,20 @@ pub async fn migrate(opts: MigrateOptions, counters: Arc<Counters>) -> Result<Su
     tracing::info!(web = %web.server_relative_url, list = %list.title, "target resolved");
 
     let store = Store::open(&opts.working_folder)?;
-    let run = store.begin_run(&opts.source.display().to_string(), &format!("{}|{}", opts.site_url, opts.target_list))?;
+    let run = store.begin_run(
+        &opts.source.display().to_string(),
+        &format!("{}|{}", opts.site_url, opts.target_list),
+    )?;
 
     // The --target-list-relative-path folders: synthetic items every package re-declares.
     let mut prefix_folders = Vec::new();
     let mut acc = String::new();
     for seg in prefix.split('/').filter(|s| !s.is_empty()) {
-        acc = if acc.is_empty() { seg.to_string() } else { format!("{acc}/{seg}") };
+        acc = if acc.is_empty() {
+            seg.to_string()
+        } else {
+            format!("{acc}/{seg}")
+        };
         let url = target.server_relative(&acc);
         prefix_folders.push(PkgItem {
             kind: ItemKind::Folder,
@@ -256,12 +321,18 @@ pub async fn migrate(opts: MigrateOptions, counters: Arc<Counters>) -> Result<Su
             }
         }
     };
-    let queue = queue_uri.as_deref().and_then(|u| QueueClient::new(http.clone(), u).ok());
+    let queue = queue_uri
+        .as_deref()
+        .and_then(|u| QueueClient::new(http.clone(), u).ok());
 
     let (rec_tx, rec_rx) = std::sync::mpsc::channel::<Rec>();
+    let (scan_tx, scan_rx) = std::sync::mpsc::sync_channel::<Rec>(1024);
     let (cand_tx, mut cand_rx) = mpsc::channel::<Candidate>(4096);
     let mut scan_opts = opts.scan.clone();
-    scan_opts.target_prefix = target.server_relative(&prefix).trim_start_matches('/').to_string();
+    scan_opts.target_prefix = target
+        .server_relative(&prefix)
+        .trim_start_matches('/')
+        .to_string();
     scan_opts.at_library_root = prefix.is_empty();
     let shared = Arc::new(Shared {
         budget: Semaphore::new(opts.budget_mib as usize),
@@ -278,11 +349,19 @@ pub async fn migrate(opts: MigrateOptions, counters: Arc<Counters>) -> Result<Su
         sources: Mutex::new(Default::default()),
     });
 
-    let recorder = Recorder { store, run, target: target.clone(), prefix: prefix.clone(), shared: shared.clone() };
-    let rec_thread = std::thread::Builder::new().name("spmt-recorder".into()).spawn(move || recorder.run(rec_rx, cand_tx)).map_err(|e| EngineError::Internal(e.to_string()))?;
+    let recorder = Recorder {
+        store,
+        run,
+        target: target.clone(),
+        prefix: prefix.clone(),
+        counters: counters.clone(),
+    };
+    let rec_thread = std::thread::Builder::new()
+        .name("spmt-recorder".into())
+        .spawn(move || recorder.run(scan_rx, rec_rx, cand_tx))
+        .map_err(|e| EngineError::Internal(e.to_string()))?;
 
     // Scan thread: the source is read by one thread, items flow to the recorder.
-    let scan_tx = rec_tx.clone();
     let source = opts.source.clone();
     let sources = shared.clone();
     let scan_counters = counters.clone();
@@ -290,10 +369,20 @@ pub async fn migrate(opts: MigrateOptions, counters: Arc<Counters>) -> Result<Su
         .name("spmt-scan".into())
         .spawn(move || {
             let r = scan::scan(&source, &scan_opts, |item| {
-                if item.kind == ItemKind::File && item.verdict == scan::Verdict::Migrate && item.target_rel != item.rel_path {
+                if item.kind == ItemKind::File
+                    && item.verdict == scan::Verdict::Migrate
+                    && item.target_rel != item.rel_path
+                {
                     // A renamed item: remember where its bytes are.
-                    let lib_rel = if sources.prefix.is_empty() { item.target_rel.clone() } else { format!("{}/{}", sources.prefix, item.target_rel) };
-                    let id = ids::object_id(sources.target.list_id, &sources.target.server_relative(&lib_rel));
+                    let lib_rel = if sources.prefix.is_empty() {
+                        item.target_rel.clone()
+                    } else {
+                        format!("{}/{}", sources.prefix, item.target_rel)
+                    };
+                    let id = ids::object_id(
+                        sources.target.list_id,
+                        &sources.target.server_relative(&lib_rel),
+                    );
                     if let Ok(mut m) = sources.sources.lock() {
                         m.insert(id, item.abs_path.clone());
                     }
@@ -301,6 +390,7 @@ pub async fn migrate(opts: MigrateOptions, counters: Arc<Counters>) -> Result<Su
                 scan_tx.send(Rec::Scanned(Box::new(item))).is_ok()
             });
             scan_counters.scan_done.store(true, Ordering::Relaxed);
+            let _ = scan_tx.send(Rec::ScanDone);
             r
         })
         .map_err(|e| EngineError::Internal(e.to_string()))?;
@@ -313,28 +403,58 @@ pub async fn migrate(opts: MigrateOptions, counters: Arc<Counters>) -> Result<Su
     let scan_only = opts.scan_only;
     let pipeline = tokio::spawn(async move {
         let sh = pk_shared;
-        let mut packager = packager::Packager::new(sh.opts.max_package_items, sh.opts.max_package_bytes, prefix_folders);
+        let mut packager = packager::Packager::new(
+            sh.opts.max_package_items,
+            sh.opts.max_package_bytes,
+            prefix_folders,
+        );
         let slots = Arc::new(Semaphore::new(sh.opts.packages_in_flight.max(1)));
         let mut tasks = tokio::task::JoinSet::new();
-        let launch = |pkg: packager::Package, tasks: &mut tokio::task::JoinSet<()>| {
+        let launch = |pkg: packager::Package,
+                      slot: tokio::sync::OwnedSemaphorePermit,
+                      tasks: &mut tokio::task::JoinSet<()>| {
             let rows: Vec<i64> = pkg.items.iter().map(|(r, _)| *r).collect();
-            sh.counters.packaged_items.fetch_add(rows.len() as u64, Ordering::Relaxed);
+            sh.counters
+                .packaged_items
+                .fetch_add(rows.len() as u64, Ordering::Relaxed);
             sh.counters.packages.fetch_add(1, Ordering::Relaxed);
-            sh.record(Rec::Packaged { items: rows, package: pkg.id, bytes: pkg.bytes });
-            sh.record(Rec::Package { package: pkg.id, items: pkg.items.len() as u64, bytes: pkg.bytes, job_id: None, state: "Packaged" });
-            let (sh2, slots2, sub_tx2) = (sh.clone(), slots.clone(), sub_tx.clone());
+            sh.record(Rec::Packaged {
+                items: rows,
+                package: pkg.id,
+                bytes: pkg.bytes,
+            });
+            sh.record(Rec::Package {
+                package: pkg.id,
+                items: pkg.items.len() as u64,
+                bytes: pkg.bytes,
+                job_id: None,
+                state: "Packaged",
+            });
+            let (sh2, sub_tx2) = (sh.clone(), sub_tx.clone());
             tasks.spawn(async move {
-                let _slot = slots2.acquire_owned().await;
+                let _slot = slot;
                 let (res, failures, pkg) = upload::upload_package(sh2.clone(), pkg).await;
                 for f in failures {
                     sh2.counters.failed_items.fetch_add(1, Ordering::Relaxed);
                     sh2.log_item(&format!("row {}", f.row), Outcome::Failed, &f.message);
-                    sh2.record(Rec::Outcome { item: f.row, outcome: Outcome::Failed, job_id: None, code: Some(f.code.into()), message: Some(f.message) });
+                    sh2.record(Rec::Outcome {
+                        item: f.row,
+                        outcome: Outcome::Failed,
+                        job_id: None,
+                        code: Some(f.code.into()),
+                        message: Some(f.message),
+                    });
                 }
                 match res {
                     Ok(sub) => {
                         sh2.counters.submitted_jobs.fetch_add(1, Ordering::Relaxed);
-                        sh2.record(Rec::Package { package: sub.package, items: sub.items.len() as u64, bytes: 0, job_id: Some(sub.job_id.to_string()), state: "Submitted" });
+                        sh2.record(Rec::Package {
+                            package: sub.package,
+                            items: sub.items.len() as u64,
+                            bytes: 0,
+                            job_id: Some(sub.job_id.to_string()),
+                            state: "Submitted",
+                        });
                         let _ = sub_tx2.send(sub).await;
                     }
                     Err((code, message)) => {
@@ -342,9 +462,21 @@ pub async fn migrate(opts: MigrateOptions, counters: Arc<Counters>) -> Result<Su
                         for (row, it) in &pkg.items {
                             sh2.counters.failed_items.fetch_add(1, Ordering::Relaxed);
                             sh2.log_item(&it.lib_rel, Outcome::Failed, &message);
-                            sh2.record(Rec::Outcome { item: *row, outcome: Outcome::Failed, job_id: None, code: Some(code.into()), message: Some(message.clone()) });
+                            sh2.record(Rec::Outcome {
+                                item: *row,
+                                outcome: Outcome::Failed,
+                                job_id: None,
+                                code: Some(code.into()),
+                                message: Some(message.clone()),
+                            });
                         }
-                        sh2.record(Rec::Package { package: pkg.id, items: pkg.items.len() as u64, bytes: 0, job_id: None, state: "Failed" });
+                        sh2.record(Rec::Package {
+                            package: pkg.id,
+                            items: pkg.items.len() as u64,
+                            bytes: 0,
+                            job_id: None,
+                            state: "Failed",
+                        });
                     }
                 }
             });
@@ -354,11 +486,17 @@ pub async fn migrate(opts: MigrateOptions, counters: Arc<Counters>) -> Result<Su
                 continue;
             }
             if let Some(p) = packager.push(c) {
-                launch(p, &mut tasks);
+                // Waiting for a slot here holds the scan back: packages in memory stay bounded.
+                let Ok(slot) = slots.clone().acquire_owned().await else {
+                    break;
+                };
+                launch(p, slot, &mut tasks);
             }
         }
         if let Some(p) = packager.finish() {
-            launch(p, &mut tasks);
+            if let Ok(slot) = slots.clone().acquire_owned().await {
+                launch(p, slot, &mut tasks);
+            }
         }
         while tasks.join_next().await.is_some() {}
         drop(sub_tx);
@@ -369,14 +507,21 @@ pub async fn migrate(opts: MigrateOptions, counters: Arc<Counters>) -> Result<Su
         Ok(Ok(r)) => r,
         _ => return Err(EngineError::Internal("the scan thread panicked".into())),
     };
-    pipeline.await.map_err(|e| EngineError::Internal(e.to_string()))?;
-    monitor.await.map_err(|e| EngineError::Internal(e.to_string()))?;
+    pipeline
+        .await
+        .map_err(|e| EngineError::Internal(e.to_string()))?;
+    monitor
+        .await
+        .map_err(|e| EngineError::Internal(e.to_string()))?;
     counters.done.store(true, Ordering::Relaxed);
     // Last senders go away with `shared`; the recorder then commits and hands the store back.
     let job_ids = shared.job_ids.lock().map(|v| v.clone()).unwrap_or_default();
     let throttled = shared.http.stats.throttled.load(Ordering::Relaxed);
     drop(shared);
-    let store = tokio::task::spawn_blocking(move || rec_thread.join()).await.map_err(|e| EngineError::Internal(e.to_string()))?.map_err(|_| EngineError::Internal("the recorder thread panicked".into()))??;
+    let store = tokio::task::spawn_blocking(move || rec_thread.join())
+        .await
+        .map_err(|e| EngineError::Internal(e.to_string()))?
+        .map_err(|_| EngineError::Internal("the recorder thread panicked".into()))??;
     scan_result?;
 
     // Items still pending here were never confirmed: say so rather than call them migrated.
@@ -384,7 +529,13 @@ pub async fn migrate(opts: MigrateOptions, counters: Arc<Counters>) -> Result<Su
     if scan_only {
         items.pending = 0;
     }
-    let status = if items.failed > 0 || items.pending > 0 { "CompletedWithErrors" } else if scan_only { "Scanned" } else { "Completed" };
+    let status = if items.failed > 0 || items.pending > 0 {
+        "CompletedWithErrors"
+    } else if scan_only {
+        "Scanned"
+    } else {
+        "Completed"
+    };
     store.finish_run(run, status)?;
     Ok(Summary {
         status: status.into(),
@@ -406,5 +557,8 @@ pub async fn migrate(opts: MigrateOptions, counters: Arc<Counters>) -> Result<Su
 
 /// Default working folder: a per-user data directory, `spmt/<name>`.
 pub fn default_working_folder(name: &str) -> PathBuf {
-    dirs::data_local_dir().unwrap_or_else(|| Path::new(".").to_path_buf()).join("spmt").join(name)
+    dirs::data_local_dir()
+        .unwrap_or_else(|| Path::new(".").to_path_buf())
+        .join("spmt")
+        .join(name)
 }

@@ -57,13 +57,18 @@ impl Watch {
     }
 
     fn item_for(&self, ev: &EventFields) -> Option<usize> {
-        if let Some(id) = field(ev, "Id").and_then(|s| Uuid::parse_str(s.trim_matches(|c| c == '{' || c == '}')).ok()) {
+        if let Some(id) = field(ev, "Id")
+            .and_then(|s| Uuid::parse_str(s.trim_matches(|c| c == '{' || c == '}')).ok())
+        {
             if let Some(n) = self.index.get(&id.to_string()) {
                 return Some(*n);
             }
         }
         let url = field(ev, "Url")?.trim().to_lowercase();
-        self.index.get(&url).or_else(|| self.index.get(url.trim_start_matches('/'))).copied()
+        self.index
+            .get(&url)
+            .or_else(|| self.index.get(url.trim_start_matches('/')))
+            .copied()
     }
 
     /// Applies one event; returns true when the job reached its end.
@@ -78,18 +83,33 @@ impl Watch {
         match kind {
             "JobError" => match self.item_for(ev) {
                 Some(n) => {
-                    self.failed.entry(n).or_insert((codes::NOT_ALL_MIGRATED.to_string(), msg()));
+                    self.failed
+                        .entry(n)
+                        .or_insert((codes::NOT_ALL_MIGRATED.to_string(), msg()));
                 }
-                None => self.warnings.push(format!("error on {}: {}", field(ev, "Url").unwrap_or("?"), msg())),
+                None => self.warnings.push(format!(
+                    "error on {}: {}",
+                    field(ev, "Url").unwrap_or("?"),
+                    msg()
+                )),
             },
-            "JobWarning" => self.warnings.push(format!("warning on {}: {}", field(ev, "Url").unwrap_or("?"), msg())),
+            "JobWarning" => self.warnings.push(format!(
+                "warning on {}: {}",
+                field(ev, "Url").unwrap_or("?"),
+                msg()
+            )),
             "JobFatalError" => {
                 self.fatal.get_or_insert_with(msg);
             }
             "JobProgress" => {}
             "JobEnd" | "JobCancelled" | "JobDeleted" => {
                 if kind != "JobEnd" {
-                    self.fatal.get_or_insert_with(|| format!("the job was {}", kind.trim_start_matches("Job").to_lowercase()));
+                    self.fatal.get_or_insert_with(|| {
+                        format!(
+                            "the job was {}",
+                            kind.trim_start_matches("Job").to_lowercase()
+                        )
+                    });
                 }
                 self.ended = true;
             }
@@ -104,7 +124,11 @@ impl Watch {
 fn decode_message(text: &str, keys: &HashMap<Uuid, Key>) -> Option<(Uuid, EventFields)> {
     let b64 = base64::engine::general_purpose::STANDARD;
     // Transport is base64 of UTF-8 JSON; fall back to raw JSON (reference §5.1).
-    let json = b64.decode(text.trim()).ok().and_then(|b| String::from_utf8(b).ok()).unwrap_or_else(|| text.to_string());
+    let json = b64
+        .decode(text.trim())
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .unwrap_or_else(|| text.to_string());
     let outer = wire::parse_event(&json)?;
     let job = field(&outer, "JobId").and_then(|s| Uuid::parse_str(s).ok())?;
     if field(&outer, "Label") == Some("Encrypted") {
@@ -121,19 +145,38 @@ fn decode_message(text: &str, keys: &HashMap<Uuid, Key>) -> Option<(Uuid, EventF
 }
 
 /// Runs until `rx` is closed and every job has ended.
-pub async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Submitted>, queue: Option<QueueClient>) {
+pub async fn run(
+    shared: Arc<Shared>,
+    mut rx: mpsc::Receiver<Submitted>,
+    queue: Option<QueueClient>,
+) {
     let mut jobs: HashMap<Uuid, Watch> = HashMap::new();
     let mut keys: HashMap<Uuid, Key> = HashMap::new();
     let mut open = true;
+    let mut parked: Vec<(Instant, crate::azure::QueueMessage)> = Vec::new();
     let poll = shared.opts.poll_interval;
-    let fallback_after = if queue.is_some() { shared.opts.progress_fallback_after } else { Duration::ZERO };
+    let fallback_after = if queue.is_some() {
+        shared.opts.progress_fallback_after
+    } else {
+        Duration::ZERO
+    };
     loop {
         // Take newly submitted jobs without blocking while others are being followed.
         loop {
-            match if jobs.is_empty() && open { rx.recv().await.ok_or(mpsc::error::TryRecvError::Disconnected) } else { rx.try_recv() } {
+            match if jobs.is_empty() && open {
+                rx.recv()
+                    .await
+                    .ok_or(mpsc::error::TryRecvError::Disconnected)
+            } else {
+                rx.try_recv()
+            } {
                 Ok(sub) => {
                     keys.insert(sub.job_id, sub.key.clone());
-                    shared.job_ids.lock().map(|mut v| v.push(sub.job_id.to_string())).ok();
+                    shared
+                        .job_ids
+                        .lock()
+                        .map(|mut v| v.push(sub.job_id.to_string()))
+                        .ok();
                     jobs.insert(sub.job_id, Watch::new(sub, &shared));
                 }
                 Err(mpsc::error::TryRecvError::Empty) => break,
@@ -154,22 +197,30 @@ pub async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Submitted>, queue: 
         if let Some(q) = &queue {
             match q.get_messages(32, 60).await {
                 Ok(msgs) => {
-                    for m in msgs {
-                        match decode_message(&m.text, &keys) {
-                            Some((job, ev)) if jobs.contains_key(&job) => {
-                                got_any = true;
-                                if let Some(w) = jobs.get_mut(&job) {
-                                    w.apply(&ev, &shared);
-                                }
-                                let _ = q.delete_message(&m).await;
-                            }
-                            // Another session's job on a shared queue: leave it for its owner.
-                            _ => {}
-                        }
-                    }
+                    got_any = !msgs.is_empty();
+                    parked.extend(msgs.into_iter().map(|m| (Instant::now(), m)));
                 }
-                Err(e) => tracing::warn!(error = %e, "reading the job queue failed; using GetMigrationJobProgress"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading the job queue failed; using GetMigrationJobProgress")
+                }
             }
+            // Events can arrive before CreateMigrationJobEncrypted has returned the job id to
+            // us: such messages wait here until their job is known. Messages of another
+            // session's jobs are let go (they become visible again for their owner).
+            let mut keep = Vec::new();
+            for (at, m) in parked.drain(..) {
+                match decode_message(&m.text, &keys) {
+                    Some((job, ev)) if jobs.contains_key(&job) => {
+                        if let Some(w) = jobs.get_mut(&job) {
+                            w.apply(&ev, &shared);
+                        }
+                        let _ = q.delete_message(&m).await;
+                    }
+                    _ if at.elapsed() < Duration::from_secs(30) => keep.push((at, m)),
+                    _ => {}
+                }
+            }
+            parked = keep;
         }
 
         // Fallback: jobs silent on the queue for a while are asked directly.
@@ -195,7 +246,9 @@ pub async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Submitted>, queue: 
                         if let Ok(wire::JOB_STATE_NONE) = shared.spo.job_status(id).await {
                             w.seen_none += 1;
                             if w.seen_none >= 2 {
-                                w.fatal.get_or_insert_with(|| "the job ended without a JobEnd event".into());
+                                w.fatal.get_or_insert_with(|| {
+                                    "the job ended without a JobEnd event".into()
+                                });
                                 w.ended = true;
                             }
                         }
@@ -209,7 +262,11 @@ pub async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Submitted>, queue: 
             }
         }
 
-        let finished: Vec<Uuid> = jobs.iter().filter(|(_, w)| w.ended).map(|(k, _)| *k).collect();
+        let finished: Vec<Uuid> = jobs
+            .iter()
+            .filter(|(_, w)| w.ended)
+            .map(|(k, _)| *k)
+            .collect();
         for id in finished {
             if let Some(w) = jobs.remove(&id) {
                 keys.remove(&id);
@@ -223,7 +280,31 @@ pub async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Submitted>, queue: 
 }
 
 /// Records the outcome of every item of an ended job and keeps the job's import logs.
-async fn finish(shared: &Shared, w: Watch) {
+/// Before deciding, the job's whole event log is read once more through
+/// `GetMigrationJobProgress`: queues are not ordered, so a JobError may still be in flight
+/// when JobEnd arrives, and an item must never be called migrated while an error names it.
+async fn finish(shared: &Shared, mut w: Watch) {
+    let mut token = "0".to_string();
+    for _ in 0..1000 {
+        match shared.spo.job_progress(w.sub.job_id, &token).await {
+            Ok((events, next)) => {
+                let empty = events.is_empty();
+                for e in events {
+                    if let Some(ev) = wire::parse_event(&e) {
+                        w.apply(&ev, shared);
+                    }
+                }
+                if empty || next == token {
+                    break;
+                }
+                token = next;
+            }
+            Err(e) => {
+                tracing::warn!(job = %w.sub.job_id, error = %e, "could not re-read the job's events; deciding from the queue");
+                break;
+            }
+        }
+    }
     let job = w.sub.job_id.to_string();
     let mut failed = 0u64;
     let mut migrated = 0u64;
@@ -233,7 +314,11 @@ async fn finish(shared: &Shared, w: Watch) {
             continue;
         }
         let (outcome, code, message) = if let Some(f) = &w.fatal {
-            (Outcome::Failed, Some(codes::FATAL.to_string()), Some(format!("Job Fatal Error: {f}")))
+            (
+                Outcome::Failed,
+                Some(codes::FATAL.to_string()),
+                Some(format!("Job Fatal Error: {f}")),
+            )
         } else if let Some((code, m)) = w.failed.get(&n) {
             (Outcome::Failed, Some(code.clone()), Some(m.clone()))
         } else {
@@ -241,11 +326,21 @@ async fn finish(shared: &Shared, w: Watch) {
         };
         if outcome == Outcome::Failed {
             failed += 1;
-            shared.log_item(&w.sub.items[n].1.lib_rel, Outcome::Failed, message.as_deref().unwrap_or(""));
+            shared.log_item(
+                &w.sub.items[n].1.lib_rel,
+                Outcome::Failed,
+                message.as_deref().unwrap_or(""),
+            );
         } else {
             migrated += 1;
         }
-        shared.record(Rec::Outcome { item: *row, outcome, job_id: Some(job.clone()), code, message });
+        shared.record(Rec::Outcome {
+            item: *row,
+            outcome,
+            job_id: Some(job.clone()),
+            code,
+            message,
+        });
     }
     let c = &shared.counters;
     c.imported_items.fetch_add(migrated, Ordering::Relaxed);
@@ -253,7 +348,17 @@ async fn finish(shared: &Shared, w: Watch) {
     for wmsg in &w.warnings {
         tracing::warn!(job = %job, "{}", crate::secrets::redact(wmsg));
     }
-    shared.record(Rec::Package { package: w.sub.package, items: w.sub.items.len() as u64, bytes: 0, job_id: Some(job.clone()), state: if w.fatal.is_some() { "Failed" } else { "Imported" } });
+    shared.record(Rec::Package {
+        package: w.sub.package,
+        items: w.sub.items.len() as u64,
+        bytes: 0,
+        job_id: Some(job.clone()),
+        state: if w.fatal.is_some() {
+            "Failed"
+        } else {
+            "Imported"
+        },
+    });
     save_logs(shared, &w.sub, &job).await;
 }
 
@@ -266,14 +371,20 @@ async fn save_logs(shared: &Shared, sub: &Submitted, job: &str) {
     }
     for ext in ["log", "err", "wrn"] {
         let name = format!("Import-{job}-1.{ext}");
-        let Ok((body, props)) = sub.manifest.get(&name).await else { continue };
+        let Ok((body, props)) = sub.manifest.get(&name).await else {
+            continue;
+        };
         let plain = props
             .iv
             .as_deref()
             .and_then(|iv| crypto::iv_from_base64(iv).ok())
             .and_then(|iv| crypto::decrypt(&sub.key, &iv, &body).ok())
             .unwrap_or_else(|| body.to_vec());
-        let _ = tokio::fs::write(dir.join(&name), crate::secrets::redact(&String::from_utf8_lossy(&plain))).await;
+        let _ = tokio::fs::write(
+            dir.join(&name),
+            crate::secrets::redact(&String::from_utf8_lossy(&plain)),
+        )
+        .await;
     }
 }
 

@@ -32,7 +32,14 @@ fn is_ancestor(folder: &str, path: &str) -> bool {
 
 impl Packager {
     pub fn new(max_items: usize, max_bytes: u64, prefix_folders: Vec<PkgItem>) -> Self {
-        Packager { max_items: max_items.max(1), max_bytes: max_bytes.max(1), prefix_folders, stack: Vec::new(), cur: None, next_id: 1 }
+        Packager {
+            max_items: max_items.max(1),
+            max_bytes: max_bytes.max(1),
+            prefix_folders,
+            stack: Vec::new(),
+            cur: None,
+            next_id: 1,
+        }
     }
 
     /// Adds one item; returns a package when one is complete.
@@ -44,16 +51,27 @@ impl Packager {
             }
             self.stack.pop();
         }
-        let size = if c.item.kind == ItemKind::File { c.item.size } else { 0 };
+        let size = if c.item.kind == ItemKind::File {
+            c.item.size
+        } else {
+            0
+        };
         if let Some(p) = &self.cur {
-            if p.items.len() >= self.max_items || (p.bytes + size > self.max_bytes && !p.items.is_empty()) {
+            if p.items.len() >= self.max_items
+                || (p.bytes + size > self.max_bytes && !p.items.is_empty())
+            {
                 done = self.cur.take();
             }
         }
         if self.cur.is_none() {
             let mut ancestors = self.prefix_folders.clone();
             ancestors.extend(self.stack.iter().cloned());
-            self.cur = Some(Package { id: self.next_id, ancestors, items: Vec::new(), bytes: 0 });
+            self.cur = Some(Package {
+                id: self.next_id,
+                ancestors,
+                items: Vec::new(),
+                bytes: 0,
+            });
             self.next_id += 1;
         }
         if c.item.kind == ItemKind::Folder {
@@ -80,7 +98,17 @@ mod tests {
     fn item(path: &str, kind: ItemKind, size: u64) -> Candidate {
         Candidate {
             row: 0,
-            item: PkgItem { kind, lib_rel: path.into(), object_id: Uuid::new_v4(), item_id: Uuid::new_v4(), int_id: 1, size, ctime: SystemTime::now(), mtime: SystemTime::now(), blob_name: String::new() },
+            item: PkgItem {
+                kind,
+                lib_rel: path.into(),
+                object_id: Uuid::new_v4(),
+                item_id: Uuid::new_v4(),
+                int_id: 1,
+                size,
+                ctime: SystemTime::now(),
+                mtime: SystemTime::now(),
+                blob_name: String::new(),
+            },
         }
     }
 
@@ -101,7 +129,12 @@ mod tests {
         out.extend(p.finish());
         let shape: Vec<(Vec<&str>, Vec<&str>)> = out
             .iter()
-            .map(|p| (p.ancestors.iter().map(|a| a.lib_rel.as_str()).collect(), p.items.iter().map(|i| i.1.lib_rel.as_str()).collect()))
+            .map(|p| {
+                (
+                    p.ancestors.iter().map(|a| a.lib_rel.as_str()).collect(),
+                    p.items.iter().map(|i| i.1.lib_rel.as_str()).collect(),
+                )
+            })
             .collect();
         assert_eq!(
             shape,

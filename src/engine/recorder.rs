@@ -2,7 +2,7 @@
 //! outcome in batched transactions, and forwards items to be migrated to the packager with
 //! their stable ids.
 
-use super::{Counters, Shared};
+use super::{log_item, Counters};
 use crate::package::{ids, PkgItem, Target};
 use crate::scan::{ItemKind, ScanItem, Verdict};
 use crate::store::{Outcome, Store, StoreError};
@@ -13,11 +13,29 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 
 pub enum Rec {
     Scanned(Box<ScanItem>),
-    Packaged { items: Vec<i64>, package: i64, bytes: u64 },
-    Package { package: i64, items: u64, bytes: u64, job_id: Option<String>, state: &'static str },
-    Outcome { item: i64, outcome: Outcome, job_id: Option<String>, code: Option<String>, message: Option<String> },
+    Packaged {
+        items: Vec<i64>,
+        package: i64,
+        bytes: u64,
+    },
+    Package {
+        package: i64,
+        items: u64,
+        bytes: u64,
+        job_id: Option<String>,
+        state: &'static str,
+    },
+    Outcome {
+        item: i64,
+        outcome: Outcome,
+        job_id: Option<String>,
+        code: Option<String>,
+        message: Option<String>,
+    },
     /// Commit now and answer (used before reading counts).
     Flush(std::sync::mpsc::Sender<()>),
+    /// The scan is over: no more items will reach the packager.
+    ScanDone,
 }
 
 /// An item on its way to a package: its row id and its manifest form.
@@ -32,7 +50,7 @@ pub struct Recorder {
     pub target: Target,
     /// Folder prefix under the library root (`--target-list-relative-path`), no slashes around.
     pub prefix: String,
-    pub shared: Arc<Shared>,
+    pub counters: Arc<Counters>,
 }
 
 impl Recorder {
@@ -44,18 +62,39 @@ impl Recorder {
         }
     }
 
-    fn record_scanned(&self, it: ScanItem, out: &tokio::sync::mpsc::Sender<Candidate>) -> Result<bool, StoreError> {
-        let c: &Counters = &self.shared.counters;
+    fn record_scanned(
+        &self,
+        it: ScanItem,
+        out: &tokio::sync::mpsc::Sender<Candidate>,
+    ) -> Result<bool, StoreError> {
+        let c: &Counters = &self.counters;
         let lib_rel = self.lib_rel(&it.target_rel);
         let url = self.target.server_relative(&lib_rel);
-        let mtime_ns = it.mtime.duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0);
+        let mtime_ns = it
+            .mtime
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos() as i64)
+            .unwrap_or(0);
         let kind = it.kind.as_str();
         match &it.verdict {
             Verdict::Migrate => {
                 let list = self.target.list_id.to_string();
                 let int_id = self.store.int_id(&list, &url)?;
                 let object_id = ids::object_id(self.target.list_id, &url);
-                let row = self.store.insert_item(self.run, &it.rel_path, &url, kind, it.size, mtime_ns, Some(&object_id.to_string()), Some(int_id), Outcome::Pending, None, None, None)?;
+                let row = self.store.insert_item(
+                    self.run,
+                    &it.rel_path,
+                    &url,
+                    kind,
+                    it.size,
+                    mtime_ns,
+                    Some(&object_id.to_string()),
+                    Some(int_id),
+                    Outcome::Pending,
+                    None,
+                    None,
+                    None,
+                )?;
                 c.scanned_items.fetch_add(1, Ordering::Relaxed);
                 c.scanned_bytes.fetch_add(it.size, Ordering::Relaxed);
                 let item = PkgItem {
@@ -67,74 +106,170 @@ impl Recorder {
                     size: it.size,
                     ctime: it.ctime,
                     mtime: it.mtime,
-                    blob_name: if it.kind == ItemKind::File { ids::blob_name(object_id) } else { String::new() },
+                    blob_name: if it.kind == ItemKind::File {
+                        ids::blob_name(object_id)
+                    } else {
+                        String::new()
+                    },
                 };
                 // The packager is async; this thread may block on it (back-pressure on the scan).
                 Ok(out.blocking_send(Candidate { row, item }).is_ok())
             }
             Verdict::Skip { rule, message } => {
-                self.store.insert_item(self.run, &it.rel_path, &url, kind, it.size, mtime_ns, None, None, Outcome::Skipped, None, Some(rule), Some(message))?;
+                self.store.insert_item(
+                    self.run,
+                    &it.rel_path,
+                    &url,
+                    kind,
+                    it.size,
+                    mtime_ns,
+                    None,
+                    None,
+                    Outcome::Skipped,
+                    None,
+                    Some(rule),
+                    Some(message),
+                )?;
                 c.skipped_items.fetch_add(1, Ordering::Relaxed);
-                self.shared.log_item(&it.rel_path, Outcome::Skipped, message);
+                log_item(&it.rel_path, Outcome::Skipped, message);
                 Ok(true)
             }
-            Verdict::Fail { code, rule, message } => {
-                self.store.insert_item(self.run, &it.rel_path, &url, kind, it.size, mtime_ns, None, None, Outcome::Failed, Some(code), Some(rule), Some(message))?;
+            Verdict::Fail {
+                code,
+                rule,
+                message,
+            } => {
+                self.store.insert_item(
+                    self.run,
+                    &it.rel_path,
+                    &url,
+                    kind,
+                    it.size,
+                    mtime_ns,
+                    None,
+                    None,
+                    Outcome::Failed,
+                    Some(code),
+                    Some(rule),
+                    Some(message),
+                )?;
                 c.failed_items.fetch_add(1, Ordering::Relaxed);
-                self.shared.log_item(&it.rel_path, Outcome::Failed, message);
+                log_item(&it.rel_path, Outcome::Failed, message);
                 Ok(true)
             }
         }
     }
 
-    /// Runs until every sender is gone; returns the store for the final summary.
-    pub fn run(self, rx: Receiver<Rec>, out: tokio::sync::mpsc::Sender<Candidate>) -> Result<Store, StoreError> {
+    /// Runs until both channels are closed; returns the store for the final summary.
+    /// `scan_rx` is bounded (the scan waits when packaging falls behind); `rx` carries
+    /// outcomes from async tasks and is unbounded so they never block a runtime thread.
+    pub fn run(
+        self,
+        scan_rx: Receiver<Rec>,
+        rx: Receiver<Rec>,
+        out: tokio::sync::mpsc::Sender<Candidate>,
+    ) -> Result<Store, StoreError> {
         let mut out = Some(out);
+        let mut scan_open = true;
+        let mut rx_open = true;
         let mut in_tx = false;
         let mut ops = 0u32;
         let mut last = Instant::now();
-        loop {
-            let msg = rx.recv_timeout(Duration::from_millis(100));
-            if !in_tx {
-                if let Ok(_) | Err(RecvTimeoutError::Timeout) = &msg {
-                    self.store.begin()?;
-                    in_tx = true;
+        while scan_open || rx_open {
+            let mut batch = Vec::new();
+            while rx_open {
+                match rx.try_recv() {
+                    Ok(m) => batch.push(m),
+                    Err(std::sync::mpsc::TryRecvError::Empty) => break,
+                    Err(std::sync::mpsc::TryRecvError::Disconnected) => rx_open = false,
                 }
             }
-            match msg {
-                Ok(Rec::Scanned(it)) => {
-                    let it = *it;
-                    let keep = match &out {
-                        Some(o) => self.record_scanned(it, o)?,
-                        None => true,
-                    };
-                    if !keep {
+            let wait = if batch.is_empty() {
+                Duration::from_millis(50)
+            } else {
+                Duration::ZERO
+            };
+            if scan_open {
+                match scan_rx.recv_timeout(wait.max(Duration::from_millis(1))) {
+                    Ok(m) => batch.push(m),
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => {
+                        scan_open = false;
                         out = None;
                     }
                 }
-                Ok(Rec::Packaged { items, package, bytes: _ }) => {
-                    for i in items {
-                        self.store.set_package(i, package)?;
+            } else if batch.is_empty() && rx_open {
+                match rx.recv_timeout(Duration::from_millis(100)) {
+                    Ok(m) => batch.push(m),
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => rx_open = false,
+                }
+            }
+            for msg in batch {
+                if !in_tx {
+                    self.store.begin()?;
+                    in_tx = true;
+                }
+                ops += 1;
+                match msg {
+                    Rec::Scanned(it) => {
+                        let keep = match &out {
+                            Some(o) => self.record_scanned(*it, o)?,
+                            None => true,
+                        };
+                        if !keep {
+                            out = None;
+                        }
                     }
-                }
-                Ok(Rec::Package { package, items, bytes, job_id, state }) => {
-                    self.store.upsert_package(self.run, package, items, bytes, job_id.as_deref(), state)?;
-                }
-                Ok(Rec::Outcome { item, outcome, job_id, code, message }) => {
-                    self.store.set_outcome(item, outcome, job_id.as_deref(), code.as_deref(), message.as_deref())?;
-                }
-                Ok(Rec::Flush(ack)) => {
-                    if in_tx {
+                    Rec::Packaged {
+                        items,
+                        package,
+                        bytes: _,
+                    } => {
+                        for i in items {
+                            self.store.set_package(i, package)?;
+                        }
+                    }
+                    Rec::Package {
+                        package,
+                        items,
+                        bytes,
+                        job_id,
+                        state,
+                    } => {
+                        self.store.upsert_package(
+                            self.run,
+                            package,
+                            items,
+                            bytes,
+                            job_id.as_deref(),
+                            state,
+                        )?;
+                    }
+                    Rec::Outcome {
+                        item,
+                        outcome,
+                        job_id,
+                        code,
+                        message,
+                    } => {
+                        self.store.set_outcome(
+                            item,
+                            outcome,
+                            job_id.as_deref(),
+                            code.as_deref(),
+                            message.as_deref(),
+                        )?;
+                    }
+                    // Closing the channel lets the packager cut its last package.
+                    Rec::ScanDone => out = None,
+                    Rec::Flush(ack) => {
                         self.store.commit()?;
                         in_tx = false;
+                        let _ = ack.send(());
                     }
-                    let _ = ack.send(());
-                    continue;
                 }
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => break,
             }
-            ops += 1;
             // Batch writes: one transaction per ~2,000 operations or 200 ms.
             if in_tx && (ops >= 2000 || last.elapsed() > Duration::from_millis(200)) {
                 self.store.commit()?;

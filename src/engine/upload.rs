@@ -25,6 +25,9 @@ pub mod codes {
     pub const NOT_ALL_MIGRATED: &str = "0x01710009";
 }
 
+/// (SPMT code, message) of an item that failed at this stage.
+pub type Failure = (&'static str, String);
+
 #[derive(Debug)]
 pub struct FileFailure {
     pub row: i64,
@@ -76,22 +79,47 @@ fn next_block(st: &mut EncState, block: usize) -> std::io::Result<(Vec<u8>, bool
 }
 
 /// Uploads one file; returns the plaintext size actually sent.
-async fn upload_file(shared: &Shared, data: &ContainerClient, key: &Key, it: &PkgItem, path: std::path::PathBuf) -> Result<u64, (&'static str, String)> {
+async fn upload_file(
+    shared: &Shared,
+    data: &ContainerClient,
+    key: &Key,
+    it: &PkgItem,
+    path: std::path::PathBuf,
+) -> Result<u64, Failure> {
     let block = shared.opts.block_size;
     let iv = crypto::random_iv();
     let iv_b64 = crypto::iv_to_base64(&iv);
     // Memory: at most two copies of one block per file in flight, charged to the byte budget.
     let charge = ((it.size.min(block as u64) * 2) >> 20) as u32 + 1;
-    let _permit = shared.budget.acquire_many(charge.min(shared.opts.budget_mib)).await.map_err(|_| (codes::UPLOAD_FAILED, "engine stopped".to_string()))?;
+    let _permit = shared
+        .budget
+        .acquire_many(charge.min(shared.opts.budget_mib))
+        .await
+        .map_err(|_| (codes::UPLOAD_FAILED, "engine stopped".to_string()))?;
     let key2 = key.clone();
     let shown = it.lib_rel.clone();
-    let open_err = move |e: std::io::Error| (codes::CANNOT_OPEN, format!("{shown}: cannot read the file: {e}"));
-    let file = tokio::task::spawn_blocking(move || std::fs::File::open(path)).await.map_err(|e| (codes::CANNOT_OPEN, e.to_string()))?.map_err(open_err.clone())?;
-    let mut st = Some(EncState { file, enc: Some(CbcEncryptor::new(&key2, &iv)), md5: Md5::new(), plain: 0 });
+    let open_err = move |e: std::io::Error| {
+        (
+            codes::CANNOT_OPEN,
+            format!("{shown}: cannot read the file: {e}"),
+        )
+    };
+    let file = tokio::task::spawn_blocking(move || std::fs::File::open(path))
+        .await
+        .map_err(|e| (codes::CANNOT_OPEN, e.to_string()))?
+        .map_err(open_err.clone())?;
+    let mut st = Some(EncState {
+        file,
+        enc: Some(CbcEncryptor::new(&key2, &iv)),
+        md5: Md5::new(),
+        plain: 0,
+    });
     let mut ids = Vec::new();
     let mut first = true;
     loop {
-        let mut s = st.take().ok_or((codes::UPLOAD_FAILED, "internal state lost".to_string()))?;
+        let mut s = st
+            .take()
+            .ok_or((codes::UPLOAD_FAILED, "internal state lost".to_string()))?;
         let (res, s) = tokio::task::spawn_blocking(move || {
             let r = next_block(&mut s, block);
             (r, s)
@@ -101,16 +129,28 @@ async fn upload_file(shared: &Shared, data: &ContainerClient, key: &Key, it: &Pk
         let (cipher, eof) = res.map_err(open_err.clone())?;
         st = Some(s);
         let len = cipher.len() as u64;
-        let up = |e: crate::http::HttpError| (codes::UPLOAD_FAILED, format!("{}: upload failed: {e}", it.lib_rel));
+        let up = |e: crate::http::HttpError| {
+            (
+                codes::UPLOAD_FAILED,
+                format!("{}: upload failed: {e}", it.lib_rel),
+            )
+        };
         if first && eof {
             // Whole file in one request: Put Blob carries the IV and Content-MD5.
-            data.put_blob(&it.blob_name, Bytes::from(cipher), Some(&iv_b64)).await.map_err(up)?;
+            data.put_blob(&it.blob_name, Bytes::from(cipher), Some(&iv_b64))
+                .await
+                .map_err(up)?;
         } else {
             let id = block_id(ids.len() as u32);
-            data.put_block(&it.blob_name, &id, Bytes::from(cipher)).await.map_err(up)?;
+            data.put_block(&it.blob_name, &id, Bytes::from(cipher))
+                .await
+                .map_err(up)?;
             ids.push(id);
         }
-        shared.counters.uploaded_bytes.fetch_add(len, Ordering::Relaxed);
+        shared
+            .counters
+            .uploaded_bytes
+            .fetch_add(len, Ordering::Relaxed);
         first = false;
         if eof {
             break;
@@ -119,37 +159,86 @@ async fn upload_file(shared: &Shared, data: &ContainerClient, key: &Key, it: &Pk
     let s = st.ok_or((codes::UPLOAD_FAILED, "internal state lost".to_string()))?;
     if !ids.is_empty() {
         let whole: [u8; 16] = s.md5.finalize().into();
-        data.put_block_list(&it.blob_name, &ids, Some(&iv_b64), Some(&whole)).await.map_err(|e| (codes::UPLOAD_FAILED, format!("{}: commit failed: {e}", it.lib_rel)))?;
+        data.put_block_list(&it.blob_name, &ids, Some(&iv_b64), Some(&whole))
+            .await
+            .map_err(|e| {
+                (
+                    codes::UPLOAD_FAILED,
+                    format!("{}: commit failed: {e}", it.lib_rel),
+                )
+            })?;
     }
     // The service imports the newest snapshot (reference §4.2).
-    data.snapshot(&it.blob_name).await.map_err(|e| (codes::UPLOAD_FAILED, format!("{}: snapshot failed: {e}", it.lib_rel)))?;
+    data.snapshot(&it.blob_name).await.map_err(|e| {
+        (
+            codes::UPLOAD_FAILED,
+            format!("{}: snapshot failed: {e}", it.lib_rel),
+        )
+    })?;
     Ok(s.plain)
 }
 
 /// Encrypts and uploads one XML with its own IV, then snapshots it.
-async fn upload_xml(manifest: &ContainerClient, key: &Key, name: &str, text: String) -> Result<(), crate::http::HttpError> {
+async fn upload_xml(
+    manifest: &ContainerClient,
+    key: &Key,
+    name: &str,
+    text: String,
+) -> Result<(), crate::http::HttpError> {
     let iv = crypto::random_iv();
     let cipher = crypto::encrypt(key, &iv, text.as_bytes());
-    manifest.put_blob(name, Bytes::from(cipher), Some(&crypto::iv_to_base64(&iv))).await?;
+    manifest
+        .put_blob(name, Bytes::from(cipher), Some(&crypto::iv_to_base64(&iv)))
+        .await?;
     manifest.snapshot(name).await.map(|_| ())
 }
 
 /// Uploads a package and submits its job. Items that could not be read or sent come back as
 /// failures and are left out of the manifest; an error fails the whole package.
-pub async fn upload_package(shared: Arc<Shared>, mut pkg: Package) -> (Result<Submitted, (&'static str, String)>, Vec<FileFailure>, Package) {
+pub async fn upload_package(
+    shared: Arc<Shared>,
+    mut pkg: Package,
+) -> (Result<Submitted, Failure>, Vec<FileFailure>, Package) {
     let spo = &shared.spo;
     let (containers, key) = match spo.provision_containers().await {
         Ok(x) => x,
-        Err(e) => return (Err((codes::SUBMIT_FAILED, format!("ProvisionMigrationContainers failed: {e}"))), vec![], pkg),
+        Err(e) => {
+            return (
+                Err((
+                    codes::SUBMIT_FAILED,
+                    format!("ProvisionMigrationContainers failed: {e}"),
+                )),
+                vec![],
+                pkg,
+            )
+        }
     };
     let mk = |u: &str| ContainerClient::new(shared.http.clone(), u);
-    let (data, manifest) = match (mk(&containers.data_container_uri), mk(&containers.metadata_container_uri)) {
+    let (data, manifest) = match (
+        mk(&containers.data_container_uri),
+        mk(&containers.metadata_container_uri),
+    ) {
         (Ok(d), Ok(m)) => (d, m),
-        (Err(e), _) | (_, Err(e)) => return (Err((codes::SUBMIT_FAILED, format!("the service returned an unusable container URI: {e}"))), vec![], pkg),
+        (Err(e), _) | (_, Err(e)) => {
+            return (
+                Err((
+                    codes::SUBMIT_FAILED,
+                    format!("the service returned an unusable container URI: {e}"),
+                )),
+                vec![],
+                pkg,
+            )
+        }
     };
 
-    let files: Vec<(usize, PkgItem)> = pkg.items.iter().enumerate().filter(|(_, (_, i))| i.kind == ItemKind::File).map(|(n, (_, i))| (n, i.clone())).collect();
-    let results: Vec<(usize, Result<u64, (&'static str, String)>)> = stream::iter(files)
+    let files: Vec<(usize, PkgItem)> = pkg
+        .items
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, i))| i.kind == ItemKind::File)
+        .map(|(n, (_, i))| (n, i.clone()))
+        .collect();
+    let results: Vec<(usize, Result<u64, Failure>)> = stream::iter(files)
         .map(|(n, it)| {
             let (data, key, shared) = (&data, &key, &shared);
             async move {
@@ -168,7 +257,11 @@ pub async fn upload_package(shared: Arc<Shared>, mut pkg: Package) -> (Result<Su
         match r {
             Ok(sent) => pkg.items[n].1.size = sent,
             Err((code, message)) => {
-                failures.push(FileFailure { row: pkg.items[n].0, code, message });
+                failures.push(FileFailure {
+                    row: pkg.items[n].0,
+                    code,
+                    message,
+                });
                 drop_idx.insert(n);
             }
         }
@@ -182,21 +275,61 @@ pub async fn upload_package(shared: Arc<Shared>, mut pkg: Package) -> (Result<Su
         });
     }
     if pkg.items.is_empty() {
-        return (Err((codes::UPLOAD_FAILED, "no item of the package could be uploaded".into())), failures, pkg);
+        return (
+            Err((
+                codes::UPLOAD_FAILED,
+                "no item of the package could be uploaded".into(),
+            )),
+            failures,
+            pkg,
+        );
     }
     let owned: Vec<PkgItem> = pkg.items.iter().map(|(_, i)| i.clone()).collect();
     let xmls = xml::build(&shared.target, &pkg.ancestors, &owned);
     for (name, text) in xmls.files {
         if let Err(e) = upload_xml(&manifest, &key, name, text).await {
-            return (Err((codes::UPLOAD_FAILED, format!("uploading {name} failed: {e}"))), failures, pkg);
+            return (
+                Err((
+                    codes::UPLOAD_FAILED,
+                    format!("uploading {name} failed: {e}"),
+                )),
+                failures,
+                pkg,
+            );
         }
     }
     let queue = shared.queue_uri.as_deref();
-    match spo.create_job_encrypted(shared.target.web_id, &containers.data_container_uri, &containers.metadata_container_uri, queue, &key).await {
+    match spo
+        .create_job_encrypted(
+            shared.target.web_id,
+            &containers.data_container_uri,
+            &containers.metadata_container_uri,
+            queue,
+            &key,
+        )
+        .await
+    {
         Ok(job_id) => {
             let items = std::mem::take(&mut pkg.items);
-            (Ok(Submitted { package: pkg.id, job_id, key, manifest, items }), failures, pkg)
+            (
+                Ok(Submitted {
+                    package: pkg.id,
+                    job_id,
+                    key,
+                    manifest,
+                    items,
+                }),
+                failures,
+                pkg,
+            )
         }
-        Err(e) => (Err((codes::SUBMIT_FAILED, format!("CreateMigrationJobEncrypted failed: {e}"))), failures, pkg),
+        Err(e) => (
+            Err((
+                codes::SUBMIT_FAILED,
+                format!("CreateMigrationJobEncrypted failed: {e}"),
+            )),
+            failures,
+            pkg,
+        ),
     }
 }

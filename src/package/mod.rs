@@ -31,7 +31,11 @@ impl Target {
     /// Web-relative form of a server-relative URL (`/sites/Proj/Shared Documents/a` → `Shared Documents/a`).
     pub fn web_relative(&self, server_relative: &str) -> String {
         let web = self.web_url.trim_end_matches('/');
-        server_relative.strip_prefix(web).unwrap_or(server_relative).trim_start_matches('/').to_string()
+        server_relative
+            .strip_prefix(web)
+            .unwrap_or(server_relative)
+            .trim_start_matches('/')
+            .to_string()
     }
 
     /// Server-relative URL of a path relative to the library root.

@@ -11,13 +11,18 @@ const DECL: &str = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n";
 /// Attribute value escaping; XML 1.0 cannot carry most control characters, so they are dropped
 /// (the scan already fails names that contain them).
 fn esc(s: &str) -> String {
-    let clean: String = s.chars().filter(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r')).collect();
+    let clean: String = s
+        .chars()
+        .filter(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r'))
+        .collect();
     quick_xml::escape::escape(clean.as_str()).into_owned()
 }
 
 /// `xs:dateTime` in UTC without a zone suffix, as Microsoft's example writes it (reference §6.7).
 pub fn xml_time(t: SystemTime) -> String {
-    chrono::DateTime::<chrono::Utc>::from(t).format("%Y-%m-%dT%H:%M:%S").to_string()
+    chrono::DateTime::<chrono::Utc>::from(t)
+        .format("%Y-%m-%dT%H:%M:%S")
+        .to_string()
 }
 
 fn attrs(out: &mut String, pairs: &[(&str, String)]) {
@@ -26,59 +31,97 @@ fn attrs(out: &mut String, pairs: &[(&str, String)]) {
     }
 }
 
-fn sp_object(out: &mut String, id: &str, object_type: &str, parent_id: &str, t: &Target, url: &str) {
+fn sp_object(
+    out: &mut String,
+    id: &str,
+    object_type: &str,
+    parent_id: &str,
+    t: &Target,
+    url: &str,
+) {
     out.push_str("  <SPObject");
-    attrs(out, &[
-        ("Id", id.into()),
-        ("ObjectType", object_type.into()),
-        ("ParentId", parent_id.into()),
-        ("ParentWebId", t.web_id.to_string()),
-        ("ParentWebUrl", t.web_url.clone()),
-        ("Url", url.into()),
-    ]);
+    attrs(
+        out,
+        &[
+            ("Id", id.into()),
+            ("ObjectType", object_type.into()),
+            ("ParentId", parent_id.into()),
+            ("ParentWebId", t.web_id.to_string()),
+            ("ParentWebUrl", t.web_url.clone()),
+            ("Url", url.into()),
+        ],
+    );
     out.push_str(">\n");
 }
 
 /// Every package opens with the library's root folder and the library itself, which exist at
 /// the target and keep their ids (Microsoft's example does this; reference §6.10).
 fn library_objects(out: &mut String, t: &Target) {
-    let (w, lrf, l) = (t.web_id.to_string(), t.list_root_folder_id.to_string(), t.list_id.to_string());
+    let (w, lrf, l) = (
+        t.web_id.to_string(),
+        t.list_root_folder_id.to_string(),
+        t.list_id.to_string(),
+    );
     let lib_web_rel = t.web_relative(&t.list_root_url);
-    let lib_name = lib_web_rel.rsplit('/').next().unwrap_or(&lib_web_rel).to_string();
-    sp_object(out, &lrf, "SPFolder", &t.web_root_folder_id.to_string(), t, &t.list_root_url);
+    let lib_name = lib_web_rel
+        .rsplit('/')
+        .next()
+        .unwrap_or(&lib_web_rel)
+        .to_string();
+    sp_object(
+        out,
+        &lrf,
+        "SPFolder",
+        &t.web_root_folder_id.to_string(),
+        t,
+        &t.list_root_url,
+    );
     out.push_str("    <Folder");
-    attrs(out, &[
-        ("Id", lrf.clone()),
-        ("Url", lib_web_rel.clone()),
-        ("Name", lib_name),
-        ("ParentFolderId", t.web_root_folder_id.to_string()),
-        ("ParentWebId", w.clone()),
-        ("ParentWebUrl", t.web_url.clone()),
-        ("ContainingDocumentLibrary", l.clone()),
-        ("SortBehavior", "1".into()),
-    ]);
+    attrs(
+        out,
+        &[
+            ("Id", lrf.clone()),
+            ("Url", lib_web_rel.clone()),
+            ("Name", lib_name),
+            ("ParentFolderId", t.web_root_folder_id.to_string()),
+            ("ParentWebId", w.clone()),
+            ("ParentWebUrl", t.web_url.clone()),
+            ("ContainingDocumentLibrary", l.clone()),
+            ("SortBehavior", "1".into()),
+        ],
+    );
     out.push_str(" />\n  </SPObject>\n");
     sp_object(out, &l, "SPDocumentLibrary", &w, t, &t.list_root_url);
     out.push_str("    <DocumentLibrary");
-    attrs(out, &[
-        ("Id", l.clone()),
-        ("BaseTemplate", "DocumentLibrary".into()),
-        ("RootFolderId", lrf),
-        ("RootFolderUrl", t.list_root_url.clone()),
-        ("ParentWebId", w),
-        ("ParentWebUrl", t.web_url.clone()),
-        ("Title", t.list_title.clone()),
-    ]);
+    attrs(
+        out,
+        &[
+            ("Id", l.clone()),
+            ("BaseTemplate", "DocumentLibrary".into()),
+            ("RootFolderId", lrf),
+            ("RootFolderUrl", t.list_root_url.clone()),
+            ("ParentWebId", w),
+            ("ParentWebUrl", t.web_url.clone()),
+            ("Title", t.list_title.clone()),
+        ],
+    );
     out.push_str(">\n      <ContentTypes />\n    </DocumentLibrary>\n  </SPObject>\n");
 }
 
 /// Id of the folder that holds `item`: the library root or a folder declared in this package.
-fn parent_id(item: &PkgItem, t: &Target, folder_ids: &std::collections::HashMap<&str, String>) -> String {
+fn parent_id(
+    item: &PkgItem,
+    t: &Target,
+    folder_ids: &std::collections::HashMap<&str, String>,
+) -> String {
     let p = item.parent_rel();
     if p.is_empty() {
         t.list_root_folder_id.to_string()
     } else {
-        folder_ids.get(p).cloned().unwrap_or_else(|| super::ids::object_id(t.list_id, &t.server_relative(p)).to_string())
+        folder_ids
+            .get(p)
+            .cloned()
+            .unwrap_or_else(|| super::ids::object_id(t.list_id, &t.server_relative(p)).to_string())
     }
 }
 
@@ -92,68 +135,89 @@ fn object_pair(out: &mut String, it: &PkgItem, t: &Target, parent: &str) {
         ItemKind::Folder => {
             sp_object(out, &oid, "SPFolder", parent, t, &server_rel);
             out.push_str("    <Folder");
-            attrs(out, &[
-                ("Id", oid.clone()),
-                ("Url", web_rel.clone()),
-                ("Name", it.name().into()),
-                ("ParentFolderId", parent.into()),
-                ("ParentWebId", w.clone()),
-                ("ParentWebUrl", t.web_url.clone()),
-                ("ContainingDocumentLibrary", l.clone()),
-                ("ListItemIntId", it.int_id.to_string()),
-                ("TimeCreated", created.clone()),
-                ("TimeLastModified", modified.clone()),
-                ("SortBehavior", "1".into()),
-            ]);
+            attrs(
+                out,
+                &[
+                    ("Id", oid.clone()),
+                    ("Url", web_rel.clone()),
+                    ("Name", it.name().into()),
+                    ("ParentFolderId", parent.into()),
+                    ("ParentWebId", w.clone()),
+                    ("ParentWebUrl", t.web_url.clone()),
+                    ("ContainingDocumentLibrary", l.clone()),
+                    ("ListItemIntId", it.int_id.to_string()),
+                    ("TimeCreated", created.clone()),
+                    ("TimeLastModified", modified.clone()),
+                    ("SortBehavior", "1".into()),
+                ],
+            );
             out.push_str(" />\n  </SPObject>\n");
         }
         ItemKind::File => {
             sp_object(out, &oid, "SPFile", parent, t, &server_rel);
             out.push_str("    <File");
-            attrs(out, &[
-                ("Url", web_rel.clone()),
-                ("Id", oid.clone()),
-                ("ParentWebId", w.clone()),
-                ("ParentWebUrl", t.web_url.clone()),
-                ("Name", it.name().into()),
-                ("ListItemIntId", it.int_id.to_string()),
-                ("ListId", l.clone()),
-                ("ParentId", parent.into()),
-                ("TimeCreated", created.clone()),
-                ("TimeLastModified", modified.clone()),
-                ("Version", "1.0".into()),
-                ("FileValue", it.blob_name.clone()),
-                ("FileSize", it.size.to_string()),
-            ]);
+            attrs(
+                out,
+                &[
+                    ("Url", web_rel.clone()),
+                    ("Id", oid.clone()),
+                    ("ParentWebId", w.clone()),
+                    ("ParentWebUrl", t.web_url.clone()),
+                    ("Name", it.name().into()),
+                    ("ListItemIntId", it.int_id.to_string()),
+                    ("ListId", l.clone()),
+                    ("ParentId", parent.into()),
+                    ("TimeCreated", created.clone()),
+                    ("TimeLastModified", modified.clone()),
+                    ("Version", "1.0".into()),
+                    ("FileValue", it.blob_name.clone()),
+                    ("FileSize", it.size.to_string()),
+                ],
+            );
             out.push_str(" />\n  </SPObject>\n");
         }
     }
     // Every SPFile and SPFolder travels with its SPListItem (reference §6.7).
-    let dir = server_rel.rsplit_once('/').map(|(d, _)| d).unwrap_or("").trim_start_matches('/').to_string();
+    let dir = server_rel
+        .rsplit_once('/')
+        .map(|(d, _)| d)
+        .unwrap_or("")
+        .trim_start_matches('/')
+        .to_string();
     let (doc_type, ct) = match it.kind {
         ItemKind::Folder => ("Folder", "0x0120"),
         ItemKind::File => ("File", "0x0101"),
     };
-    sp_object(out, &it.item_id.to_string(), "SPListItem", &l, t, &server_rel);
+    sp_object(
+        out,
+        &it.item_id.to_string(),
+        "SPListItem",
+        &l,
+        t,
+        &server_rel,
+    );
     out.push_str("    <ListItem");
-    attrs(out, &[
-        ("FileUrl", web_rel),
-        ("DocType", doc_type.into()),
-        ("ParentFolderId", parent.into()),
-        ("Order", (it.int_id * 100).to_string()),
-        ("Id", it.item_id.to_string()),
-        ("ParentWebId", w),
-        ("ParentListId", l),
-        ("Name", it.name().into()),
-        ("DirName", dir),
-        ("IntId", it.int_id.to_string()),
-        ("DocId", oid),
-        ("Version", "1.0".into()),
-        ("ContentTypeId", ct.into()),
-        ("TimeCreated", created),
-        ("TimeLastModified", modified),
-        ("ModerationStatus", "Approved".into()),
-    ]);
+    attrs(
+        out,
+        &[
+            ("FileUrl", web_rel),
+            ("DocType", doc_type.into()),
+            ("ParentFolderId", parent.into()),
+            ("Order", (it.int_id * 100).to_string()),
+            ("Id", it.item_id.to_string()),
+            ("ParentWebId", w),
+            ("ParentListId", l),
+            ("Name", it.name().into()),
+            ("DirName", dir),
+            ("IntId", it.int_id.to_string()),
+            ("DocId", oid),
+            ("Version", "1.0".into()),
+            ("ContentTypeId", ct.into()),
+            ("TimeCreated", created),
+            ("TimeLastModified", modified),
+            ("ModerationStatus", "Approved".into()),
+        ],
+    );
     out.push_str(">\n      <Fields />\n    </ListItem>\n  </SPObject>\n");
 }
 
@@ -177,25 +241,42 @@ pub fn build(t: &Target, ancestors: &[PkgItem], items: &[PkgItem]) -> PackageXml
     let (w, l) = (t.web_id.to_string(), t.list_id.to_string());
     let mut es = String::from(DECL);
     let _ = write!(es, "<ExportSettings xmlns=\"{NS_EXPORT_SETTINGS}\"");
-    attrs(&mut es, &[
-        ("SiteUrl", t.site_url.clone()),
-        ("FileLocation", "spmt".into()),
-        ("IncludeSecurity", "None".into()),
-        ("IncludeVersions", "All".into()),
-        ("SourceType", "FileShare".into()),
-        ("IgnoreWebParts", "true".into()),
-    ]);
+    attrs(
+        &mut es,
+        &[
+            ("SiteUrl", t.site_url.clone()),
+            ("FileLocation", "spmt".into()),
+            ("IncludeSecurity", "None".into()),
+            ("IncludeVersions", "All".into()),
+            ("SourceType", "FileShare".into()),
+            ("IgnoreWebParts", "true".into()),
+        ],
+    );
     es.push_str(">\n  <ExportObjects>\n    <DeploymentObject");
-    attrs(&mut es, &[("Id", l.clone()), ("Type", "List".into()), ("ParentId", w.clone())]);
+    attrs(
+        &mut es,
+        &[
+            ("Id", l.clone()),
+            ("Type", "List".into()),
+            ("ParentId", w.clone()),
+        ],
+    );
     es.push_str(" />\n  </ExportObjects>\n</ExportSettings>\n");
 
     let mut sd = String::from(DECL);
     let _ = writeln!(sd, "<SystemData xmlns=\"{NS_SYSTEM_DATA}\">");
     sd.push_str("  <SchemaVersion Version=\"15.0.0.0\" Build=\"16.0.3111.1200\" DatabaseVersion=\"11552\" SiteVersion=\"15\" />\n");
     let _ = writeln!(sd, "  <ManifestFiles>\n    <ManifestFile Name=\"{MANIFEST_XML}\" />\n  </ManifestFiles>\n  <SystemObjects>");
-    for (id, ty, url) in [(t.web_root_folder_id.to_string(), "Folder", &t.web_url), (w.clone(), "Web", &t.web_url), (l.clone(), "List", &t.list_root_url)] {
+    for (id, ty, url) in [
+        (t.web_root_folder_id.to_string(), "Folder", &t.web_url),
+        (w.clone(), "Web", &t.web_url),
+        (l.clone(), "List", &t.list_root_url),
+    ] {
         sd.push_str("    <SystemObject");
-        attrs(&mut sd, &[("Id", id), ("Type", ty.into()), ("Url", url.clone())]);
+        attrs(
+            &mut sd,
+            &[("Id", id), ("Type", ty.into()), ("Url", url.clone())],
+        );
         sd.push_str(" />\n");
     }
     sd.push_str("  </SystemObjects>\n  <RootWebOnlyLists />\n</SystemData>\n");
@@ -204,14 +285,17 @@ pub fn build(t: &Target, ancestors: &[PkgItem], items: &[PkgItem]) -> PackageXml
     let ug = format!("{DECL}<UserGroupMap xmlns=\"{NS_USER_GROUP}\">\n  <Users />\n  <Groups />\n</UserGroupMap>\n");
     let req = format!("{DECL}<Requirements xmlns=\"{NS_REQUIREMENTS}\" />\n");
     let mut rom = format!("{DECL}<RootObjects xmlns=\"{NS_ROOT_OBJECT_MAP}\">\n  <RootObject");
-    attrs(&mut rom, &[
-        ("Id", l),
-        ("Type", "List".into()),
-        ("ParentId", w),
-        ("WebUrl", t.web_url.clone()),
-        ("Url", t.list_root_url.clone()),
-        ("IsDependency", "false".into()),
-    ]);
+    attrs(
+        &mut rom,
+        &[
+            ("Id", l),
+            ("Type", "List".into()),
+            ("ParentId", w),
+            ("WebUrl", t.web_url.clone()),
+            ("Url", t.list_root_url.clone()),
+            ("IsDependency", "false".into()),
+        ],
+    );
     rom.push_str(" />\n</RootObjects>\n");
     let llm = format!("{DECL}<LookupLists xmlns=\"{NS_LOOKUP_LIST_MAP}\" />\n");
     let vfl = format!("{DECL}<ViewFormsList xmlns=\"{NS_VIEW_FORMS_LIST}\" />\n");

@@ -51,7 +51,10 @@ pub struct SpoClient {
 
 impl std::fmt::Debug for SpoClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SpoClient").field("site_url", &self.site_url).field("token", &"<redacted>").finish()
+        f.debug_struct("SpoClient")
+            .field("site_url", &self.site_url)
+            .field("token", &"<redacted>")
+            .finish()
     }
 }
 
@@ -70,7 +73,10 @@ fn unwrap_odata(mut v: Value, function: Option<&str>) -> Value {
 
 /// Case-insensitive property lookup (nometadata casing is not pinned down, reference §3.5).
 fn prop<'a>(v: &'a Value, name: &str) -> Option<&'a Value> {
-    v.as_object()?.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+    v.as_object()?
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v)
 }
 
 fn prop_str(v: &Value, name: &str) -> Option<String> {
@@ -87,13 +93,21 @@ fn prop_uuid(v: &Value, name: &str) -> Option<Uuid> {
 
 /// SP REST string literal: single quotes doubled, then percent-encoded for the path.
 fn odata_string(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(&s.replace('\'', "''"), percent_encoding::NON_ALPHANUMERIC).to_string()
+    percent_encoding::utf8_percent_encode(
+        &s.replace('\'', "''"),
+        percent_encoding::NON_ALPHANUMERIC,
+    )
+    .to_string()
 }
 
 impl SpoClient {
     pub fn new(http: Http, site_url: &str, token: Option<String>) -> Result<Self, SpoError> {
         crate::http::check_url(site_url)?;
-        Ok(SpoClient { http, site_url: site_url.trim_end_matches('/').to_string(), token })
+        Ok(SpoClient {
+            http,
+            site_url: site_url.trim_end_matches('/').to_string(),
+            token,
+        })
     }
 
     pub fn site_url(&self) -> &str {
@@ -101,7 +115,8 @@ impl SpoClient {
     }
 
     fn req(&self, method: Method, path: &str) -> Req {
-        let mut r = Req::new(method, format!("{}{}", self.site_url, path)).header("Accept", "application/json;odata=nometadata");
+        let mut r = Req::new(method, format!("{}{}", self.site_url, path))
+            .header("Accept", "application/json;odata=nometadata");
         if let Some(t) = &self.token {
             r = r.header("Authorization", &format!("Bearer {t}"));
         }
@@ -111,80 +126,167 @@ impl SpoClient {
     async fn call(&self, r: Req, what: &str, function: Option<&str>) -> Result<Value, SpoError> {
         let resp = match self.http.send(r).await {
             Ok(r) => r,
-            Err(e) if e.status() == Some(401) => return Err(SpoError::Unauthorized { site: self.site_url.clone() }),
+            Err(e) if e.status() == Some(401) => {
+                return Err(SpoError::Unauthorized {
+                    site: self.site_url.clone(),
+                })
+            }
             Err(e) => return Err(e.into()),
         };
-        let v: Value = serde_json::from_slice(&resp.body)
-            .map_err(|e| SpoError::Shape { what: what.into(), detail: format!("not JSON: {e}") })?;
+        let v: Value = serde_json::from_slice(&resp.body).map_err(|e| SpoError::Shape {
+            what: what.into(),
+            detail: format!("not JSON: {e}"),
+        })?;
         Ok(unwrap_odata(v, function))
     }
 
     fn post_json(&self, path: &str, body: &Value) -> Req {
-        self.req(Method::POST, path).header("Content-Type", "application/json;odata=nometadata").body(body.to_string())
+        self.req(Method::POST, path)
+            .header("Content-Type", "application/json;odata=nometadata")
+            .body(body.to_string())
     }
 
     pub async fn web(&self) -> Result<WebInfo, SpoError> {
-        let v = self.call(self.req(Method::GET, "/_api/web?$select=Id,Title,ServerRelativeUrl"), "/_api/web", None).await?;
-        let rf = self.call(self.req(Method::GET, "/_api/web/RootFolder?$select=UniqueId,ServerRelativeUrl"), "/_api/web/RootFolder", None).await?;
-        let shape = |d: &str| SpoError::Shape { what: "/_api/web".into(), detail: d.into() };
+        let v = self
+            .call(
+                self.req(Method::GET, "/_api/web?$select=Id,Title,ServerRelativeUrl"),
+                "/_api/web",
+                None,
+            )
+            .await?;
+        let rf = self
+            .call(
+                self.req(
+                    Method::GET,
+                    "/_api/web/RootFolder?$select=UniqueId,ServerRelativeUrl",
+                ),
+                "/_api/web/RootFolder",
+                None,
+            )
+            .await?;
+        let shape = |d: &str| SpoError::Shape {
+            what: "/_api/web".into(),
+            detail: d.into(),
+        };
         Ok(WebInfo {
             id: prop_uuid(&v, "Id").ok_or_else(|| shape("no Id"))?,
             title: prop_str(&v, "Title").unwrap_or_default(),
-            server_relative_url: prop_str(&v, "ServerRelativeUrl").ok_or_else(|| shape("no ServerRelativeUrl"))?,
-            root_folder_id: prop_uuid(&rf, "UniqueId").ok_or_else(|| shape("no RootFolder UniqueId"))?,
+            server_relative_url: prop_str(&v, "ServerRelativeUrl")
+                .ok_or_else(|| shape("no ServerRelativeUrl"))?,
+            root_folder_id: prop_uuid(&rf, "UniqueId")
+                .ok_or_else(|| shape("no RootFolder UniqueId"))?,
         })
     }
 
     pub async fn list_by_title(&self, title: &str) -> Result<ListInfo, SpoError> {
         let path = format!("/_api/web/lists/GetByTitle('{}')?$select=Id,Title,RootFolder/UniqueId,RootFolder/ServerRelativeUrl&$expand=RootFolder", odata_string(title));
-        let v = match self.call(self.req(Method::GET, &path), "list lookup", None).await {
+        let v = match self
+            .call(self.req(Method::GET, &path), "list lookup", None)
+            .await
+        {
             Err(SpoError::Http(e)) if e.status() == Some(404) => {
-                return Err(SpoError::ListNotFound { title: title.into(), site: self.site_url.clone() })
+                return Err(SpoError::ListNotFound {
+                    title: title.into(),
+                    site: self.site_url.clone(),
+                })
             }
             other => other?,
         };
-        let shape = |d: &str| SpoError::Shape { what: format!("list '{title}'"), detail: d.into() };
+        let shape = |d: &str| SpoError::Shape {
+            what: format!("list '{title}'"),
+            detail: d.into(),
+        };
         let rf = prop(&v, "RootFolder").ok_or_else(|| shape("no RootFolder"))?;
         Ok(ListInfo {
             id: prop_uuid(&v, "Id").ok_or_else(|| shape("no Id"))?,
             title: prop_str(&v, "Title").unwrap_or_else(|| title.to_string()),
-            root_folder_id: prop_uuid(rf, "UniqueId").ok_or_else(|| shape("no RootFolder.UniqueId"))?,
-            root_folder_url: prop_str(rf, "ServerRelativeUrl").ok_or_else(|| shape("no RootFolder.ServerRelativeUrl"))?,
+            root_folder_id: prop_uuid(rf, "UniqueId")
+                .ok_or_else(|| shape("no RootFolder.UniqueId"))?,
+            root_folder_url: prop_str(rf, "ServerRelativeUrl")
+                .ok_or_else(|| shape("no RootFolder.ServerRelativeUrl"))?,
         })
     }
 
     pub async fn provision_containers(&self) -> Result<(ProvisionedContainers, Key), SpoError> {
         let name = "ProvisionMigrationContainers";
-        let v = self.call(self.post_json(&format!("/_api/site/{name}"), &Value::Object(Default::default())), name, Some(name)).await?;
-        let shape = |d: &str| SpoError::Shape { what: name.into(), detail: d.into() };
+        let v = self
+            .call(
+                self.post_json(
+                    &format!("/_api/site/{name}"),
+                    &Value::Object(Default::default()),
+                ),
+                name,
+                Some(name),
+            )
+            .await?;
+        let shape = |d: &str| SpoError::Shape {
+            what: name.into(),
+            detail: d.into(),
+        };
         let c = ProvisionedContainers {
-            data_container_uri: prop_str(&v, "DataContainerUri").ok_or_else(|| shape("no DataContainerUri"))?,
-            metadata_container_uri: prop_str(&v, "MetadataContainerUri").ok_or_else(|| shape("no MetadataContainerUri"))?,
-            encryption_key: prop_str(&v, "EncryptionKey").ok_or_else(|| shape("no EncryptionKey"))?,
+            data_container_uri: prop_str(&v, "DataContainerUri")
+                .ok_or_else(|| shape("no DataContainerUri"))?,
+            metadata_container_uri: prop_str(&v, "MetadataContainerUri")
+                .ok_or_else(|| shape("no MetadataContainerUri"))?,
+            encryption_key: prop_str(&v, "EncryptionKey")
+                .ok_or_else(|| shape("no EncryptionKey"))?,
         };
         let key = Key::from_base64(&c.encryption_key).map_err(|e| shape(&e.to_string()))?;
+        // The key lives on only as `Key`, which wipes itself; drop the text copy now.
+        let mut c = c;
+        zeroize::Zeroize::zeroize(&mut c.encryption_key);
         Ok((c, key))
     }
 
     pub async fn provision_queue(&self) -> Result<ProvisionedQueue, SpoError> {
         let name = "ProvisionMigrationQueue";
-        let v = self.call(self.post_json(&format!("/_api/site/{name}"), &Value::Object(Default::default())), name, Some(name)).await?;
+        let v = self
+            .call(
+                self.post_json(
+                    &format!("/_api/site/{name}"),
+                    &Value::Object(Default::default()),
+                ),
+                name,
+                Some(name),
+            )
+            .await?;
         Ok(ProvisionedQueue {
-            job_queue_uri: prop_str(&v, "JobQueueUri").ok_or_else(|| SpoError::Shape { what: name.into(), detail: "no JobQueueUri".into() })?,
+            job_queue_uri: prop_str(&v, "JobQueueUri").ok_or_else(|| SpoError::Shape {
+                what: name.into(),
+                detail: "no JobQueueUri".into(),
+            })?,
         })
     }
 
-    pub async fn create_job_encrypted(&self, web_id: Uuid, data_uri: &str, manifest_uri: &str, queue_uri: Option<&str>, key: &Key) -> Result<Uuid, SpoError> {
+    pub async fn create_job_encrypted(
+        &self,
+        web_id: Uuid,
+        data_uri: &str,
+        manifest_uri: &str,
+        queue_uri: Option<&str>,
+        key: &Key,
+    ) -> Result<Uuid, SpoError> {
         let name = "CreateMigrationJobEncrypted";
         let body = CreateJobRequest {
             g_web_id: web_id.to_string(),
             azure_container_source_uri: data_uri.to_string(),
             azure_container_manifest_uri: manifest_uri.to_string(),
             azure_queue_report_uri: queue_uri.map(str::to_string),
-            options: Some(EncryptionOption { aes256_cbc_key: key.to_base64() }),
+            options: Some(EncryptionOption {
+                aes256_cbc_key: key.to_base64(),
+            }),
         };
-        let body = serde_json::to_value(&body).map_err(|e| SpoError::Shape { what: name.into(), detail: e.to_string() })?;
-        let v = self.call(self.post_json(&format!("/_api/site/{name}"), &body), name, Some(name)).await?;
+        let body = serde_json::to_value(&body).map_err(|e| SpoError::Shape {
+            what: name.into(),
+            detail: e.to_string(),
+        })?;
+        let v = self
+            .call(
+                self.post_json(&format!("/_api/site/{name}"), &body),
+                name,
+                Some(name),
+            )
+            .await?;
         let s = match &v {
             Value::String(s) => Some(s.clone()),
             other => prop_str(other, "value"),
@@ -197,29 +299,55 @@ impl SpoClient {
     }
 
     /// Events after `next_token` as JSON strings, and the token to pass next time (reference §3.5).
-    pub async fn job_progress(&self, job: Uuid, next_token: &str) -> Result<(Vec<String>, String), SpoError> {
+    pub async fn job_progress(
+        &self,
+        job: Uuid,
+        next_token: &str,
+    ) -> Result<(Vec<String>, String), SpoError> {
         let name = "GetMigrationJobProgress";
-        let path = format!("/_api/site/{name}(jobId=guid'{job}',nextToken='{}')", odata_string(next_token));
-        let v = self.call(self.req(Method::GET, &path), name, Some(name)).await?;
+        let path = format!(
+            "/_api/site/{name}(jobId=guid'{job}',nextToken='{}')",
+            odata_string(next_token)
+        );
+        let v = self
+            .call(self.req(Method::GET, &path), name, Some(name))
+            .await?;
         let logs = prop(&v, "Logs").cloned().unwrap_or(Value::Null);
         let logs = match logs {
             Value::Array(a) => a,
-            Value::Object(_) => prop(&logs, "results").and_then(|r| r.as_array().cloned()).unwrap_or_default(),
+            Value::Object(_) => prop(&logs, "results")
+                .and_then(|r| r.as_array().cloned())
+                .unwrap_or_default(),
             _ => Vec::new(),
         };
-        let events = logs.into_iter().filter_map(|l| l.as_str().map(str::to_string)).collect();
+        let events = logs
+            .into_iter()
+            .filter_map(|l| l.as_str().map(str::to_string))
+            .collect();
         let next = prop_str(&v, "NextToken").unwrap_or_else(|| next_token.to_string());
         Ok((events, next))
     }
 
     pub async fn job_status(&self, job: Uuid) -> Result<i32, SpoError> {
         let name = "GetMigrationJobStatus";
-        let v = self.call(self.post_json(&format!("/_api/site/{name}"), &serde_json::json!({ "id": job.to_string() })), name, Some(name)).await?;
+        let v = self
+            .call(
+                self.post_json(
+                    &format!("/_api/site/{name}"),
+                    &serde_json::json!({ "id": job.to_string() }),
+                ),
+                name,
+                Some(name),
+            )
+            .await?;
         let n = match &v {
             Value::Number(n) => n.as_i64(),
             other => prop(other, "value").and_then(|x| x.as_i64()),
         };
-        n.map(|n| n as i32).ok_or_else(|| SpoError::Shape { what: name.into(), detail: "no state".into() })
+        n.map(|n| n as i32).ok_or_else(|| SpoError::Shape {
+            what: name.into(),
+            detail: "no state".into(),
+        })
     }
 }
 
@@ -229,11 +357,20 @@ mod tests {
 
     #[test]
     fn both_odata_shapes_unwrap_to_the_same_object() {
-        let verbose: Value = serde_json::from_str(r#"{"d":{"ProvisionMigrationContainers":{"__metadata":{},"DataContainerUri":"a"}}}"#).unwrap();
+        let verbose: Value = serde_json::from_str(
+            r#"{"d":{"ProvisionMigrationContainers":{"__metadata":{},"DataContainerUri":"a"}}}"#,
+        )
+        .unwrap();
         let plain: Value = serde_json::from_str(r#"{"DataContainerUri":"a"}"#).unwrap();
         let f = Some("ProvisionMigrationContainers");
-        assert_eq!(prop_str(&unwrap_odata(verbose, f), "datacontaineruri").as_deref(), Some("a"));
-        assert_eq!(prop_str(&unwrap_odata(plain, f), "DataContainerUri").as_deref(), Some("a"));
+        assert_eq!(
+            prop_str(&unwrap_odata(verbose, f), "datacontaineruri").as_deref(),
+            Some("a")
+        );
+        assert_eq!(
+            prop_str(&unwrap_odata(plain, f), "DataContainerUri").as_deref(),
+            Some("a")
+        );
     }
 
     #[test]

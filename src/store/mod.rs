@@ -10,9 +10,15 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("state database {path}: {source}. If another spmt run uses this working folder, wait for it or choose another --working-folder")]
-    Sqlite { path: String, source: rusqlite::Error },
+    Sqlite {
+        path: String,
+        source: rusqlite::Error,
+    },
     #[error("cannot create the working folder {path}: {source}")]
-    Folder { path: String, source: std::io::Error },
+    Folder {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 /// The outcome every item ends with.
@@ -93,34 +99,52 @@ CREATE TABLE IF NOT EXISTS packages (run INTEGER NOT NULL, id INTEGER NOT NULL, 
 impl Store {
     /// Opens (creating) `spmt.db` in `folder`, which is created readable by its owner only.
     pub fn open(folder: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(folder).map_err(|e| StoreError::Folder { path: folder.display().to_string(), source: e })?;
+        std::fs::create_dir_all(folder).map_err(|e| StoreError::Folder {
+            path: folder.display().to_string(),
+            source: e,
+        })?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
             let _ = std::fs::set_permissions(folder, std::fs::Permissions::from_mode(0o700));
         }
         let path = folder.join("spmt.db");
-        let err = |e| StoreError::Sqlite { path: path.display().to_string(), source: e };
+        let err = |e| StoreError::Sqlite {
+            path: path.display().to_string(),
+            source: e,
+        };
         let conn = Connection::open(&path).map_err(err)?;
-        conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;").map_err(err)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;",
+        )
+        .map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
         Ok(Store { conn, path })
     }
 
     fn err(&self, e: rusqlite::Error) -> StoreError {
-        StoreError::Sqlite { path: self.path.display().to_string(), source: e }
+        StoreError::Sqlite {
+            path: self.path.display().to_string(),
+            source: e,
+        }
     }
 
     pub fn begin_run(&self, source: &str, target: &str) -> Result<i64, StoreError> {
         self.conn
-            .execute("INSERT INTO runs (started, source, target, status) VALUES (?1, ?2, ?3, 'Running')", params![chrono::Utc::now().to_rfc3339(), source, target])
+            .execute(
+                "INSERT INTO runs (started, source, target, status) VALUES (?1, ?2, ?3, 'Running')",
+                params![chrono::Utc::now().to_rfc3339(), source, target],
+            )
             .map_err(|e| self.err(e))?;
         Ok(self.conn.last_insert_rowid())
     }
 
     pub fn finish_run(&self, run: i64, status: &str) -> Result<(), StoreError> {
         self.conn
-            .execute("UPDATE runs SET finished = ?1, status = ?2 WHERE id = ?3", params![chrono::Utc::now().to_rfc3339(), status, run])
+            .execute(
+                "UPDATE runs SET finished = ?1, status = ?2 WHERE id = ?3",
+                params![chrono::Utc::now().to_rfc3339(), status, run],
+            )
             .map(|_| ())
             .map_err(|e| self.err(e))
     }
@@ -137,7 +161,11 @@ impl Store {
     pub fn int_id(&self, list_id: &str, target_url: &str) -> Result<i64, StoreError> {
         let found: Option<i64> = self
             .conn
-            .query_row("SELECT int_id FROM int_ids WHERE list_id = ?1 AND target_url = ?2", params![list_id, target_url], |r| r.get(0))
+            .query_row(
+                "SELECT int_id FROM int_ids WHERE list_id = ?1 AND target_url = ?2",
+                params![list_id, target_url],
+                |r| r.get(0),
+            )
             .optional()
             .map_err(|e| self.err(e))?;
         if let Some(id) = found {
@@ -145,10 +173,17 @@ impl Store {
         }
         let next: i64 = self
             .conn
-            .query_row("SELECT COALESCE(MAX(int_id), 0) + 1 FROM int_ids WHERE list_id = ?1", params![list_id], |r| r.get(0))
+            .query_row(
+                "SELECT COALESCE(MAX(int_id), 0) + 1 FROM int_ids WHERE list_id = ?1",
+                params![list_id],
+                |r| r.get(0),
+            )
             .map_err(|e| self.err(e))?;
         self.conn
-            .execute("INSERT INTO int_ids (list_id, target_url, int_id) VALUES (?1, ?2, ?3)", params![list_id, target_url, next])
+            .execute(
+                "INSERT INTO int_ids (list_id, target_url, int_id) VALUES (?1, ?2, ?3)",
+                params![list_id, target_url, next],
+            )
             .map_err(|e| self.err(e))?;
         Ok(next)
     }
@@ -176,25 +211,60 @@ impl Store {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             )
             .map_err(|e| self.err(e))?;
-        st.execute(params![run, rel_path, target_url, kind, size as i64, mtime_ns, object_id, int_id, outcome.as_str(), code, rule, message])
-            .map_err(|e| self.err(e))?;
+        st.execute(params![
+            run,
+            rel_path,
+            target_url,
+            kind,
+            size as i64,
+            mtime_ns,
+            object_id,
+            int_id,
+            outcome.as_str(),
+            code,
+            rule,
+            message
+        ])
+        .map_err(|e| self.err(e))?;
         Ok(self.conn.last_insert_rowid())
     }
 
     pub fn set_package(&self, item: i64, package: i64) -> Result<(), StoreError> {
-        let mut st = self.conn.prepare_cached("UPDATE items SET package = ?1 WHERE id = ?2").map_err(|e| self.err(e))?;
-        st.execute(params![package, item]).map(|_| ()).map_err(|e| self.err(e))
+        let mut st = self
+            .conn
+            .prepare_cached("UPDATE items SET package = ?1 WHERE id = ?2")
+            .map_err(|e| self.err(e))?;
+        st.execute(params![package, item])
+            .map(|_| ())
+            .map_err(|e| self.err(e))
     }
 
-    pub fn set_outcome(&self, item: i64, outcome: Outcome, job_id: Option<&str>, code: Option<&str>, message: Option<&str>) -> Result<(), StoreError> {
+    pub fn set_outcome(
+        &self,
+        item: i64,
+        outcome: Outcome,
+        job_id: Option<&str>,
+        code: Option<&str>,
+        message: Option<&str>,
+    ) -> Result<(), StoreError> {
         let mut st = self
             .conn
             .prepare_cached("UPDATE items SET outcome = ?1, job_id = COALESCE(?2, job_id), code = ?3, message = ?4 WHERE id = ?5")
             .map_err(|e| self.err(e))?;
-        st.execute(params![outcome.as_str(), job_id, code, message, item]).map(|_| ()).map_err(|e| self.err(e))
+        st.execute(params![outcome.as_str(), job_id, code, message, item])
+            .map(|_| ())
+            .map_err(|e| self.err(e))
     }
 
-    pub fn upsert_package(&self, run: i64, id: i64, items: u64, bytes: u64, job_id: Option<&str>, state: &str) -> Result<(), StoreError> {
+    pub fn upsert_package(
+        &self,
+        run: i64,
+        id: i64,
+        items: u64,
+        bytes: u64,
+        job_id: Option<&str>,
+        state: &str,
+    ) -> Result<(), StoreError> {
         self.conn
             .execute(
                 "INSERT INTO packages (run, id, items, bytes, job_id, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -212,7 +282,14 @@ impl Store {
             .prepare("SELECT outcome, kind, COUNT(*), COALESCE(SUM(size), 0) FROM items WHERE run = ?1 GROUP BY outcome, kind")
             .map_err(|e| self.err(e))?;
         let rows = st
-            .query_map(params![run], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?)))
+            .query_map(params![run], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                ))
+            })
             .map_err(|e| self.err(e))?;
         for row in rows {
             let (o, kind, n, bytes) = row.map_err(|e| self.err(e))?;
@@ -276,7 +353,15 @@ mod tests {
         assert_ne!(a, b);
         drop(s);
         let s = Store::open(d.path()).unwrap();
-        assert_eq!(s.int_id("L", "/x/a").unwrap(), a, "a re-run reuses the IntId");
-        assert_eq!(s.int_id("M", "/x/a").unwrap(), 1, "another list counts from 1");
+        assert_eq!(
+            s.int_id("L", "/x/a").unwrap(),
+            a,
+            "a re-run reuses the IntId"
+        );
+        assert_eq!(
+            s.int_id("M", "/x/a").unwrap(),
+            1,
+            "another list counts from 1"
+        );
     }
 }

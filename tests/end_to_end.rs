@@ -1,0 +1,378 @@
+//! End to end over loopback: the engine migrates generated trees into the emulator (the
+//! embedded local target), and every byte and every modification time is compared.
+
+use spmt::emulator::{self, EmulatorConfig, EmulatorHandle, FaultProfile};
+use spmt::engine::{self, Counters, MigrateOptions, Summary};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+const TOKEN: &str = "e2e-test-token";
+
+async fn start(root: &Path, faults: FaultProfile) -> EmulatorHandle {
+    emulator::start(EmulatorConfig {
+        listen: ([127, 0, 0, 1], 0).into(),
+        root: root.to_path_buf(),
+        access_token: TOKEN.into(),
+        strict: false,
+        faults,
+        max_concurrent_jobs: 4,
+        precreate: vec![],
+    })
+    .await
+    .expect("emulator starts")
+}
+
+fn options(src: &Path, h: &EmulatorHandle, work: &Path) -> MigrateOptions {
+    let mut o = MigrateOptions::new(
+        src.to_path_buf(),
+        h.site_url("local"),
+        "Documents".into(),
+        work.to_path_buf(),
+    );
+    o.access_token = Some(TOKEN.into());
+    o
+}
+
+async fn run(o: MigrateOptions) -> Summary {
+    engine::migrate(o, Arc::new(Counters::default()))
+        .await
+        .expect("migration runs")
+}
+
+/// Deterministic bytes for a file.
+fn content(seed: usize, len: usize) -> Vec<u8> {
+    let mut x = (seed as u64)
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+fn set_mtime(p: &Path, secs: i64) {
+    filetime::set_file_mtime(p, filetime::FileTime::from_unix_time(secs, 0)).unwrap();
+}
+
+/// ~500 files in nested folders, an empty folder, a 0-byte file, non-ASCII names, and a file
+/// of several blocks. Returns (relative path → bytes) of every file and the list of folders.
+fn make_tree(root: &Path) -> (HashMap<String, Vec<u8>>, Vec<String>) {
+    let mut files = HashMap::new();
+    let mut folders = vec![];
+    let mut n = 0usize;
+    for a in 0..5 {
+        for b in 0..4 {
+            let dir = if b == 0 {
+                format!("dept-{a}")
+            } else {
+                format!("dept-{a}/team {b}/Ünïcødé 日本語")
+            };
+            std::fs::create_dir_all(root.join(&dir)).unwrap();
+            for f in 0..25 {
+                n += 1;
+                let rel = format!("{dir}/file-{f:02} café.txt");
+                let data = content(n, (n * 97) % 20_000);
+                std::fs::write(root.join(&rel), &data).unwrap();
+                set_mtime(&root.join(&rel), 1_500_000_000 + (n as i64) * 3600);
+                files.insert(rel, data);
+            }
+        }
+    }
+    for d in walk_dirs(root, root) {
+        folders.push(d);
+    }
+    std::fs::create_dir_all(root.join("empty/deeper-empty")).unwrap();
+    folders.push("empty".into());
+    folders.push("empty/deeper-empty".into());
+    std::fs::write(root.join("zero.bin"), b"").unwrap();
+    files.insert("zero.bin".into(), vec![]);
+    let big = content(999, 5 * 1024 * 1024 + 7);
+    std::fs::write(root.join("dept-0/big.bin"), &big).unwrap();
+    set_mtime(&root.join("dept-0/big.bin"), 1_600_000_000);
+    files.insert("dept-0/big.bin".into(), big);
+    (files, folders)
+}
+
+fn walk_dirs(root: &Path, dir: &Path) -> Vec<String> {
+    let mut v = vec![];
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            v.push(p.strip_prefix(root).unwrap().to_string_lossy().into_owned());
+            v.extend(walk_dirs(root, &p));
+        }
+    }
+    v
+}
+
+fn mtime_secs(p: &Path) -> i64 {
+    std::fs::metadata(p)
+        .unwrap()
+        .modified()
+        .unwrap()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn library(root: &Path) -> PathBuf {
+    root.join("sites/local/Documents")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrates_a_generated_tree_byte_for_byte_with_mtimes() {
+    let (src, tgt, work) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let (files, folders) = make_tree(src.path());
+    assert!(files.len() > 500);
+    let h = start(tgt.path(), FaultProfile::default()).await;
+    let mut o = options(src.path(), &h, work.path());
+    // Small blocks so the big file really goes through Put Block / Put Block List, and small
+    // packages so several jobs run side by side.
+    o.block_size = 1024 * 1024;
+    o.max_package_items = 60;
+    let s = run(o).await;
+    assert_eq!(s.items.failed, 0, "no failures: {:?}", s.problems);
+    assert_eq!(s.items.pending, 0);
+    assert_eq!(s.items.migrated_files as usize, files.len());
+    assert_eq!(s.items.migrated_folders as usize, folders.len());
+    assert_eq!(s.exit_code(), 0);
+    assert!(
+        s.job_ids.len() >= 9,
+        "packages of ≤60 items: {} jobs",
+        s.job_ids.len()
+    );
+
+    let lib = library(tgt.path());
+    for (rel, data) in &files {
+        let p = lib.join(rel);
+        let got = std::fs::read(&p).unwrap_or_else(|e| panic!("{rel} missing at the target: {e}"));
+        assert!(
+            got == *data,
+            "{rel}: bytes differ ({} vs {})",
+            got.len(),
+            data.len()
+        );
+        // The package carries whole seconds (xs:dateTime without fractions).
+        assert_eq!(
+            mtime_secs(&p),
+            mtime_secs(&src.path().join(rel)),
+            "{rel}: mtime"
+        );
+    }
+    for d in &folders {
+        assert!(lib.join(d).is_dir(), "folder {d} exists at the target");
+    }
+    // Nothing extra appeared in the library.
+    let mut count = 0;
+    fn count_files(p: &Path, n: &mut usize) {
+        for e in std::fs::read_dir(p).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                count_files(&p, n)
+            } else {
+                *n += 1
+            }
+        }
+    }
+    count_files(&lib, &mut count);
+    assert_eq!(count, files.len());
+    // Each file was imported exactly once.
+    let recs = emulator::import_records(tgt.path()).unwrap();
+    let mut per_url: HashMap<String, usize> = HashMap::new();
+    for r in recs.iter().filter(|r| r.kind == "File") {
+        *per_url.entry(r.server_relative_url.clone()).or_default() += 1;
+    }
+    assert_eq!(per_url.len(), files.len());
+    assert!(per_url.values().all(|&n| n == 1));
+    h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_sharepoint_rejects_fail_with_a_code_unless_replaced() {
+    let (src, tgt) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    std::fs::create_dir(src.path().join("ok")).unwrap();
+    std::fs::write(src.path().join("ok/good.txt"), b"good").unwrap();
+    std::fs::write(src.path().join("ok/bad:name?.txt"), b"bad").unwrap();
+    std::fs::create_dir(src.path().join("bad|dir")).unwrap();
+    std::fs::write(src.path().join("bad|dir/inner.txt"), b"inner").unwrap();
+    std::fs::write(src.path().join("CON"), b"reserved").unwrap();
+    let h = start(tgt.path(), FaultProfile::default()).await;
+
+    let w1 = tempfile::tempdir().unwrap();
+    let s = run(options(src.path(), &h, w1.path())).await;
+    assert_eq!(s.items.migrated, 2, "ok/ and ok/good.txt: {:?}", s.problems);
+    assert_eq!(s.items.failed, 4);
+    assert_eq!(s.exit_code(), 1);
+    let bad = s
+        .problems
+        .iter()
+        .find(|p| p.rel_path == "ok/bad:name?.txt")
+        .unwrap();
+    assert_eq!(bad.code.as_deref(), Some("0x01110010"));
+    assert!(
+        bad.message.as_deref().unwrap().contains("ok/bad:name?.txt"),
+        "message names the item"
+    );
+    let inner = s
+        .problems
+        .iter()
+        .find(|p| p.rel_path == "bad|dir/inner.txt")
+        .unwrap();
+    assert_eq!(
+        inner.code.as_deref(),
+        Some("0x0111000F"),
+        "children of a rejected folder say why"
+    );
+    assert!(!library(tgt.path()).join("ok/bad:name?.txt").exists());
+
+    // SPMT's character replacement: the same items now migrate under cleaned names.
+    let w2 = tempfile::tempdir().unwrap();
+    let mut o = options(src.path(), &h, w2.path());
+    o.scan.replace_invalid_char = Some('_');
+    let s = run(o).await;
+    assert_eq!(
+        s.items.failed, 1,
+        "only the reserved name CON still fails: {:?}",
+        s.problems
+    );
+    assert_eq!(
+        std::fs::read(library(tgt.path()).join("ok/bad_name_.txt")).unwrap(),
+        b"bad"
+    );
+    assert_eq!(
+        std::fs::read(library(tgt.path()).join("bad_dir/inner.txt")).unwrap(),
+        b"inner"
+    );
+    h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_is_waited_out_and_nothing_fails() {
+    let (src, tgt, work) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    for i in 0..30 {
+        std::fs::write(src.path().join(format!("f{i}.txt")), content(i, 3000)).unwrap();
+    }
+    let faults = FaultProfile {
+        throttle_rate: 0.15,
+        unavailable_rate: 0.05,
+        retry_after_secs: 1,
+        seed: Some(7),
+        ..Default::default()
+    };
+    let h = start(tgt.path(), faults).await;
+    let s = run(options(src.path(), &h, work.path())).await;
+    assert_eq!(s.items.failed, 0, "{:?}", s.problems);
+    assert_eq!(s.items.migrated_files, 30);
+    assert!(s.throttled_requests > 0, "the fault profile did throttle");
+    h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_item_the_import_rejects_is_failed_and_the_rest_migrate() {
+    let (src, tgt, work) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    for i in 0..10 {
+        std::fs::write(src.path().join(format!("f{i}.txt")), content(i, 100)).unwrap();
+    }
+    let faults = FaultProfile {
+        fail_items: vec!["f3.txt".into()],
+        ..Default::default()
+    };
+    let h = start(tgt.path(), faults).await;
+    let s = run(options(src.path(), &h, work.path())).await;
+    assert_eq!(s.items.migrated_files, 9);
+    assert_eq!(s.items.failed, 1);
+    let p = &s.problems[0];
+    assert_eq!(p.rel_path, "f3.txt");
+    assert_eq!(p.code.as_deref(), Some("0x01710009"));
+    assert!(p.job_id.is_some(), "the failure names its job");
+    assert!(!library(tgt.path()).join("f3.txt").exists());
+    // The job's import logs were fetched, decrypted and kept.
+    let logs = std::fs::read_dir(work.path().join("ImportLogs"))
+        .unwrap()
+        .count();
+    assert!(logs >= 1);
+    h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relative_path_folders_are_created_and_reruns_reuse_ids() {
+    let (src, tgt, work) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    std::fs::create_dir(src.path().join("sub")).unwrap();
+    std::fs::write(src.path().join("sub/a.txt"), b"one").unwrap();
+    let h = start(tgt.path(), FaultProfile::default()).await;
+    let mut o = options(src.path(), &h, work.path());
+    o.target_list_relative_path = "Projects/2024".into();
+    let s = run(o.clone()).await;
+    assert_eq!(s.items.failed, 0, "{:?}", s.problems);
+    let dest = library(tgt.path()).join("Projects/2024/sub/a.txt");
+    assert_eq!(std::fs::read(&dest).unwrap(), b"one");
+
+    // A second run of the same task sends the same object ids: the import overwrites, no conflict.
+    std::fs::write(src.path().join("sub/a.txt"), b"two").unwrap();
+    let s = run(o).await;
+    assert_eq!(s.items.failed, 0, "rerun conflicts: {:?}", s.problems);
+    assert_eq!(std::fs::read(&dest).unwrap(), b"two");
+    let recs = emulator::import_records(tgt.path()).unwrap();
+    let ids: Vec<_> = recs
+        .iter()
+        .filter(|r| r.server_relative_url.ends_with("/sub/a.txt"))
+        .map(|r| r.object_id.clone())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert_eq!(ids[0], ids[1], "same object id on both runs");
+    h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_token_and_missing_source_are_clear_errors() {
+    let (src, tgt, work) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let h = start(tgt.path(), FaultProfile::default()).await;
+    let mut o = options(src.path(), &h, work.path());
+    o.access_token = Some("not-the-token".into());
+    let e = engine::migrate(o, Arc::new(Counters::default()))
+        .await
+        .unwrap_err();
+    assert!(e.is_configuration());
+    let msg = e.to_string();
+    assert!(
+        msg.contains("access token") && !msg.contains("not-the-token"),
+        "{msg}"
+    );
+
+    let o = options(&src.path().join("nope"), &h, work.path());
+    let e = engine::migrate(o, Arc::new(Counters::default()))
+        .await
+        .unwrap_err();
+    assert!(
+        e.is_configuration() && e.to_string().contains("nope"),
+        "{e}"
+    );
+    let _ = Duration::ZERO;
+    h.shutdown().await;
+}
