@@ -6,9 +6,11 @@
 //! tasks. Progress is published as atomic counters that hosts read at their own pace, so a
 //! million-file run never floods a terminal or an FFI callback.
 
+pub mod ledger;
 pub mod monitor;
 pub mod packager;
 pub mod recorder;
+pub mod resume;
 pub mod upload;
 
 use crate::azure::QueueClient;
@@ -141,6 +143,8 @@ pub struct Counters {
     pub imported_items: AtomicU64,
     pub failed_items: AtomicU64,
     pub skipped_items: AtomicU64,
+    /// Skipped because an earlier round migrated them and they have not changed.
+    pub unchanged_items: AtomicU64,
     pub done: AtomicBool,
 }
 
@@ -455,6 +459,14 @@ pub async fn migrate(
                             job_id: Some(sub.job_id.to_string()),
                             state: "Submitted",
                         });
+                        // The job id must be on disk before anything else happens: a run killed
+                        // now is settled from it on resume instead of importing twice.
+                        let (ack_tx, ack_rx) = std::sync::mpsc::channel();
+                        sh2.record(Rec::Flush(ack_tx));
+                        let _ = tokio::task::spawn_blocking(move || {
+                            ack_rx.recv_timeout(Duration::from_secs(30))
+                        })
+                        .await;
                         let _ = sub_tx2.send(sub).await;
                     }
                     Err((code, message)) => {

@@ -3,8 +3,9 @@
 //! `GetMigrationJobProgress` as the fallback, then records one outcome per item: migrated only
 //! when its job ended and no event names it as failed (reference §5.1, §7).
 
+use super::ledger::Ledger;
 use super::recorder::Rec;
-use super::upload::{codes, Submitted};
+use super::upload::Submitted;
 use super::Shared;
 use crate::azure::QueueClient;
 use crate::crypto::{self, Key};
@@ -20,12 +21,7 @@ use uuid::Uuid;
 
 struct Watch {
     sub: Submitted,
-    /// object id / list item id / server-relative URL → index into `sub.items`.
-    index: HashMap<String, usize>,
-    failed: HashMap<usize, (String, String)>,
-    warnings: Vec<String>,
-    fatal: Option<String>,
-    ended: bool,
+    ledger: Ledger,
     progress_token: String,
     last_event: Instant,
     last_status_check: Instant,
@@ -34,21 +30,20 @@ struct Watch {
 
 impl Watch {
     fn new(sub: Submitted, shared: &Shared) -> Self {
-        let mut index = HashMap::new();
+        let mut ledger = Ledger::default();
         for (n, (_, it)) in sub.items.iter().enumerate() {
-            index.insert(it.object_id.to_string(), n);
-            index.insert(it.item_id.to_string(), n);
             let url = shared.target.server_relative(&it.lib_rel);
-            index.insert(url.to_lowercase(), n);
-            index.insert(shared.target.web_relative(&url).to_lowercase(), n);
+            ledger.add_item(
+                n,
+                it.object_id,
+                it.item_id,
+                &url,
+                &shared.target.web_relative(&url),
+            );
         }
         Watch {
             sub,
-            index,
-            failed: HashMap::new(),
-            warnings: Vec::new(),
-            fatal: None,
-            ended: false,
+            ledger,
             progress_token: "0".into(),
             last_event: Instant::now(),
             last_status_check: Instant::now(),
@@ -56,67 +51,9 @@ impl Watch {
         }
     }
 
-    fn item_for(&self, ev: &EventFields) -> Option<usize> {
-        if let Some(id) = field(ev, "Id")
-            .and_then(|s| Uuid::parse_str(s.trim_matches(|c| c == '{' || c == '}')).ok())
-        {
-            if let Some(n) = self.index.get(&id.to_string()) {
-                return Some(*n);
-            }
-        }
-        let url = field(ev, "Url")?.trim().to_lowercase();
-        self.index
-            .get(&url)
-            .or_else(|| self.index.get(url.trim_start_matches('/')))
-            .copied()
-    }
-
-    /// Applies one event; returns true when the job reached its end.
-    fn apply(&mut self, ev: &EventFields, shared: &Shared) -> bool {
+    fn apply(&mut self, ev: &EventFields) {
         self.last_event = Instant::now();
-        let kind = field(ev, "Event").unwrap_or("");
-        let msg = || {
-            let code = field(ev, "ErrorCode").unwrap_or("");
-            let m = field(ev, "Message").unwrap_or("");
-            crate::secrets::redact(&format!("{m} (ErrorCode {code})"))
-        };
-        match kind {
-            "JobError" => match self.item_for(ev) {
-                Some(n) => {
-                    self.failed
-                        .entry(n)
-                        .or_insert((codes::NOT_ALL_MIGRATED.to_string(), msg()));
-                }
-                None => self.warnings.push(format!(
-                    "error on {}: {}",
-                    field(ev, "Url").unwrap_or("?"),
-                    msg()
-                )),
-            },
-            "JobWarning" => self.warnings.push(format!(
-                "warning on {}: {}",
-                field(ev, "Url").unwrap_or("?"),
-                msg()
-            )),
-            "JobFatalError" => {
-                self.fatal.get_or_insert_with(msg);
-            }
-            "JobProgress" => {}
-            "JobEnd" | "JobCancelled" | "JobDeleted" => {
-                if kind != "JobEnd" {
-                    self.fatal.get_or_insert_with(|| {
-                        format!(
-                            "the job was {}",
-                            kind.trim_start_matches("Job").to_lowercase()
-                        )
-                    });
-                }
-                self.ended = true;
-            }
-            _ => {}
-        }
-        let _ = shared;
-        self.ended
+        self.ledger.apply(ev);
     }
 }
 
@@ -212,7 +149,7 @@ pub async fn run(
                 match decode_message(&m.text, &keys) {
                     Some((job, ev)) if jobs.contains_key(&job) => {
                         if let Some(w) = jobs.get_mut(&job) {
-                            w.apply(&ev, &shared);
+                            w.apply(&ev);
                         }
                         let _ = q.delete_message(&m).await;
                     }
@@ -227,7 +164,7 @@ pub async fn run(
         let ids: Vec<Uuid> = jobs.keys().copied().collect();
         for id in ids {
             let Some(w) = jobs.get_mut(&id) else { continue };
-            if w.ended || w.last_event.elapsed() < fallback_after {
+            if w.ledger.ended || w.last_event.elapsed() < fallback_after {
                 continue;
             }
             match shared.spo.job_progress(id, &w.progress_token).await {
@@ -236,35 +173,37 @@ pub async fn run(
                     for e in events {
                         if let Some(ev) = wire::parse_event(&e) {
                             got_any = true;
-                            w.apply(&ev, &shared);
+                            w.apply(&ev);
                         }
                     }
-                    if !w.ended && w.last_status_check.elapsed() > shared.opts.status_check_every {
+                    if !w.ledger.ended
+                        && w.last_status_check.elapsed() > shared.opts.status_check_every
+                    {
                         w.last_status_check = Instant::now();
                         // State 0 after the job was accepted means it is gone; after two such
                         // readings with no JobEnd the job is recorded as failed, never as done.
                         if let Ok(wire::JOB_STATE_NONE) = shared.spo.job_status(id).await {
                             w.seen_none += 1;
                             if w.seen_none >= 2 {
-                                w.fatal.get_or_insert_with(|| {
+                                w.ledger.fatal.get_or_insert_with(|| {
                                     "the job ended without a JobEnd event".into()
                                 });
-                                w.ended = true;
+                                w.ledger.ended = true;
                             }
                         }
                     }
                 }
                 Err(e) => tracing::warn!(job = %id, error = %e, "GetMigrationJobProgress failed"),
             }
-            if !w.ended && w.last_event.elapsed() > shared.opts.job_timeout {
-                w.fatal.get_or_insert_with(|| format!("no news from the job for {} s; it may still finish: check with GetMigrationJobProgress", shared.opts.job_timeout.as_secs()));
-                w.ended = true;
+            if !w.ledger.ended && w.last_event.elapsed() > shared.opts.job_timeout {
+                w.ledger.fatal.get_or_insert_with(|| format!("no news from the job for {} s; it may still finish: check with GetMigrationJobProgress", shared.opts.job_timeout.as_secs()));
+                w.ledger.ended = true;
             }
         }
 
         let finished: Vec<Uuid> = jobs
             .iter()
-            .filter(|(_, w)| w.ended)
+            .filter(|(_, w)| w.ledger.ended)
             .map(|(k, _)| *k)
             .collect();
         for id in finished {
@@ -291,7 +230,7 @@ async fn finish(shared: &Shared, mut w: Watch) {
                 let empty = events.is_empty();
                 for e in events {
                     if let Some(ev) = wire::parse_event(&e) {
-                        w.apply(&ev, shared);
+                        w.apply(&ev);
                     }
                 }
                 if empty || next == token {
@@ -313,17 +252,7 @@ async fn finish(shared: &Shared, mut w: Watch) {
         if !seen.insert(*row) {
             continue;
         }
-        let (outcome, code, message) = if let Some(f) = &w.fatal {
-            (
-                Outcome::Failed,
-                Some(codes::FATAL.to_string()),
-                Some(format!("Job Fatal Error: {f}")),
-            )
-        } else if let Some((code, m)) = w.failed.get(&n) {
-            (Outcome::Failed, Some(code.clone()), Some(m.clone()))
-        } else {
-            (Outcome::Migrated, None, None)
-        };
+        let (outcome, code, message) = w.ledger.outcome(n);
         if outcome == Outcome::Failed {
             failed += 1;
             shared.log_item(
@@ -345,7 +274,7 @@ async fn finish(shared: &Shared, mut w: Watch) {
     let c = &shared.counters;
     c.imported_items.fetch_add(migrated, Ordering::Relaxed);
     c.failed_items.fetch_add(failed, Ordering::Relaxed);
-    for wmsg in &w.warnings {
+    for wmsg in &w.ledger.warnings {
         tracing::warn!(job = %job, "{}", crate::secrets::redact(wmsg));
     }
     shared.record(Rec::Package {
@@ -353,7 +282,7 @@ async fn finish(shared: &Shared, mut w: Watch) {
         items: w.sub.items.len() as u64,
         bytes: 0,
         job_id: Some(job.clone()),
-        state: if w.fatal.is_some() {
+        state: if w.ledger.fatal.is_some() {
             "Failed"
         } else {
             "Imported"

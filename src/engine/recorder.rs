@@ -78,6 +78,35 @@ impl Recorder {
         let kind = it.kind.as_str();
         match &it.verdict {
             Verdict::Migrate => {
+                // Incremental rounds: what an earlier round migrated and has not changed since
+                // (same size and modification time; a folder by its path) is not sent again.
+                if let Some((outcome, size, mtime, round)) = self.store.previous(&url, self.run)? {
+                    if outcome == Outcome::Migrated.as_str()
+                        && (it.kind == ItemKind::Folder || (size == it.size && mtime == mtime_ns))
+                    {
+                        let message = format!(
+                            "{}: unchanged since round {round}, already migrated",
+                            it.rel_path
+                        );
+                        self.store.insert_item(
+                            self.run,
+                            &it.rel_path,
+                            &url,
+                            kind,
+                            it.size,
+                            mtime_ns,
+                            None,
+                            None,
+                            Outcome::Skipped,
+                            None,
+                            Some("Unchanged"),
+                            Some(&message),
+                        )?;
+                        c.skipped_items.fetch_add(1, Ordering::Relaxed);
+                        c.unchanged_items.fetch_add(1, Ordering::Relaxed);
+                        return Ok(true);
+                    }
+                }
                 let list = self.target.list_id.to_string();
                 let int_id = self.store.int_id(&list, &url)?;
                 let object_id = ids::object_id(self.target.list_id, &url);

@@ -91,6 +91,8 @@ CREATE TABLE IF NOT EXISTS items (
     rule TEXT,
     message TEXT);
 CREATE INDEX IF NOT EXISTS items_run ON items(run, outcome);
+CREATE INDEX IF NOT EXISTS items_url ON items(target_url, run);
+CREATE INDEX IF NOT EXISTS items_package ON items(run, package);
 CREATE TABLE IF NOT EXISTS runs (id INTEGER PRIMARY KEY, started TEXT NOT NULL, finished TEXT, source TEXT, target TEXT, status TEXT);
 CREATE TABLE IF NOT EXISTS packages (run INTEGER NOT NULL, id INTEGER NOT NULL, items INTEGER, bytes INTEGER, job_id TEXT, state TEXT,
     PRIMARY KEY (run, id));
@@ -273,6 +275,81 @@ impl Store {
             )
             .map(|_| ())
             .map_err(|e| self.err(e))
+    }
+
+    /// The latest record of `target_url` in an earlier run: (outcome, size, mtime in ns, run).
+    pub fn previous(
+        &self,
+        target_url: &str,
+        run: i64,
+    ) -> Result<Option<(String, u64, i64, i64)>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT outcome, size, mtime_ns, run FROM items WHERE target_url = ?1 AND run < ?2 ORDER BY run DESC, id DESC LIMIT 1")
+            .map_err(|e| self.err(e))?;
+        st.query_row(params![target_url, run], |r| {
+            Ok((r.get(0)?, r.get::<_, i64>(1)? as u64, r.get(2)?, r.get(3)?))
+        })
+        .optional()
+        .map_err(|e| self.err(e))
+    }
+
+    /// Jobs submitted by earlier runs whose items are still pending: (run, package, job id,
+    /// items as (row, target URL, object id)).
+    #[allow(clippy::type_complexity)]
+    pub fn unsettled_jobs(
+        &self,
+        run: i64,
+    ) -> Result<Vec<(i64, i64, String, Vec<(i64, String, String)>)>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT DISTINCT p.run, p.id, p.job_id FROM packages p JOIN items i ON i.run = p.run AND i.package = p.id
+                 WHERE p.run < ?1 AND p.job_id IS NOT NULL AND i.outcome = 'Pending'",
+            )
+            .map_err(|e| self.err(e))?;
+        let jobs = st
+            .query_map(params![run], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })
+            .map_err(|e| self.err(e))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        let mut items = self
+            .conn
+            .prepare("SELECT id, target_url, COALESCE(object_id, '') FROM items WHERE run = ?1 AND package = ?2 AND outcome = 'Pending'")
+            .map_err(|e| self.err(e))?;
+        for (r, p, j) in jobs {
+            let rows = items
+                .query_map(params![r, p], |x| Ok((x.get(0)?, x.get(1)?, x.get(2)?)))
+                .map_err(|e| self.err(e))?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| self.err(e))?;
+            out.push((r, p, j, rows));
+        }
+        Ok(out)
+    }
+
+    /// Marks what earlier, interrupted runs left unconfirmed; this run sends those items again.
+    pub fn close_interrupted(&self, run: i64) -> Result<u64, StoreError> {
+        let n = self
+            .conn
+            .execute(
+                "UPDATE items SET outcome = 'Failed', rule = 'Interrupted',
+                 message = 'the run stopped before this item''s import was confirmed; it is sent again in round ' || ?1
+                 WHERE run < ?1 AND outcome = 'Pending'",
+                params![run],
+            )
+            .map_err(|e| self.err(e))?;
+        self.conn
+            .execute("UPDATE runs SET status = 'Interrupted', finished = COALESCE(finished, ?2) WHERE id < ?1 AND status = 'Running'", params![run, chrono::Utc::now().to_rfc3339()])
+            .map_err(|e| self.err(e))?;
+        Ok(n as u64)
     }
 
     pub fn counts(&self, run: i64) -> Result<OutcomeCounts, StoreError> {

@@ -1,0 +1,121 @@
+//! Resume: before a new round scans, jobs that an interrupted run submitted but never saw end
+//! are settled from the service's own record (`GetMigrationJobProgress`), so an item imported
+//! by such a job is not sent again; what no job confirmed is closed as interrupted and the new
+//! round sends it again with the same ids.
+
+use super::ledger::Ledger;
+use super::MigrateOptions;
+use crate::package::{ids, Target};
+use crate::spo::SpoClient;
+use crate::store::{Store, StoreError};
+use crate::wire::{self, parse_event};
+use std::time::Instant;
+use uuid::Uuid;
+
+/// Every event of `job`, waiting while the service still queues or runs it. Returns
+/// `None` when the service no longer knows the job.
+async fn settled_events(spo: &SpoClient, job: Uuid, opts: &MigrateOptions) -> Option<Vec<String>> {
+    let start = Instant::now();
+    loop {
+        let mut all = Vec::new();
+        let mut token = "0".to_string();
+        let mut ok = false;
+        for _ in 0..1000 {
+            match spo.job_progress(job, &token).await {
+                Ok((events, next)) => {
+                    ok = true;
+                    let done = events.is_empty() || next == token;
+                    all.extend(events);
+                    if done {
+                        break;
+                    }
+                    token = next;
+                }
+                Err(e) => {
+                    tracing::warn!(job = %job, error = %e, "cannot read the events of an earlier job");
+                    break;
+                }
+            }
+        }
+        let ended = all.iter().filter_map(|e| parse_event(e)).any(|e| {
+            matches!(
+                wire::field(&e, "Event"),
+                Some("JobEnd" | "JobCancelled" | "JobDeleted")
+            )
+        });
+        if ended {
+            return Some(all);
+        }
+        match spo.job_status(job).await {
+            Ok(wire::JOB_STATE_QUEUED | wire::JOB_STATE_PROCESSING)
+                if start.elapsed() < opts.job_timeout =>
+            {
+                tokio::time::sleep(
+                    opts.poll_interval
+                        .max(std::time::Duration::from_millis(200)),
+                )
+                .await;
+            }
+            _ => {
+                return if ok && !all.is_empty() {
+                    Some(all)
+                } else {
+                    None
+                }
+            }
+        }
+    }
+}
+
+/// Settles earlier runs' unconfirmed jobs and closes what stays unconfirmed. Returns
+/// (items settled from their job's record, items to send again).
+pub async fn settle(
+    store: &Store,
+    run: i64,
+    spo: &SpoClient,
+    target: &Target,
+    opts: &MigrateOptions,
+) -> Result<(u64, u64), StoreError> {
+    let mut settled = 0u64;
+    for (_run, package, job, items) in store.unsettled_jobs(run)? {
+        let Ok(job_id) = Uuid::parse_str(&job) else {
+            continue;
+        };
+        let Some(events) = settled_events(spo, job_id, opts).await else {
+            tracing::info!(job = %job, package, "earlier job unknown to the service; its items are sent again");
+            continue;
+        };
+        let mut ledger = Ledger::default();
+        for (n, (_, url, oid)) in items.iter().enumerate() {
+            let oid = Uuid::parse_str(oid).unwrap_or_else(|_| ids::object_id(target.list_id, url));
+            ledger.add_item(
+                n,
+                oid,
+                ids::list_item_id(target.list_id, url),
+                url,
+                &target.web_relative(url),
+            );
+        }
+        for e in events.iter().filter_map(|e| parse_event(e)) {
+            ledger.apply(&e);
+        }
+        if !ledger.ended {
+            continue;
+        }
+        store.begin()?;
+        for (n, (row, _, _)) in items.iter().enumerate() {
+            let (outcome, code, message) = ledger.outcome(n);
+            store.set_outcome(
+                *row,
+                outcome,
+                Some(&job),
+                code.as_deref(),
+                message.as_deref(),
+            )?;
+            settled += 1;
+        }
+        store.commit()?;
+    }
+    let again = store.close_interrupted(run)?;
+    Ok((settled, again))
+}
