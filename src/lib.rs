@@ -5,5 +5,6 @@
 //! SharePoint-compatible target; it shares only `wire` and `crypto` with the client.
 
 pub mod crypto;
+pub mod emulator;
 pub mod secrets;
 pub mod wire;
