@@ -6,6 +6,7 @@
 
 pub mod azure;
 pub mod crypto;
+pub mod emulator;
 pub mod engine;
 pub mod http;
 pub mod logging;
