@@ -3,8 +3,8 @@
 
 use clap::{Args, Parser, Subcommand};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use spmt::engine::{self, Counters, MigrateOptions, Summary};
 use spmt::emulator::{self, EmulatorConfig, FaultProfile};
+use spmt::engine::{self, Counters, MigrateOptions, Summary};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,7 +13,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Parser)]
-#[command(name = "spmt", version, about = "Open, cross-platform SharePoint Migration Tool")]
+#[command(
+    name = "spmt",
+    version,
+    about = "Open, cross-platform SharePoint Migration Tool"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -119,14 +123,21 @@ fn usage_error(msg: &str) -> ExitCode {
 }
 
 fn parse_date(s: &str, flag: &str) -> Result<std::time::SystemTime, String> {
-    let d = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| format!("{flag} '{s}': use the form YYYY-MM-DD"))?;
-    let t = d.and_hms_opt(0, 0, 0).ok_or_else(|| format!("{flag} '{s}': not a date"))?.and_utc();
+    let d = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|_| format!("{flag} '{s}': use the form YYYY-MM-DD"))?;
+    let t = d
+        .and_hms_opt(0, 0, 0)
+        .ok_or_else(|| format!("{flag} '{s}': not a date"))?
+        .and_utc();
     Ok(std::time::UNIX_EPOCH + Duration::from_secs(t.timestamp().max(0) as u64))
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => return usage_error(&format!("cannot start the async runtime: {e}")),
     };
@@ -139,7 +150,11 @@ fn main() -> ExitCode {
 async fn migrate(a: MigrateArgs) -> ExitCode {
     let local = a.target_site_url.eq_ignore_ascii_case("local");
     let working = a.working_folder.clone().unwrap_or_else(|| {
-        let name = a.file_share_source.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "session".into());
+        let name = a
+            .file_share_source
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "session".into());
         engine::default_working_folder(&name)
     });
     spmt::logging::init(Some(&working.join("spmt.log")));
@@ -163,7 +178,12 @@ async fn migrate(a: MigrateArgs) -> ExitCode {
                 handle = Some(h);
                 (url, Some(token))
             }
-            Err(e) => return usage_error(&format!("cannot start the local target in {}: {e}", a.local_target_root.display())),
+            Err(e) => {
+                return usage_error(&format!(
+                    "cannot start the local target in {}: {e}",
+                    a.local_target_root.display()
+                ))
+            }
         }
     } else {
         if a.access_token.is_none() {
@@ -172,7 +192,12 @@ async fn migrate(a: MigrateArgs) -> ExitCode {
         (a.target_site_url.clone(), a.access_token.clone())
     };
 
-    let mut opts = MigrateOptions::new(a.file_share_source.clone(), site_url, a.target_list.clone(), working);
+    let mut opts = MigrateOptions::new(
+        a.file_share_source.clone(),
+        site_url,
+        a.target_list.clone(),
+        working,
+    );
     opts.access_token = token;
     opts.target_list_relative_path = a.target_list_relative_path.clone();
     opts.scan_only = a.scan_only;
@@ -185,11 +210,23 @@ async fn migrate(a: MigrateArgs) -> ExitCode {
     opts.scan.include_hidden = a.include_hidden_files;
     opts.scan.follow_symlinks = a.follow_symlinks;
     if let Some(e) = &a.skip_files_with_extension {
-        opts.scan.skip_extensions = e.split([':', ',', ';']).filter(|s| !s.is_empty()).map(str::to_string).collect();
+        opts.scan.skip_extensions = e
+            .split([':', ',', ';'])
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
     }
     for (v, flag, slot) in [
-        (&a.migrate_files_modified_after, "--migrate-files-modified-after", &mut opts.scan.modified_after),
-        (&a.migrate_files_created_after, "--migrate-files-created-after", &mut opts.scan.created_after),
+        (
+            &a.migrate_files_modified_after,
+            "--migrate-files-modified-after",
+            &mut opts.scan.modified_after,
+        ),
+        (
+            &a.migrate_files_created_after,
+            "--migrate-files-created-after",
+            &mut opts.scan.created_after,
+        ),
     ] {
         if let Some(s) = v {
             match parse_date(s, flag) {
@@ -210,8 +247,16 @@ async fn migrate(a: MigrateArgs) -> ExitCode {
     match result {
         Ok(s) => {
             let library = local.then(|| {
-                let mut p = a.local_target_root.join("sites").join("local").join(&a.target_list);
-                for seg in a.target_list_relative_path.split(['/', '\\']).filter(|s| !s.is_empty()) {
+                let mut p = a
+                    .local_target_root
+                    .join("sites")
+                    .join("local")
+                    .join(&a.target_list);
+                for seg in a
+                    .target_list_relative_path
+                    .split(['/', '\\'])
+                    .filter(|s| !s.is_empty())
+                {
                     p = p.join(seg);
                 }
                 p
@@ -222,7 +267,10 @@ async fn migrate(a: MigrateArgs) -> ExitCode {
         Err(e) => {
             let code = if e.is_configuration() { 2 } else { 1 };
             if a.json {
-                println!("{}", serde_json::json!({ "status": "Failed", "error": spmt::secrets::redact(&e.to_string()) }));
+                println!(
+                    "{}",
+                    serde_json::json!({ "status": "Failed", "error": spmt::secrets::redact(&e.to_string()) })
+                );
             }
             eprintln!("error: {}", spmt::secrets::redact(&e.to_string()));
             ExitCode::from(code)
@@ -234,7 +282,10 @@ fn print_summary(s: &Summary, library: Option<&std::path::Path>, json: bool) {
     if json {
         let mut v = serde_json::to_value(s).unwrap_or_default();
         if let (Some(obj), Some(p)) = (v.as_object_mut(), library) {
-            obj.insert("target_library_path".into(), serde_json::Value::String(p.display().to_string()));
+            obj.insert(
+                "target_library_path".into(),
+                serde_json::Value::String(p.display().to_string()),
+            );
         }
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         return;
@@ -244,10 +295,20 @@ fn print_summary(s: &Summary, library: Option<&std::path::Path>, json: bool) {
         s.status, i.migrated, i.migrated_files, i.migrated_folders, i.migrated_bytes, i.skipped, i.failed, s.duration_secs, s.packages,
         if s.job_ids.is_empty() { "none".to_string() } else { s.job_ids.len().to_string() });
     for p in s.problems.iter().take(20) {
-        println!("  {:8} {} [{}] {}", p.outcome, p.rel_path, p.code.as_deref().or(p.rule.as_deref()).unwrap_or("-"), p.message.as_deref().unwrap_or(""));
+        println!(
+            "  {:8} {} [{}] {}",
+            p.outcome,
+            p.rel_path,
+            p.code.as_deref().or(p.rule.as_deref()).unwrap_or("-"),
+            p.message.as_deref().unwrap_or("")
+        );
     }
     if s.problems.len() > 20 {
-        println!("  … {} more; see {}/spmt.db and spmt.log", s.problems.len() - 20, s.working_folder);
+        println!(
+            "  … {} more; see {}/spmt.db and spmt.log",
+            s.problems.len() - 20,
+            s.working_folder
+        );
     }
     if let Some(p) = library {
         println!("library: {}", p.display());
@@ -283,16 +344,31 @@ async fn show_progress(c: Arc<Counters>) {
         }
     }
     let mp = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(8));
-    let style = |t: &str| ProgressStyle::with_template(t).unwrap_or_else(|_| ProgressStyle::default_bar());
-    let scanned = mp.add(ProgressBar::new_spinner().with_style(style("{spinner} scanned   {pos} items {msg}")));
-    let packaged = mp.add(ProgressBar::new(0).with_style(style("  packaged  [{bar:30}] {pos}/{len} items")));
-    let uploaded = mp.add(ProgressBar::new(0).with_style(style("  uploaded  [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec}")));
-    let imported = mp.add(ProgressBar::new(0).with_style(style("  imported  [{bar:30}] {pos}/{len} items {msg}")));
+    let style =
+        |t: &str| ProgressStyle::with_template(t).unwrap_or_else(|_| ProgressStyle::default_bar());
+    let scanned = mp
+        .add(ProgressBar::new_spinner().with_style(style("{spinner} scanned   {pos} items {msg}")));
+    let packaged =
+        mp.add(ProgressBar::new(0).with_style(style("  packaged  [{bar:30}] {pos}/{len} items")));
+    let uploaded = mp.add(ProgressBar::new(0).with_style(style(
+        "  uploaded  [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec}",
+    )));
+    let imported = mp.add(
+        ProgressBar::new(0).with_style(style("  imported  [{bar:30}] {pos}/{len} items {msg}")),
+    );
     loop {
         let n = c.scanned_items.load(Ordering::Relaxed);
         let b = c.scanned_bytes.load(Ordering::Relaxed);
         scanned.set_position(n);
-        scanned.set_message(format!("({} MB){}", b >> 20, if c.scan_done.load(Ordering::Relaxed) { " done" } else { "" }));
+        scanned.set_message(format!(
+            "({} MB){}",
+            b >> 20,
+            if c.scan_done.load(Ordering::Relaxed) {
+                " done"
+            } else {
+                ""
+            }
+        ));
         packaged.set_length(n);
         packaged.set_position(c.packaged_items.load(Ordering::Relaxed));
         // Ciphertext is up to 16 bytes a file longer than the plaintext.
@@ -300,7 +376,11 @@ async fn show_progress(c: Arc<Counters>) {
         uploaded.set_position(c.uploaded_bytes.load(Ordering::Relaxed));
         imported.set_length(n);
         imported.set_position(c.imported_items.load(Ordering::Relaxed));
-        imported.set_message(format!("failed {} skipped {}", c.failed_items.load(Ordering::Relaxed), c.skipped_items.load(Ordering::Relaxed)));
+        imported.set_message(format!(
+            "failed {} skipped {}",
+            c.failed_items.load(Ordering::Relaxed),
+            c.skipped_items.load(Ordering::Relaxed)
+        ));
         if c.done.load(Ordering::Relaxed) {
             break;
         }
@@ -332,18 +412,39 @@ async fn run_emulator(a: EmulatorArgs) -> ExitCode {
     let mut precreate = Vec::new();
     for l in &a.libraries {
         match l.split_once('/') {
-            Some((site, title)) if !site.is_empty() && !title.is_empty() => precreate.push((site.to_string(), title.to_string())),
-            _ => return usage_error(&format!("--library '{l}': use SITE/TITLE, e.g. local/Documents")),
+            Some((site, title)) if !site.is_empty() && !title.is_empty() => {
+                precreate.push((site.to_string(), title.to_string()))
+            }
+            _ => {
+                return usage_error(&format!(
+                    "--library '{l}': use SITE/TITLE, e.g. local/Documents"
+                ))
+            }
         }
     }
-    let token = a.access_token.clone().unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
-    let cfg = EmulatorConfig { listen: a.listen, root: a.root.clone(), access_token: token.clone(), strict: a.strict, faults, max_concurrent_jobs: a.max_concurrent_jobs.max(1), precreate };
+    let token = a
+        .access_token
+        .clone()
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    let cfg = EmulatorConfig {
+        listen: a.listen,
+        root: a.root.clone(),
+        access_token: token.clone(),
+        strict: a.strict,
+        faults,
+        max_concurrent_jobs: a.max_concurrent_jobs.max(1),
+        precreate,
+    };
     let h = match emulator::start(cfg).await {
         Ok(h) => h,
         Err(e) => return usage_error(&format!("cannot start the emulator on {}: {e}", a.listen)),
     };
     println!("spmt emulator listening on {}", h.base_url());
-    println!("sites at {}/sites/<name>; data in {}", h.base_url(), a.root.display());
+    println!(
+        "sites at {}/sites/<name>; data in {}",
+        h.base_url(),
+        a.root.display()
+    );
     if a.access_token.is_none() {
         // Printed because it was generated here and a script needs it; it guards only this emulator.
         println!("access token: {token}");

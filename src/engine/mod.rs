@@ -290,6 +290,19 @@ pub async fn migrate(
         &opts.source.display().to_string(),
         &format!("{}|{}", opts.site_url, opts.target_list),
     )?;
+    // New list-item ids go above the highest one the target already uses.
+    let max_id = spo.max_item_id(&opts.target_list).await?;
+    store.reserve_int_ids_above(&target.list_id.to_string(), max_id)?;
+    if !opts.scan_only {
+        let (settled, again) = resume::settle(&store, run, &spo, &target, &opts).await?;
+        if settled + again > 0 {
+            tracing::info!(
+                settled,
+                again,
+                "settled the items an earlier, interrupted run left unconfirmed"
+            );
+        }
+    }
 
     // The --target-list-relative-path folders: synthetic items every package re-declares.
     let mut prefix_folders = Vec::new();

@@ -207,6 +207,30 @@ impl SpoClient {
         })
     }
 
+    /// Highest list-item id in use in the list (0 when empty), so new items get ids above it:
+    /// imported `IntId`s are kept as given and must not collide (reference §6.8).
+    pub async fn max_item_id(&self, title: &str) -> Result<i64, SpoError> {
+        let path = format!(
+            "/_api/web/lists/GetByTitle('{}')/items?$select=Id&$orderby=Id%20desc&$top=1",
+            odata_string(title)
+        );
+        let v = self
+            .call(self.req(Method::GET, &path), "list items", None)
+            .await?;
+        let rows = match &v {
+            Value::Array(a) => a.clone(),
+            other => prop(other, "value")
+                .or_else(|| prop(other, "results"))
+                .and_then(|r| r.as_array().cloned())
+                .unwrap_or_default(),
+        };
+        Ok(rows
+            .first()
+            .and_then(|r| prop(r, "Id"))
+            .and_then(|x| x.as_i64())
+            .unwrap_or(0))
+    }
+
     pub async fn provision_containers(&self) -> Result<(ProvisionedContainers, Key), SpoError> {
         let name = "ProvisionMigrationContainers";
         let v = self

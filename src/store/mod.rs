@@ -159,7 +159,21 @@ impl Store {
         self.conn.execute_batch("COMMIT").map_err(|e| self.err(e))
     }
 
-    /// The item's stable list-item id in this list: the one used before, or the next free one.
+    /// Raises the floor for new list-item ids of `list_id` to above `max_in_use` (the
+    /// target's highest id): ids already given out stay as they are.
+    pub fn reserve_int_ids_above(&self, list_id: &str, max_in_use: i64) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO meta (key, value) VALUES ('int_floor:' || ?1, ?2)
+                 ON CONFLICT(key) DO UPDATE SET value = MAX(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))",
+                params![list_id, max_in_use.to_string()],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// The item's stable list-item id in this list: the one used before, or the next free one
+    /// above both our own ids and the target's highest id.
     pub fn int_id(&self, list_id: &str, target_url: &str) -> Result<i64, StoreError> {
         let found: Option<i64> = self
             .conn
@@ -176,7 +190,8 @@ impl Store {
         let next: i64 = self
             .conn
             .query_row(
-                "SELECT COALESCE(MAX(int_id), 0) + 1 FROM int_ids WHERE list_id = ?1",
+                "SELECT MAX(COALESCE((SELECT MAX(int_id) FROM int_ids WHERE list_id = ?1), 0),
+                            COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'int_floor:' || ?1), 0)) + 1",
                 params![list_id],
                 |r| r.get(0),
             )
