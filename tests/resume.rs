@@ -1,0 +1,208 @@
+//! Crash safety and incremental rounds: `kill -9` the CLI at different moments, run it again
+//! with the same working folder, and prove the target equals the source with no file imported
+//! twice; later rounds send only new and changed files.
+
+use spmt::emulator::{self, EmulatorConfig, EmulatorHandle, FaultProfile};
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const TOKEN: &str = "resume-test-token";
+
+async fn start(root: &Path, faults: FaultProfile, jobs: usize) -> EmulatorHandle {
+    emulator::start(EmulatorConfig {
+        listen: ([127, 0, 0, 1], 0).into(),
+        root: root.to_path_buf(),
+        access_token: TOKEN.into(),
+        strict: false,
+        faults,
+        max_concurrent_jobs: jobs,
+        precreate: vec![],
+    })
+    .await
+    .expect("emulator starts")
+}
+
+fn migrate_cmd(src: &Path, site: &str, work: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_spmt"));
+    c.args([
+        "migrate",
+        "--target-list",
+        "Documents",
+        "--json",
+        "--target-site-url",
+        site,
+        "--access-token",
+        TOKEN,
+    ])
+    .arg("--file-share-source")
+    .arg(src)
+    .arg("--working-folder")
+    .arg(work)
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null());
+    c
+}
+
+fn make_tree(root: &Path, n: usize) -> HashMap<String, Vec<u8>> {
+    let mut files = HashMap::new();
+    for i in 0..n {
+        let rel = format!("d{}/s{}/f{i}.txt", i % 7, i % 3);
+        std::fs::create_dir_all(root.join(&rel).parent().unwrap()).unwrap();
+        let data = format!("file {i} ").repeat(1 + i % 50).into_bytes();
+        std::fs::write(root.join(&rel), &data).unwrap();
+        files.insert(rel, data);
+    }
+    files
+}
+
+fn file_imports(root: &Path) -> HashMap<String, usize> {
+    let mut m = HashMap::new();
+    for r in emulator::import_records(root)
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.kind == "File")
+    {
+        *m.entry(r.server_relative_url).or_insert(0) += 1;
+    }
+    m
+}
+
+/// What the killed run left: (items recorded, items confirmed migrated, jobs submitted).
+fn db_state(work: &Path) -> (i64, i64, i64) {
+    let Ok(c) = rusqlite::Connection::open(work.join("spmt.db")) else {
+        return (0, 0, 0);
+    };
+    let q = |sql: &str| c.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap_or(0);
+    (
+        q("SELECT COUNT(*) FROM items"),
+        q("SELECT COUNT(*) FROM items WHERE outcome = 'Migrated'"),
+        q("SELECT COUNT(*) FROM packages WHERE job_id IS NOT NULL"),
+    )
+}
+
+/// Runs to completion and returns the JSON summary and exit code.
+async fn finish(src: &Path, site: &str, work: &Path) -> (serde_json::Value, i32) {
+    let mut c = migrate_cmd(src, site, work);
+    let out = tokio::task::spawn_blocking(move || c.output().unwrap())
+        .await
+        .unwrap();
+    (
+        serde_json::from_slice(&out.stdout).unwrap_or_default(),
+        out.status.code().unwrap_or(-1),
+    )
+}
+
+async fn kill_then_resume(kill_after: Duration, faults: FaultProfile) {
+    let (src, tgt, work) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let files = make_tree(src.path(), 1200);
+    let h = start(tgt.path(), faults, 2).await;
+    let site = h.site_url("local");
+
+    let mut child = migrate_cmd(src.path(), &site, work.path()).spawn().unwrap();
+    tokio::time::sleep(kill_after).await;
+    let finished_early = child.try_wait().unwrap().is_some();
+    child.kill().unwrap(); // SIGKILL: no cleanup runs
+    child.wait().unwrap();
+    let state = db_state(work.path());
+    eprintln!("killed after {kill_after:?}: {state:?} (finished early: {finished_early})");
+
+    let (summary, code) = finish(src.path(), &site, work.path()).await;
+    eprintln!("resumed run took {} s", summary["duration_secs"]);
+    assert_eq!(code, 0, "resumed run succeeds: {summary}");
+    assert_eq!(summary["items"]["failed"], 0, "{summary}");
+    let lib = tgt.path().join("sites/local/Documents");
+    for (rel, data) in &files {
+        assert_eq!(
+            &std::fs::read(lib.join(rel)).unwrap_or_else(|_| panic!("{rel} missing after resume")),
+            data,
+            "{rel}"
+        );
+    }
+    let imports = file_imports(tgt.path());
+    assert_eq!(imports.len(), files.len());
+    let twice: Vec<_> = imports.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "files imported twice after a kill at {kill_after:?} (finished early: {finished_early}): {twice:?}");
+    h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_after_kill_during_scan_migrates_each_file_once() {
+    kill_then_resume(Duration::from_millis(60), FaultProfile::default()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_after_kill_during_upload_migrates_each_file_once() {
+    // Latency on every request keeps the run in its upload phase when the kill comes.
+    kill_then_resume(
+        Duration::from_millis(1500),
+        FaultProfile {
+            latency_ms: 5,
+            ..Default::default()
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_after_kill_while_waiting_for_import_migrates_each_file_once() {
+    kill_then_resume(
+        Duration::from_millis(3500),
+        FaultProfile {
+            latency_ms: 5,
+            ..Default::default()
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn later_rounds_send_only_new_and_changed_files() {
+    let (src, tgt, work) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let files = make_tree(src.path(), 40);
+    let h = start(tgt.path(), FaultProfile::default(), 4).await;
+    let site = h.site_url("local");
+    let (s1, code) = finish(src.path(), &site, work.path()).await;
+    assert_eq!(code, 0, "{s1}");
+    assert_eq!(s1["items"]["migrated_files"], files.len());
+
+    std::fs::write(src.path().join("d0/s0/f0.txt"), b"changed content").unwrap();
+    std::fs::write(src.path().join("d0/new.txt"), b"new file").unwrap();
+    let (s2, code) = finish(src.path(), &site, work.path()).await;
+    assert_eq!(code, 0, "{s2}");
+    assert_eq!(
+        s2["items"]["migrated_files"], 2,
+        "only the changed and the new file: {s2}"
+    );
+    assert_eq!(s2["items"]["failed"], 0);
+    let skipped = s2["items"]["skipped"].as_u64().unwrap();
+    assert!(
+        skipped >= (files.len() - 1) as u64,
+        "unchanged files skipped: {s2}"
+    );
+    let lib = tgt.path().join("sites/local/Documents");
+    assert_eq!(
+        std::fs::read(lib.join("d0/s0/f0.txt")).unwrap(),
+        b"changed content"
+    );
+    assert_eq!(std::fs::read(lib.join("d0/new.txt")).unwrap(), b"new file");
+    let imports = file_imports(tgt.path());
+    assert_eq!(
+        imports["/sites/local/Shared Documents/d0/s0/f0.txt"], 2,
+        "the changed file was sent again"
+    );
+    assert_eq!(
+        imports["/sites/local/Shared Documents/d1/s1/f1.txt"], 1,
+        "an unchanged file was not"
+    );
+    h.shutdown().await;
+}
