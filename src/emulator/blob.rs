@@ -10,7 +10,7 @@
 //! per run, so no earlier run's SAS could reach an earlier run's blobs anyway.
 
 use super::sas::{SasAuthority, SasDenied};
-use super::server::{azure_error, empty, http_date, query_map, read_body, Body};
+use super::server::{azure_error, azure_precise_time, empty, http_date, query_map, read_body, Body};
 use super::Emu;
 use base64::Engine as _;
 use bytes::Bytes;
@@ -555,7 +555,7 @@ fn snapshot(store: &BlobStore, headers: &HeaderMap, container: &str, name: &str)
     if !meta.is_empty() {
         snap.metadata = meta;
     }
-    let mut ts = Utc::now().format("%Y-%m-%dT%H:%M:%S%.7fZ").to_string();
+    let mut ts = azure_precise_time(Utc::now());
     if entry.snapshots.iter().any(|(t, _)| *t >= ts) {
         // Two snapshots within the clock's resolution: keep them ordered and distinct.
         let last = entry.snapshots.last().map(|(t, _)| t.clone()).unwrap_or_default();
@@ -568,7 +568,7 @@ fn snapshot(store: &BlobStore, headers: &HeaderMap, container: &str, name: &str)
 
 fn bump_snapshot_time(t: &str) -> String {
     chrono::DateTime::parse_from_rfc3339(t)
-        .map(|d| (d.with_timezone(&Utc) + chrono::Duration::microseconds(1)).format("%Y-%m-%dT%H:%M:%S%.7fZ").to_string())
+        .map(|d| azure_precise_time(d.with_timezone(&Utc) + chrono::Duration::microseconds(1)))
         .unwrap_or_else(|_| format!("{t}1"))
 }
 

@@ -27,6 +27,11 @@ pub fn http_date(t: DateTime<Utc>) -> String {
     t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
 }
 
+/// Azure's 7-digit fractional time (snapshot ids, error bodies); chrono has no `%.7f`.
+pub fn azure_precise_time(t: DateTime<Utc>) -> String {
+    format!("{}.{:07}Z", t.format("%Y-%m-%dT%H:%M:%S"), t.timestamp_subsec_nanos() / 100)
+}
+
 /// Azure's XML error body, with the code also in `x-ms-error-code`.
 pub fn azure_error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
     let xml = format!(
@@ -34,7 +39,7 @@ pub fn azure_error(status: StatusCode, code: &str, message: &str) -> Response<Bo
         code,
         quick_xml::escape::escape(message),
         uuid::Uuid::new_v4(),
-        Utc::now().format("%Y-%m-%dT%H:%M:%S%.7fZ")
+        azure_precise_time(Utc::now())
     );
     let mut r = Response::new(body_bytes(xml));
     *r.status_mut() = status;
