@@ -50,24 +50,22 @@ struct EncState {
     enc: Option<CbcEncryptor>,
     md5: Md5,
     plain: u64,
+    /// Size the scan saw; the file may have changed since, so it is only a hint.
+    expected: u64,
 }
 
 /// Reads the next `block` plaintext bytes and returns their ciphertext; at EOF the padded tail.
 fn next_block(st: &mut EncState, block: usize) -> std::io::Result<(Vec<u8>, bool)> {
-    let mut buf = vec![0u8; block];
-    let mut n = 0;
-    while n < block {
-        let r = st.file.read(&mut buf[n..])?;
-        if r == 0 {
-            break;
-        }
-        n += r;
-    }
+    // Sized from what the scan saw, not from the block size: a 1 KiB file must not cost an
+    // 8 MiB zeroed buffer (that memset dominated small-file runs).
+    let hint = (st.expected.saturating_sub(st.plain) as usize).saturating_add(1).min(block);
+    let mut buf = Vec::with_capacity(hint);
+    let n = (&mut st.file).take(block as u64).read_to_end(&mut buf)?;
     st.plain += n as u64;
     let mut out = Vec::with_capacity(n + crypto::BLOCK);
     let eof = n < block;
     if let Some(enc) = st.enc.as_mut() {
-        enc.update(&buf[..n], &mut out);
+        enc.update(&buf, &mut out);
     }
     if eof {
         if let Some(enc) = st.enc.take() {
@@ -113,6 +111,7 @@ async fn upload_file(
         enc: Some(CbcEncryptor::new(&key2, &iv)),
         md5: Md5::new(),
         plain: 0,
+        expected: it.size,
     });
     let mut ids = Vec::new();
     let mut first = true;
