@@ -8,9 +8,13 @@ const MASK: &str = "REDACTED";
 
 /// Replaces secret values in `text`.
 pub fn redact(text: &str) -> String {
-    let mut out = mask_after(text, "sig=", |c| c == '&' || c == '"' || c == '\'' || c.is_whitespace() || c == ')' || c == '>');
+    let mut out = mask_after(text, "sig=", |c| {
+        c == '&' || c == '"' || c == '\'' || c.is_whitespace() || c == ')' || c == '>'
+    });
     for prefix in ["Bearer ", "bearer "] {
-        out = mask_after(&out, prefix, |c| c.is_whitespace() || c == '"' || c == '\'' || c == ',');
+        out = mask_after(&out, prefix, |c| {
+            c.is_whitespace() || c == '"' || c == '\'' || c == ','
+        });
     }
     for key in ["\"AES256CBCKey\":\"", "\"EncryptionKey\":\"", "AccountKey="] {
         out = mask_after(&out, key, |c| c == '"' || c == ';');
@@ -43,7 +47,9 @@ mod tests {
 
     #[test]
     fn sas_signatures_tokens_and_keys_are_masked() {
-        let s = redact("PUT http://h/c/b?sv=1&sig=abc%2Bdef&sp=rw failed; Authorization: Bearer eyJ0.x.y");
+        let s = redact(
+            "PUT http://h/c/b?sv=1&sig=abc%2Bdef&sp=rw failed; Authorization: Bearer eyJ0.x.y",
+        );
         assert!(!s.contains("abc%2Bdef") && !s.contains("eyJ0"), "{s}");
         assert!(s.contains("sig=REDACTED&sp=rw"), "{s}");
         let j = redact(r#"{"AES256CBCKey":"c2VjcmV0","x":1}"#);

@@ -130,7 +130,9 @@ pub fn parse_event(json: &str) -> Option<EventFields> {
 
 /// Case-insensitive lookup of an event field.
 pub fn field<'a>(ev: &'a EventFields, name: &str) -> Option<&'a str> {
-    ev.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    ev.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
 }
 
 /// The parts of an Azure SAS query this project reads and writes.
@@ -169,7 +171,10 @@ impl Sas {
     pub fn string_to_sign(&self, canonical: &str) -> String {
         if canonical.starts_with("/queue/") {
             // Queue SAS: no response-header overrides.
-            format!("{}\n{}\n{}\n{}\n\n\n{}\n{}", self.sp, self.st, self.se, canonical, self.spr, self.sv)
+            format!(
+                "{}\n{}\n{}\n{}\n\n\n{}\n{}",
+                self.sp, self.st, self.se, canonical, self.spr, self.sv
+            )
         } else {
             format!(
                 "{}\n{}\n{}\n{}\n\n\n{}\n{}\n\n\n\n\n",
@@ -227,10 +232,19 @@ mod tests {
 
     #[test]
     fn sas_round_trips_through_query() {
-        let mut s = Sas { sv: SAS_VERSION.into(), sr: "c".into(), sp: "rw".into(), se: "2030-01-01T00:00:00Z".into(), ..Default::default() };
+        let mut s = Sas {
+            sv: SAS_VERSION.into(),
+            sr: "c".into(),
+            sp: "rw".into(),
+            se: "2030-01-01T00:00:00Z".into(),
+            ..Default::default()
+        };
         s.sign("/blob/acct/cont", b"key");
         let back = Sas::parse(&s.to_query());
         assert_eq!(back, s);
-        assert_ne!(back.sig, sas_signature(&back.string_to_sign("/blob/acct/other"), b"key"));
+        assert_ne!(
+            back.sig,
+            sas_signature(&back.string_to_sign("/blob/acct/other"), b"key")
+        );
     }
 }

@@ -68,8 +68,24 @@ pub struct Events {
 }
 
 impl Events {
-    pub fn new(emu: Arc<Emu>, job_id: Uuid, key: Option<Key>, queue: Option<String>, progress: Arc<ProgressLog>) -> Self {
-        Events { emu, job_id, correlation_id: Uuid::new_v4(), key, queue, progress, lines: Vec::new(), errors: 0, warnings: 0 }
+    pub fn new(
+        emu: Arc<Emu>,
+        job_id: Uuid,
+        key: Option<Key>,
+        queue: Option<String>,
+        progress: Arc<ProgressLog>,
+    ) -> Self {
+        Events {
+            emu,
+            job_id,
+            correlation_id: Uuid::new_v4(),
+            key,
+            queue,
+            progress,
+            lines: Vec::new(),
+            errors: 0,
+            warnings: 0,
+        }
     }
 
     /// Emits one event with the common keys plus `fields`.
@@ -77,7 +93,13 @@ impl Events {
         self.emit_at(event, fields, Level::Info, None);
     }
 
-    fn emit_at(&mut self, event: &str, fields: &[(&str, String)], level: Level, problem: Option<&Problem>) {
+    fn emit_at(
+        &mut self,
+        event: &str,
+        fields: &[(&str, String)],
+        level: Level,
+        problem: Option<&Problem>,
+    ) {
         let now = chrono::Utc::now();
         let time = event_time(now);
         let mut m: BTreeMap<&str, String> = BTreeMap::new();
@@ -99,24 +121,35 @@ impl Events {
             let text = match &self.key {
                 Some(key) => {
                     let iv = crypto::random_iv();
-                    let env = EncryptedEnvelope {
-                        label: "Encrypted".into(),
-                        job_id: self.job_id.to_string(),
-                        iv: crypto::iv_to_base64(&iv),
-                        content: base64::engine::general_purpose::STANDARD.encode(crypto::encrypt(key, &iv, json.as_bytes())),
-                    };
+                    let env =
+                        EncryptedEnvelope {
+                            label: "Encrypted".into(),
+                            job_id: self.job_id.to_string(),
+                            iv: crypto::iv_to_base64(&iv),
+                            content: base64::engine::general_purpose::STANDARD
+                                .encode(crypto::encrypt(key, &iv, json.as_bytes())),
+                        };
                     serde_json::to_string(&env).unwrap_or_default()
                 }
                 None => json.clone(),
             };
-            self.emu.queues.put(q, base64::engine::general_purpose::STANDARD.encode(text));
+            self.emu
+                .queues
+                .put(q, base64::engine::general_purpose::STANDARD.encode(text));
         }
         // Import log line format (ours; SPO's is undocumented, reference §7.5), tab-separated:
         //   time \t level \t object type \t url \t error code \t message
         // Info lines carry the event name as object type "" and the whole event JSON as message.
         let clean = |s: &str| s.replace(['\t', '\r', '\n'], " ");
         let line = match problem {
-            Some(p) => format!("{time}\t{}\t{}\t{}\t{}\t{}", level.as_str(), clean(&p.object_type), clean(&p.url), p.code, clean(&p.message)),
+            Some(p) => format!(
+                "{time}\t{}\t{}\t{}\t{}\t{}",
+                level.as_str(),
+                clean(&p.object_type),
+                clean(&p.url),
+                p.code,
+                clean(&p.message)
+            ),
             None => format!("{time}\t{}\t\t\t0\t{}", level.as_str(), json),
         };
         self.lines.push((level, line));
@@ -143,15 +176,30 @@ impl Events {
 
     pub fn warning(&mut self, p: &Problem) {
         self.warnings += 1;
-        self.emit_at("JobWarning", &Self::problem_fields(p), Level::Warning, Some(p));
+        self.emit_at(
+            "JobWarning",
+            &Self::problem_fields(p),
+            Level::Warning,
+            Some(p),
+        );
     }
 
     /// A package-level failure: object fields empty.
     pub fn fatal(&mut self, code: &'static str, message: &str) {
         self.errors += 1;
-        let p = Problem { code, error_type: "Microsoft.SharePoint.SPException", message: message.to_string(), ..Default::default() };
+        let p = Problem {
+            code,
+            error_type: "Microsoft.SharePoint.SPException",
+            message: message.to_string(),
+            ..Default::default()
+        };
         tracing::debug!(job = %self.job_id, message, "JobFatalError");
-        self.emit_at("JobFatalError", &Self::problem_fields(&p), Level::Fatal, Some(&p));
+        self.emit_at(
+            "JobFatalError",
+            &Self::problem_fields(&p),
+            Level::Fatal,
+            Some(&p),
+        );
     }
 
     /// Writes `Import-{JobId}-1.log` (every event), `.err` (errors) and `.wrn` (warnings) into the
@@ -159,18 +207,28 @@ impl Events {
     pub fn write_logs(&self, container: &str) {
         let base = format!("Import-{}-1", self.job_id);
         let pick = |f: &dyn Fn(Level) -> bool| -> String {
-            self.lines.iter().filter(|(l, _)| f(*l)).map(|(_, s)| format!("{s}\r\n")).collect()
+            self.lines
+                .iter()
+                .filter(|(l, _)| f(*l))
+                .map(|(_, s)| format!("{s}\r\n"))
+                .collect()
         };
         let files = [
             (format!("{base}.log"), pick(&|_| true)),
-            (format!("{base}.err"), pick(&|l| matches!(l, Level::Error | Level::Fatal))),
+            (
+                format!("{base}.err"),
+                pick(&|l| matches!(l, Level::Error | Level::Fatal)),
+            ),
             (format!("{base}.wrn"), pick(&|l| l == Level::Warning)),
         ];
         for (name, text) in files {
             let (data, meta) = match &self.key {
                 Some(key) => {
                     let iv = crypto::random_iv();
-                    (crypto::encrypt(key, &iv, text.as_bytes()), vec![("IV".to_string(), crypto::iv_to_base64(&iv))])
+                    (
+                        crypto::encrypt(key, &iv, text.as_bytes()),
+                        vec![("IV".to_string(), crypto::iv_to_base64(&iv))],
+                    )
                 }
                 None => (text.into_bytes(), Vec::new()),
             };

@@ -28,7 +28,11 @@ impl Faults {
             Some(s) => StdRng::seed_from_u64(s),
             None => StdRng::from_entropy(),
         };
-        Faults { profile, rng: Mutex::new(rng), window: Mutex::new((Instant::now(), 0)) }
+        Faults {
+            profile,
+            rng: Mutex::new(rng),
+            window: Mutex::new((Instant::now(), 0)),
+        }
     }
 
     pub fn latency(&self) -> Option<Duration> {
@@ -56,10 +60,16 @@ impl Faults {
                 return Some(Fault::Drop);
             }
             if p.throttle_rate > 0.0 && rng.gen::<f64>() < p.throttle_rate {
-                return Some(Fault::Status { status: 429, retry_after });
+                return Some(Fault::Status {
+                    status: 429,
+                    retry_after,
+                });
             }
             if p.unavailable_rate > 0.0 && rng.gen::<f64>() < p.unavailable_rate {
-                return Some(Fault::Status { status: 503, retry_after });
+                return Some(Fault::Status {
+                    status: 503,
+                    retry_after,
+                });
             }
         }
         if let Some(max) = p.max_requests_per_sec {
@@ -70,7 +80,10 @@ impl Faults {
             }
             w.1 += 1;
             if w.1 > max {
-                return Some(Fault::Status { status: 429, retry_after: 1 });
+                return Some(Fault::Status {
+                    status: 429,
+                    retry_after: 1,
+                });
             }
         }
         None
@@ -83,20 +96,39 @@ mod tests {
 
     #[test]
     fn seeded_rates_are_deterministic_and_scoped() {
-        let p = FaultProfile { throttle_rate: 0.5, seed: Some(7), scope: FaultScope::Storage, ..Default::default() };
-        let a: Vec<_> = (0..50).map(|_| Faults::new(p.clone()).decide(false)).collect();
+        let p = FaultProfile {
+            throttle_rate: 0.5,
+            seed: Some(7),
+            scope: FaultScope::Storage,
+            ..Default::default()
+        };
+        let a: Vec<_> = (0..50)
+            .map(|_| Faults::new(p.clone()).decide(false))
+            .collect();
         let f = Faults::new(p.clone());
         let b: Vec<_> = (0..50).map(|_| f.decide(false)).collect();
-        assert!(a.iter().all(|x| *x == a[0]), "a fresh seeded generator gives the same first choice");
+        assert!(
+            a.iter().all(|x| *x == a[0]),
+            "a fresh seeded generator gives the same first choice"
+        );
         assert!(b.iter().any(Option::is_some) && b.iter().any(Option::is_none));
         assert_eq!(f.decide(true), None, "REST is out of scope");
     }
 
     #[test]
     fn ceiling_counts_requests_in_the_current_second() {
-        let f = Faults::new(FaultProfile { max_requests_per_sec: Some(3), ..Default::default() });
+        let f = Faults::new(FaultProfile {
+            max_requests_per_sec: Some(3),
+            ..Default::default()
+        });
         let r: Vec<_> = (0..5).map(|_| f.decide(true)).collect();
         assert_eq!(&r[..3], &[None, None, None]);
-        assert_eq!(r[3], Some(Fault::Status { status: 429, retry_after: 1 }));
+        assert_eq!(
+            r[3],
+            Some(Fault::Status {
+                status: 429,
+                retry_after: 1
+            })
+        );
     }
 }

@@ -86,7 +86,9 @@ impl Jobs {
 
     /// `SPMigrationJobState`: 2 queued, 4 processing, 0 done or unknown (reference §3.4).
     pub fn status(&self, id: Uuid) -> i32 {
-        self.get(id).map(|j| j.state.load(Ordering::SeqCst)).unwrap_or(JOB_STATE_NONE)
+        self.get(id)
+            .map(|j| j.state.load(Ordering::SeqCst))
+            .unwrap_or(JOB_STATE_NONE)
     }
 
     /// Events from index `start` on, and the next token.
@@ -98,13 +100,21 @@ impl Jobs {
     }
 
     pub fn all(&self, site: &str) -> Vec<(Uuid, i32)> {
-        let Ok(map) = self.map.lock() else { return Vec::new() };
-        map.iter().filter(|(_, j)| j.site.eq_ignore_ascii_case(site)).map(|(id, j)| (*id, j.state.load(Ordering::SeqCst))).collect()
+        let Ok(map) = self.map.lock() else {
+            return Vec::new();
+        };
+        map.iter()
+            .filter(|(_, j)| j.site.eq_ignore_ascii_case(site))
+            .map(|(id, j)| (*id, j.state.load(Ordering::SeqCst)))
+            .collect()
     }
 
     /// Forgets a job (a running one still finishes; its events are no longer served).
     pub fn delete(&self, id: Uuid) -> bool {
-        self.map.lock().map(|mut m| m.remove(&id).is_some()).unwrap_or(false)
+        self.map
+            .lock()
+            .map(|mut m| m.remove(&id).is_some())
+            .unwrap_or(false)
     }
 
     pub async fn wait_idle(&self, timeout: Duration) {
@@ -117,7 +127,16 @@ impl Jobs {
 
 /// The library's folder in the tree: its title, made safe as one path segment.
 pub fn title_dir(title: &str) -> String {
-    let t: String = title.chars().map(|c| if matches!(c, '/' | '\\' | '\0') { '_' } else { c }).collect();
+    let t: String = title
+        .chars()
+        .map(|c| {
+            if matches!(c, '/' | '\\' | '\0') {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
     match t.as_str() {
         "" | "." | ".." => "_".to_string(),
         _ => t,
@@ -127,12 +146,28 @@ pub fn title_dir(title: &str) -> String {
 /// Queues a job: emits JobQueued now, imports when a slot is free. Returns the job id.
 pub fn submit(emu: &Arc<Emu>, spec: JobSpec) -> Uuid {
     let id = Uuid::new_v4();
-    let entry = Arc::new(JobEntry { site: spec.site.name.clone(), state: AtomicI32::new(JOB_STATE_QUEUED), progress: Arc::new(ProgressLog::default()) });
+    let entry = Arc::new(JobEntry {
+        site: spec.site.name.clone(),
+        state: AtomicI32::new(JOB_STATE_QUEUED),
+        progress: Arc::new(ProgressLog::default()),
+    });
     if let Ok(mut m) = emu.jobs.map.lock() {
         m.insert(id, entry.clone());
     }
-    let mut ev = Events::new(emu.clone(), id, spec.key.clone(), spec.queue.clone(), entry.progress.clone());
-    ev.emit("JobQueued", &[("SiteId", spec.site.site_id.to_string()), ("DbId", db_id().to_string())]);
+    let mut ev = Events::new(
+        emu.clone(),
+        id,
+        spec.key.clone(),
+        spec.queue.clone(),
+        entry.progress.clone(),
+    );
+    ev.emit(
+        "JobQueued",
+        &[
+            ("SiteId", spec.site.site_id.to_string()),
+            ("DbId", db_id().to_string()),
+        ],
+    );
     emu.jobs.active.fetch_add(1, Ordering::SeqCst);
     let emu = emu.clone();
     tokio::spawn(async move {
@@ -168,19 +203,32 @@ struct Counters {
 fn run(emu: &Arc<Emu>, spec: &JobSpec, ev: &mut Events) {
     let started = Instant::now();
     let id = ev.job_id;
-    ev.emit("JobLogFileCreate", &[("FileName", format!("Import-{id}-1.log"))]);
+    ev.emit(
+        "JobLogFileCreate",
+        &[("FileName", format!("Import-{id}-1.log"))],
+    );
     ev.emit(
         "JobStart",
         &[
             ("SiteId", spec.site.site_id.to_string()),
             ("WebId", spec.site.web_id.to_string()),
             ("DBId", db_id().to_string()),
-            ("FarmId", Uuid::new_v5(&Uuid::NAMESPACE_OID, b"spmt-emulator-farm").to_string()),
-            ("ServerId", Uuid::new_v5(&Uuid::NAMESPACE_OID, b"spmt-emulator-server").to_string()),
+            (
+                "FarmId",
+                Uuid::new_v5(&Uuid::NAMESPACE_OID, b"spmt-emulator-farm").to_string(),
+            ),
+            (
+                "ServerId",
+                Uuid::new_v5(&Uuid::NAMESPACE_OID, b"spmt-emulator-server").to_string(),
+            ),
             ("SubscriptionId", Uuid::nil().to_string()),
         ],
     );
-    let staging = emu.root.join("_emulator").join("staging").join(id.to_string());
+    let staging = emu
+        .root
+        .join("_emulator")
+        .join("staging")
+        .join(id.to_string());
     let mut imp = Importer::new(emu, spec, ev, staging.clone());
     if let Err(f) = imp.import() {
         imp.ev.fatal(f.code, &f.message);
@@ -188,7 +236,13 @@ fn run(emu: &Arc<Emu>, spec: &JobSpec, ev: &mut Events) {
     let fields = imp.counter_fields(started, true);
     drop(imp);
     let _ = std::fs::remove_dir_all(&staging);
-    ev.emit("JobEnd", &fields.iter().map(|(k, v)| (*k, v.clone())).collect::<Vec<_>>());
+    ev.emit(
+        "JobEnd",
+        &fields
+            .iter()
+            .map(|(k, v)| (*k, v.clone()))
+            .collect::<Vec<_>>(),
+    );
     ev.write_logs(&spec.manifest_container);
 }
 
@@ -198,7 +252,10 @@ struct Fatal {
 }
 
 fn fatal(message: impl Into<String>) -> Fatal {
-    Fatal { code: E_FATAL, message: message.into() }
+    Fatal {
+        code: E_FATAL,
+        message: message.into(),
+    }
 }
 
 /// A per-object failure before it is tied to an object's identity.
@@ -212,7 +269,13 @@ struct ObjErr {
 }
 
 fn oerr(code: &'static str, error_type: &'static str, message: impl Into<String>) -> ObjErr {
-    ObjErr { code, error_type, message: message.into(), object_type: None, id: None }
+    ObjErr {
+        code,
+        error_type,
+        message: message.into(),
+        object_type: None,
+        id: None,
+    }
 }
 
 fn invalid(message: impl Into<String>) -> ObjErr {
@@ -295,7 +358,9 @@ fn parse_time(s: &str) -> Option<DateTime<Utc>> {
         return Some(t.with_timezone(&Utc));
     }
     let bare = s.strip_suffix('Z').unwrap_or(s);
-    chrono::NaiveDateTime::parse_from_str(bare, "%Y-%m-%dT%H:%M:%S%.f").ok().map(|t| t.and_utc())
+    chrono::NaiveDateTime::parse_from_str(bare, "%Y-%m-%dT%H:%M:%S%.f")
+        .ok()
+        .map(|t| t.and_utc())
 }
 
 fn version_key(label: &str) -> (u64, u64) {
@@ -311,13 +376,18 @@ fn valid_segment(s: &str) -> bool {
         && s != "."
         && s != ".."
         && s.trim() == s
-        && !s.chars().any(|c| matches!(c, '"' | '*' | ':' | '<' | '>' | '?' | '/' | '\\' | '|') || c.is_control())
+        && !s.chars().any(|c| {
+            matches!(c, '"' | '*' | ':' | '<' | '>' | '?' | '/' | '\\' | '|') || c.is_control()
+        })
 }
 
 fn int_attr(e: &Element, name: &str) -> Result<Option<i64>, ObjErr> {
     match e.attr_nonempty(name) {
         None => Ok(None),
-        Some(v) => v.parse::<i64>().map(Some).map_err(|_| invalid(format!("{name}=\"{v}\" is not an integer"))),
+        Some(v) => v
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| invalid(format!("{name}=\"{v}\" is not an integer"))),
     }
 }
 
@@ -354,11 +424,20 @@ impl<'a> Importer<'a> {
             ("TotalErrors", self.ev.errors.to_string()),
             ("TotalWarnings", self.ev.warnings.to_string()),
             ("WaitTimeOnSqlThrottlingMilliseconds", "0".into()),
-            ("TotalDurationInMs", started.elapsed().as_millis().to_string()),
+            (
+                "TotalDurationInMs",
+                started.elapsed().as_millis().to_string(),
+            ),
         ];
         if end {
-            v.push(("FilesCreatedIrrespectiveOfVersions", c.files_irrespective.to_string()));
-            v.push(("BytesProcessedOnlyCurrentVersion", c.bytes_current.to_string()));
+            v.push((
+                "FilesCreatedIrrespectiveOfVersions",
+                c.files_irrespective.to_string(),
+            ));
+            v.push((
+                "BytesProcessedOnlyCurrentVersion",
+                c.bytes_current.to_string(),
+            ));
         }
         v
     }
@@ -367,16 +446,25 @@ impl<'a> Importer<'a> {
     fn fail(&mut self, p: Problem) -> Result<(), Fatal> {
         self.ev.error(&p);
         if self.ev.errors > MAX_ERRORS {
-            return Err(fatal(format!("The job was stopped after more than {MAX_ERRORS} errors; nothing was imported.")));
+            return Err(fatal(format!(
+                "The job was stopped after more than {MAX_ERRORS} errors; nothing was imported."
+            )));
         }
         Ok(())
     }
 
     fn import(&mut self) -> Result<(), Fatal> {
         let started = Instant::now();
-        self.lists = self.emu.library.lists(&self.spec.site.name).map_err(|e| fatal(e.to_string()))?;
+        self.lists = self
+            .emu
+            .library
+            .lists(&self.spec.site.name)
+            .map_err(|e| fatal(e.to_string()))?;
         let manifests = self.load_package()?;
-        let objects: Vec<Element> = manifests.into_iter().flat_map(|m| m.children.into_iter().filter(|c| c.name == "SPObject")).collect();
+        let objects: Vec<Element> = manifests
+            .into_iter()
+            .flat_map(|m| m.children.into_iter().filter(|c| c.name == "SPObject"))
+            .collect();
         self.counters.total_expected = objects.len() as u64;
         // First pass: what pairs with what (an SPFile needs its SPListItem, reference §6.7).
         for o in &objects {
@@ -391,11 +479,22 @@ impl<'a> Importer<'a> {
                     }
                 }
             } else if kind == "SPFile" {
-                if let Some(id) = parse_id(o.child("File").and_then(|f| f.attr("Id")).or(o.attr("Id"))) {
+                if let Some(id) =
+                    parse_id(o.child("File").and_then(|f| f.attr("Id")).or(o.attr("Id")))
+                {
                     self.file_ids.insert(id);
                 }
-                for v in o.child("File").into_iter().flat_map(|f| std::iter::once(f).chain(f.child("Versions").into_iter().flat_map(|vs| vs.children_named("File")))) {
-                    if let Some(n) = v.attr_nonempty("FileSize").and_then(|s| s.parse::<u64>().ok()) {
+                for v in o.child("File").into_iter().flat_map(|f| {
+                    std::iter::once(f).chain(
+                        f.child("Versions")
+                            .into_iter()
+                            .flat_map(|vs| vs.children_named("File")),
+                    )
+                }) {
+                    if let Some(n) = v
+                        .attr_nonempty("FileSize")
+                        .and_then(|s| s.parse::<u64>().ok())
+                    {
                         self.counters.expected_bytes += n;
                     }
                 }
@@ -404,7 +503,11 @@ impl<'a> Importer<'a> {
         for o in &objects {
             self.process(o)?;
             self.counters.objects_processed += 1;
-            if self.counters.objects_processed % PROGRESS_EVERY == 0 {
+            if self
+                .counters
+                .objects_processed
+                .is_multiple_of(PROGRESS_EVERY)
+            {
                 let f = self.counter_fields(started, false);
                 self.ev.emit("JobProgress", &f);
             }
@@ -428,16 +531,36 @@ impl<'a> Importer<'a> {
             return Err(fatal(format!("Unable to download {name}: the blob has no snapshot (the Migration API imports the latest snapshot; reference §4.2)")));
         }
         let mut raw = Vec::with_capacity(blob.len as usize);
-        blob.reader.read_to_end(&mut raw).map_err(|e| fatal(format!("Unable to download {name}: {e}")))?;
-        let Some(key) = &self.spec.key else { return Ok(Some(raw)) };
-        let iv = match blob.meta(wire::IV_METADATA) {
-            None => return Err(fatal(format!("Unable to decrypt {name}: the blob has no IV metadata"))),
-            Some(s) => crypto::iv_from_base64(s).map_err(|_| fatal(format!("Unable to decrypt {name}: the IV metadata is not 16 bytes of base64")))?,
+        blob.reader
+            .read_to_end(&mut raw)
+            .map_err(|e| fatal(format!("Unable to download {name}: {e}")))?;
+        let Some(key) = &self.spec.key else {
+            return Ok(Some(raw));
         };
-        crypto::decrypt(key, &iv, &raw).map(Some).map_err(|e| fatal(format!("Unable to decrypt {name}: {e}")))
+        let iv = match blob.meta(wire::IV_METADATA) {
+            None => {
+                return Err(fatal(format!(
+                    "Unable to decrypt {name}: the blob has no IV metadata"
+                )))
+            }
+            Some(s) => crypto::iv_from_base64(s).map_err(|_| {
+                fatal(format!(
+                    "Unable to decrypt {name}: the IV metadata is not 16 bytes of base64"
+                ))
+            })?,
+        };
+        crypto::decrypt(key, &iv, &raw)
+            .map(Some)
+            .map_err(|e| fatal(format!("Unable to decrypt {name}: {e}")))
     }
 
-    fn load_xml(&mut self, name: &str, root: &str, ns: &str, required: bool) -> Result<Option<Element>, Fatal> {
+    fn load_xml(
+        &mut self,
+        name: &str,
+        root: &str,
+        ns: &str,
+        required: bool,
+    ) -> Result<Option<Element>, Fatal> {
         let Some(bytes) = self.download_xml(name)? else {
             if required {
                 return Err(fatal(format!("Unable to download {name} (404): the file is missing from the manifest container")));
@@ -445,19 +568,28 @@ impl<'a> Importer<'a> {
             self.ev.warning(&Problem {
                 code: E_FILE_NOT_FOUND,
                 error_type: FILE_NOT_FOUND_EXCEPTION,
-                message: format!("{name} is missing from the package (404); an empty one avoids this warning"),
+                message: format!(
+                    "{name} is missing from the package (404); an empty one avoids this warning"
+                ),
                 ..Default::default()
             });
             return Ok(None);
         };
-        let el = manifest::parse(&bytes).map_err(|e| fatal(format!("There is an error in XML document {name}: {e}")))?;
+        let el = manifest::parse(&bytes)
+            .map_err(|e| fatal(format!("There is an error in XML document {name}: {e}")))?;
         manifest::check_root(name, &el, root, ns).map_err(fatal)?;
         Ok(Some(el))
     }
 
     /// Loads the eight XMLs (reference §6.1) and returns the manifests SystemData.xml lists.
     fn load_package(&mut self) -> Result<Vec<Element>, Fatal> {
-        let spec_of = |file: &str| wire::PACKAGE_XMLS.iter().find(|(f, _, _)| *f == file).map(|(_, r, n)| (*r, *n)).unwrap_or(("", ""));
+        let spec_of = |file: &str| {
+            wire::PACKAGE_XMLS
+                .iter()
+                .find(|(f, _, _)| *f == file)
+                .map(|(_, r, n)| (*r, *n))
+                .unwrap_or(("", ""))
+        };
         let mut loaded: HashMap<&str, Element> = HashMap::new();
         let order = [
             (wire::EXPORT_SETTINGS_XML, true),
@@ -478,9 +610,14 @@ impl<'a> Importer<'a> {
                 loaded.insert(file, el);
             }
         }
-        let export = loaded.get(wire::EXPORT_SETTINGS_XML).cloned().unwrap_or_default();
+        let export = loaded
+            .get(wire::EXPORT_SETTINGS_XML)
+            .cloned()
+            .unwrap_or_default();
         if export.attr_nonempty("SiteUrl").is_none() {
-            return Err(fatal("Invalid URI: The URI is empty. (ExportSettings.xml has no SiteUrl)"));
+            return Err(fatal(
+                "Invalid URI: The URI is empty. (ExportSettings.xml has no SiteUrl)",
+            ));
         }
         if export.attr_nonempty("SourceType").is_none() {
             self.ev.warning(&Problem {
@@ -490,8 +627,16 @@ impl<'a> Importer<'a> {
                 ..Default::default()
             });
         }
-        let users = loaded.get(wire::USER_GROUP_XML).cloned().unwrap_or_default();
-        let no_system_id = users.child("Users").into_iter().flat_map(|u| u.children_named("User")).filter(|u| u.attr_nonempty("SystemId").is_none()).count();
+        let users = loaded
+            .get(wire::USER_GROUP_XML)
+            .cloned()
+            .unwrap_or_default();
+        let no_system_id = users
+            .child("Users")
+            .into_iter()
+            .flat_map(|u| u.children_named("User"))
+            .filter(|u| u.attr_nonempty("SystemId").is_none())
+            .count();
         if no_system_id > 0 {
             self.ev.warning(&Problem {
                 code: E_INVALIDARG,
@@ -500,7 +645,10 @@ impl<'a> Importer<'a> {
                 ..Default::default()
             });
         }
-        let system = loaded.get(wire::SYSTEM_DATA_XML).cloned().unwrap_or_default();
+        let system = loaded
+            .get(wire::SYSTEM_DATA_XML)
+            .cloned()
+            .unwrap_or_default();
         let names: Vec<String> = system
             .child("ManifestFiles")
             .into_iter()
@@ -508,7 +656,9 @@ impl<'a> Importer<'a> {
             .filter_map(|m| m.attr_nonempty("Name").map(str::to_string))
             .collect();
         if names.is_empty() {
-            return Err(fatal("SystemData.xml lists no ManifestFiles/ManifestFile; the package has no manifest"));
+            return Err(fatal(
+                "SystemData.xml lists no ManifestFiles/ManifestFile; the package has no manifest",
+            ));
         }
         let (root, ns) = spec_of(wire::MANIFEST_XML);
         let mut manifests = Vec::new();
@@ -531,8 +681,15 @@ impl<'a> Importer<'a> {
             "SPDocumentLibrary" => ("List", "DocumentLibrary"),
             "SPList" => ("List", "List"),
             // Content types, templates, users, roles: accepted; nothing of them is materialised.
-            "SPContentType" | "SPDocumentTemplate" | "DeploymentUserX" | "DeploymentGroupX" | "DeploymentRoles" | "DeploymentRoleX"
-            | "DeploymentRoleAssignments" | "DeploymentRoleAssignmentX" | "SPAlert" => return Ok(()),
+            "SPContentType"
+            | "SPDocumentTemplate"
+            | "DeploymentUserX"
+            | "DeploymentGroupX"
+            | "DeploymentRoles"
+            | "DeploymentRoleX"
+            | "DeploymentRoleAssignments"
+            | "DeploymentRoleAssignmentX"
+            | "SPAlert" => return Ok(()),
             other => {
                 let p = Problem {
                     object_type: other.to_string(),
@@ -559,7 +716,11 @@ impl<'a> Importer<'a> {
             return self.fail(p);
         };
         let id_text = el.attr("Id").or(o.attr("Id")).unwrap_or("").to_string();
-        let url_guess = o.attr("Url").map(str::to_string).unwrap_or_else(|| el.attr("Url").map(|u| format!("{}/{u}", self.web_url)).unwrap_or_default());
+        let url_guess = o.attr("Url").map(str::to_string).unwrap_or_else(|| {
+            el.attr("Url")
+                .map(|u| format!("{}/{u}", self.web_url))
+                .unwrap_or_default()
+        });
         let result = self.check_web(o, el).and_then(|_| match object_type {
             "Folder" => self.folder(o, el),
             "File" => self.file(o, el),
@@ -567,7 +728,11 @@ impl<'a> Importer<'a> {
             _ => self.list_decl(el),
         });
         let Err(e) = result else { return Ok(()) };
-        let int_id = el.attr("ListItemIntId").or(el.attr("IntId")).unwrap_or("").to_string();
+        let int_id = el
+            .attr("ListItemIntId")
+            .or(el.attr("IntId"))
+            .unwrap_or("")
+            .to_string();
         self.fail(Problem {
             object_type: e.object_type.unwrap_or(object_type).to_string(),
             url: url_guess,
@@ -580,7 +745,13 @@ impl<'a> Importer<'a> {
     }
 
     fn check_web(&self, o: &Element, el: &Element) -> Result<(), ObjErr> {
-        for v in [o.attr_nonempty("ParentWebId"), el.attr_nonempty("ParentWebId")].into_iter().flatten() {
+        for v in [
+            o.attr_nonempty("ParentWebId"),
+            el.attr_nonempty("ParentWebId"),
+        ]
+        .into_iter()
+        .flatten()
+        {
             if parse_id(Some(v)) != Some(self.spec.site.web_id) {
                 return Err(oerr(
                     E_FILE_NOT_FOUND,
@@ -600,7 +771,8 @@ impl<'a> Importer<'a> {
     /// (reference §6.8); without one, the library whose URL the object is under.
     fn list_for(&self, declared: Option<&str>, web_rel: &str) -> Result<List, ObjErr> {
         if let Some(d) = declared.map(str::trim).filter(|s| !s.is_empty()) {
-            let id = parse_id(Some(d)).ok_or_else(|| invalid(format!("List id '{d}' is not a GUID")))?;
+            let id =
+                parse_id(Some(d)).ok_or_else(|| invalid(format!("List id '{d}' is not a GUID")))?;
             return self.list_by_id(id).ok_or_else(|| {
                 oerr(E_FILE_NOT_FOUND, SP_EXCEPTION, format!("List {id} does not exist in web {}: list ids must be the target library's real Id", self.web_url))
             });
@@ -613,12 +785,21 @@ impl<'a> Importer<'a> {
                 lower == u || lower.starts_with(&format!("{u}/"))
             })
             .cloned()
-            .ok_or_else(|| oerr(E_FILE_NOT_FOUND, SP_EXCEPTION, format!("No library of web {} contains '{web_rel}'", self.web_url)))
+            .ok_or_else(|| {
+                oerr(
+                    E_FILE_NOT_FOUND,
+                    SP_EXCEPTION,
+                    format!("No library of web {} contains '{web_rel}'", self.web_url),
+                )
+            })
     }
 
     /// Checks a web-relative URL (reference §6.7) and returns it without a trailing '/'.
     fn web_relative(&self, what: &str, url: Option<&str>) -> Result<String, ObjErr> {
-        let url = url.map(str::trim).filter(|s| !s.is_empty()).ok_or_else(|| invalid(format!("{what} is missing")))?;
+        let url = url
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| invalid(format!("{what} is missing")))?;
         if url.starts_with('/') {
             return Err(invalid(format!("{what} '{url}' must be web-relative (no leading '/'); SPObject@Url is the server-relative one")));
         }
@@ -634,7 +815,9 @@ impl<'a> Importer<'a> {
         let expected = format!("{}/{web_rel}", self.web_url);
         if let Some(u) = o.attr_nonempty("Url") {
             if !u.starts_with('/') {
-                return Err(invalid(format!("SPObject Url '{u}' must be server-relative (start with '/')")));
+                return Err(invalid(format!(
+                    "SPObject Url '{u}' must be server-relative (start with '/')"
+                )));
             }
             if !eq_ci(u.trim_end_matches('/'), &expected) {
                 return Err(invalid(format!("SPObject Url '{u}' does not match the element's web-relative Url (expected '{expected}')")));
@@ -647,10 +830,16 @@ impl<'a> Importer<'a> {
     fn rel_segments(&self, list: &List, web_rel: &str) -> Result<Vec<String>, ObjErr> {
         let prefix = format!("{}/", list.url_name.to_lowercase());
         if !web_rel.to_lowercase().starts_with(&prefix) {
-            return Err(invalid(format!("'{web_rel}' is not inside library '{}'", list.url_name)));
+            return Err(invalid(format!(
+                "'{web_rel}' is not inside library '{}'",
+                list.url_name
+            )));
         }
         // The prefix is matched case-insensitively; cut by characters, not bytes.
-        let rest: String = web_rel.chars().skip(list.url_name.chars().count() + 1).collect();
+        let rest: String = web_rel
+            .chars()
+            .skip(list.url_name.chars().count() + 1)
+            .collect();
         let segs: Vec<String> = rest.split('/').map(str::to_string).collect();
         if let Some(bad) = segs.iter().find(|s| !valid_segment(s)) {
             return Err(invalid(format!("'{bad}' is not a valid file or folder name (empty, reserved, or contains \" * : < > ? / \\ |)")));
@@ -662,8 +851,16 @@ impl<'a> Importer<'a> {
     /// that exists at the target (reference §6.7).
     fn check_parent(&self, list: &List, parent: Option<Uuid>, url: &str) -> Result<(), ObjErr> {
         let parent_url = url.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
-        let missing = || oerr(E_PATH_NOT_FOUND, SP_EXCEPTION, "The parent folder wasn't migrated");
-        let Some(pid) = parent else { return Err(missing()) };
+        let missing = || {
+            oerr(
+                E_PATH_NOT_FOUND,
+                SP_EXCEPTION,
+                "The parent folder wasn't migrated",
+            )
+        };
+        let Some(pid) = parent else {
+            return Err(missing());
+        };
         let actual = if pid == list.root_folder_id {
             list.server_relative_url()
         } else if let Some(u) = self.defined_folders.get(&pid) {
@@ -682,7 +879,14 @@ impl<'a> Importer<'a> {
     }
 
     /// URL and IntId conflicts with this package and with what the target already holds.
-    fn check_conflicts(&self, list: &List, id: Uuid, url: &str, kind: &str, int_id: Option<i64>) -> Result<(), ObjErr> {
+    fn check_conflicts(
+        &self,
+        list: &List,
+        id: Uuid,
+        url: &str,
+        kind: &str,
+        int_id: Option<i64>,
+    ) -> Result<(), ObjErr> {
         let conflict = |m: String| oerr(E_ALREADY_EXISTS, SP_EXCEPTION, m);
         if let Some(other) = self.claimed_urls.get(&(list.list_id, url.to_lowercase())) {
             if *other != id {
@@ -692,16 +896,28 @@ impl<'a> Importer<'a> {
         if let Some(n) = int_id {
             if let Some(other) = self.claimed_ints.get(&(list.list_id, n)) {
                 if *other != id {
-                    return Err(conflict(format!("List item id {n} is used twice in this package ({other} and {id})")));
+                    return Err(conflict(format!(
+                        "List item id {n} is used twice in this package ({other} and {id})"
+                    )));
                 }
             }
         }
-        check_store_conflicts(&self.emu.library, list, id, url, kind, int_id).map_err(|(code, m)| oerr(code, SP_EXCEPTION, m))
+        check_store_conflicts(&self.emu.library, list, id, url, kind, int_id)
+            .map_err(|(code, m)| oerr(code, SP_EXCEPTION, m))
     }
 
     fn fault_injected(&self, url: &str) -> Result<(), ObjErr> {
-        if self.emu.fail_items.iter().any(|f| !f.is_empty() && (url.ends_with(f.as_str()) || url.contains(f.as_str()))) {
-            return Err(oerr(E_ACCESS_DENIED, "System.UnauthorizedAccessException", format!("Fault injected by the emulator for {url}")));
+        if self
+            .emu
+            .fail_items
+            .iter()
+            .any(|f| !f.is_empty() && (url.ends_with(f.as_str()) || url.contains(f.as_str())))
+        {
+            return Err(oerr(
+                E_ACCESS_DENIED,
+                "System.UnauthorizedAccessException",
+                format!("Fault injected by the emulator for {url}"),
+            ));
         }
         Ok(())
     }
@@ -713,14 +929,18 @@ impl<'a> Importer<'a> {
         })?;
         if let Some(rf) = el.attr_nonempty("RootFolderId") {
             if parse_id(Some(rf)) != Some(list.root_folder_id) {
-                return Err(invalid(format!("RootFolderId {rf} is not the library's root folder ({})", list.root_folder_id)));
+                return Err(invalid(format!(
+                    "RootFolderId {rf} is not the library's root folder ({})",
+                    list.root_folder_id
+                )));
             }
         }
         Ok(())
     }
 
     fn folder(&mut self, o: &Element, el: &Element) -> Result<(), ObjErr> {
-        let id = parse_id(el.attr("Id").or(o.attr("Id"))).ok_or_else(|| invalid("The folder Id is not a GUID"))?;
+        let id = parse_id(el.attr("Id").or(o.attr("Id")))
+            .ok_or_else(|| invalid("The folder Id is not a GUID"))?;
         if id == self.spec.site.web_root_folder_id {
             return Ok(()); // the web's root folder re-declared: nothing to do
         }
@@ -733,7 +953,11 @@ impl<'a> Importer<'a> {
                 return Err(oerr(
                     E_ALREADY_EXISTS,
                     SP_EXCEPTION,
-                    format!("The library root folder is {} at {}; the package declares {id} at {url}", list.root_folder_id, list.server_relative_url()),
+                    format!(
+                        "The library root folder is {} at {}; the package declares {id} at {url}",
+                        list.root_folder_id,
+                        list.server_relative_url()
+                    ),
                 ));
             }
             return Ok(());
@@ -761,7 +985,8 @@ impl<'a> Importer<'a> {
     }
 
     fn claim(&mut self, list: &List, id: Uuid, url: &str, int_id: Option<i64>) {
-        self.claimed_urls.insert((list.list_id, url.to_lowercase()), id);
+        self.claimed_urls
+            .insert((list.list_id, url.to_lowercase()), id);
         if let Some(n) = int_id {
             self.claimed_ints.insert((list.list_id, n), id);
         }
@@ -769,17 +994,23 @@ impl<'a> Importer<'a> {
 
     /// `DirName` in either form: `sites/x/Lib/sub` or `/sites/x/Lib/sub` (reference §6.7).
     fn check_dir_name(&self, dir: Option<&str>, url: &str) -> Result<(), String> {
-        let Some(d) = dir.map(str::trim).filter(|s| !s.is_empty()) else { return Ok(()) };
+        let Some(d) = dir.map(str::trim).filter(|s| !s.is_empty()) else {
+            return Ok(());
+        };
         let parent = url.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
         let d_norm = format!("/{}", d.trim_start_matches('/').trim_end_matches('/'));
         if eq_ci(&d_norm, parent) {
             return Ok(());
         }
-        Err(format!("DirName '{d}' is not the item's folder '{}'", parent.trim_start_matches('/')))
+        Err(format!(
+            "DirName '{d}' is not the item's folder '{}'",
+            parent.trim_start_matches('/')
+        ))
     }
 
     fn file(&mut self, o: &Element, el: &Element) -> Result<(), ObjErr> {
-        let id = parse_id(el.attr("Id").or(o.attr("Id"))).ok_or_else(|| invalid("The file Id is not a GUID"))?;
+        let id = parse_id(el.attr("Id").or(o.attr("Id")))
+            .ok_or_else(|| invalid("The file Id is not a GUID"))?;
         let web_rel = self.web_relative("File Url", el.attr("Url"))?;
         let url = self.server_relative(o, &web_rel)?;
         let list = self.list_for(el.attr("ListId"), &web_rel)?;
@@ -799,21 +1030,31 @@ impl<'a> Importer<'a> {
         };
         if let Some(pl) = li.attr_nonempty("ParentListId") {
             if parse_id(Some(pl)) != Some(list.list_id) {
-                return Err(li_err(format!("ParentListId {pl} is not the file's library ({})", list.list_id)));
+                return Err(li_err(format!(
+                    "ParentListId {pl} is not the file's library ({})",
+                    list.list_id
+                )));
             }
         }
         if let Some(fu) = li.attr_nonempty("FileUrl") {
-            let fu = self.web_relative("ListItem FileUrl", Some(fu)).map_err(|e| li_err(e.message))?;
+            let fu = self
+                .web_relative("ListItem FileUrl", Some(fu))
+                .map_err(|e| li_err(e.message))?;
             if !eq_ci(&fu, &web_rel) {
-                return Err(li_err(format!("ListItem FileUrl '{fu}' is not the file's Url '{web_rel}'")));
+                return Err(li_err(format!(
+                    "ListItem FileUrl '{fu}' is not the file's Url '{web_rel}'"
+                )));
             }
         }
-        self.check_dir_name(li.attr("DirName"), &url).map_err(li_err)?;
+        self.check_dir_name(li.attr("DirName"), &url)
+            .map_err(li_err)?;
         let file_int = int_attr(el, "ListItemIntId")?;
         let item_int = int_attr(&li, "IntId").map_err(|e| li_err(e.message))?;
         if let (Some(a), Some(b)) = (file_int, item_int) {
             if a != b {
-                return Err(li_err(format!("File ListItemIntId {a} differs from its list item's IntId {b}")));
+                return Err(li_err(format!(
+                    "File ListItemIntId {a} differs from its list item's IntId {b}"
+                )));
             }
         }
         let int_id = file_int.or(item_int);
@@ -824,7 +1065,11 @@ impl<'a> Importer<'a> {
         let (versions, current) = self.stage_versions(el)?;
         self.claim(&list, id, &url, int_id);
         let cur = &versions[current];
-        let modified = cur.modified.as_deref().or(el.attr_nonempty("TimeLastModified")).and_then(parse_time);
+        let modified = cur
+            .modified
+            .as_deref()
+            .or(el.attr_nonempty("TimeLastModified"))
+            .and_then(parse_time);
         self.plans.push(Plan::File(FilePlan {
             list,
             id,
@@ -844,14 +1089,20 @@ impl<'a> Importer<'a> {
     /// Versions in layout A (all nested, top without FileValue), B (top = current, nested =
     /// older) or C (both; the current one deduplicated by label): reference §6.9.
     fn stage_versions(&mut self, el: &Element) -> Result<(Vec<StagedVersion>, usize), ObjErr> {
-        let mut specs: Vec<&Element> = el.child("Versions").into_iter().flat_map(|v| v.children_named("File")).collect();
+        let mut specs: Vec<&Element> = el
+            .child("Versions")
+            .into_iter()
+            .flat_map(|v| v.children_named("File"))
+            .collect();
         let top_label = el.attr_nonempty("Version").unwrap_or("1.0").to_string();
         if el.attr_nonempty("FileValue").is_some() {
             specs.retain(|v| v.attr_nonempty("Version").unwrap_or("1.0") != top_label);
             specs.push(el);
         }
         if specs.is_empty() {
-            return Err(invalid("The file has no content: neither the File nor its Versions carry a FileValue"));
+            return Err(invalid(
+                "The file has no content: neither the File nor its Versions carry a FileValue",
+            ));
         }
         specs.sort_by_key(|v| version_key(v.attr_nonempty("Version").unwrap_or("1.0")));
         let mut labels = HashSet::new();
@@ -861,16 +1112,26 @@ impl<'a> Importer<'a> {
             if !labels.insert(label.clone()) {
                 return Err(invalid(format!("Version {label} is declared twice")));
             }
-            let fv = v.attr_nonempty("FileValue").ok_or_else(|| invalid(format!("Version {label} has no FileValue")))?;
+            let fv = v
+                .attr_nonempty("FileValue")
+                .ok_or_else(|| invalid(format!("Version {label} has no FileValue")))?;
             let (staged, size) = self.stage_blob(fv, v.attr_nonempty("InitializationVector"))?;
             if let Some(fs) = v.attr_nonempty("FileSize") {
                 if fs.parse::<u64>().ok() != Some(size) {
                     return Err(invalid(format!("FileSize {fs} of version {label} differs from the decrypted content ({size} bytes)")));
                 }
             }
-            out.push(StagedVersion { label, staged, size, modified: v.attr_nonempty("TimeLastModified").map(str::to_string) });
+            out.push(StagedVersion {
+                label,
+                staged,
+                size,
+                modified: v.attr_nonempty("TimeLastModified").map(str::to_string),
+            });
         }
-        let current = out.iter().position(|v| v.label == top_label).unwrap_or(out.len() - 1);
+        let current = out
+            .iter()
+            .position(|v| v.label == top_label)
+            .unwrap_or(out.len() - 1);
         Ok((out, current))
     }
 
@@ -879,9 +1140,19 @@ impl<'a> Importer<'a> {
         let mut blob = match self.source.open(&self.spec.source_container, name) {
             Ok(b) => b,
             Err(SourceError::NotFound | SourceError::NoContainer) => {
-                return Err(oerr(E_FILE_NOT_FOUND, FILE_NOT_FOUND_EXCEPTION, format!("The content blob '{name}' was not found in the data container (404)")))
+                return Err(oerr(
+                    E_FILE_NOT_FOUND,
+                    FILE_NOT_FOUND_EXCEPTION,
+                    format!("The content blob '{name}' was not found in the data container (404)"),
+                ))
             }
-            Err(e) => return Err(oerr(E_IO, IO_EXCEPTION, format!("Reading the content blob '{name}' failed: {e}"))),
+            Err(e) => {
+                return Err(oerr(
+                    E_IO,
+                    IO_EXCEPTION,
+                    format!("Reading the content blob '{name}' failed: {e}"),
+                ))
+            }
         };
         if self.emu.strict && !blob.from_snapshot {
             return Err(oerr(
@@ -894,20 +1165,34 @@ impl<'a> Importer<'a> {
             None => None,
             Some(key) => {
                 // The IV lives in blob metadata; `InitializationVector` on <File> is the ship-disk form.
-                let iv_text = blob.meta(wire::IV_METADATA).map(str::to_string).or(iv_attr.map(str::to_string));
+                let iv_text = blob
+                    .meta(wire::IV_METADATA)
+                    .map(str::to_string)
+                    .or(iv_attr.map(str::to_string));
                 let Some(iv_text) = iv_text else {
-                    return Err(oerr(E_BAD_DATA, CRYPTO_EXCEPTION, format!("The content blob '{name}' has no IV metadata")));
+                    return Err(oerr(
+                        E_BAD_DATA,
+                        CRYPTO_EXCEPTION,
+                        format!("The content blob '{name}' has no IV metadata"),
+                    ));
                 };
-                let iv = crypto::iv_from_base64(&iv_text)
-                    .map_err(|_| oerr(E_BAD_DATA, CRYPTO_EXCEPTION, format!("The IV metadata of '{name}' is not 16 bytes of base64")))?;
+                let iv = crypto::iv_from_base64(&iv_text).map_err(|_| {
+                    oerr(
+                        E_BAD_DATA,
+                        CRYPTO_EXCEPTION,
+                        format!("The IV metadata of '{name}' is not 16 bytes of base64"),
+                    )
+                })?;
                 Some(CbcDecryptor::new(key, &iv))
             }
         };
-        let io = |e: std::io::Error| oerr(E_IO, IO_EXCEPTION, format!("Staging '{name}' failed: {e}"));
+        let io =
+            |e: std::io::Error| oerr(E_IO, IO_EXCEPTION, format!("Staging '{name}' failed: {e}"));
         std::fs::create_dir_all(&self.staging).map_err(io)?;
         self.staged_count += 1;
         let path = self.staging.join(format!("{:08}.bin", self.staged_count));
-        let mut out = std::io::BufWriter::with_capacity(CHUNK, std::fs::File::create(&path).map_err(io)?);
+        let mut out =
+            std::io::BufWriter::with_capacity(CHUNK, std::fs::File::create(&path).map_err(io)?);
         let mut buf = vec![0u8; CHUNK];
         let mut plain = Vec::with_capacity(CHUNK + 32);
         let mut size = 0u64;
@@ -926,8 +1211,13 @@ impl<'a> Importer<'a> {
         }
         if let Some(d) = dec {
             plain.clear();
-            d.finish(&mut plain)
-                .map_err(|e| oerr(E_BAD_DATA, CRYPTO_EXCEPTION, format!("Decrypting '{name}' failed: {e}")))?;
+            d.finish(&mut plain).map_err(|e| {
+                oerr(
+                    E_BAD_DATA,
+                    CRYPTO_EXCEPTION,
+                    format!("Decrypting '{name}' failed: {e}"),
+                )
+            })?;
             size += plain.len() as u64;
             out.write_all(&plain).map_err(io)?;
         }
@@ -946,15 +1236,24 @@ impl<'a> Importer<'a> {
             };
         }
         if doc_type.eq_ignore_ascii_case("Folder") {
-            let Some(d) = doc else { return Err(invalid("Missing folder info for list item (DocId is not a GUID)")) };
+            let Some(d) = doc else {
+                return Err(invalid(
+                    "Missing folder info for list item (DocId is not a GUID)",
+                ));
+            };
             let li_id = el.attr("Id").map(str::to_string);
             let int_id = int_attr(el, "IntId")?;
-            let pos = self.plans.iter().rposition(|p| matches!(p, Plan::Folder(f) if f.id == d));
+            let pos = self
+                .plans
+                .iter()
+                .rposition(|p| matches!(p, Plan::Folder(f) if f.id == d));
             if let Some(Plan::Folder(f)) = pos.and_then(|i| self.plans.get(i)) {
                 let (list, url, existing) = (f.list.clone(), f.url.clone(), f.int_id);
                 if let (Some(a), Some(b)) = (existing, int_id) {
                     if a != b {
-                        return Err(invalid(format!("Folder ListItemIntId {a} differs from its list item's IntId {b}")));
+                        return Err(invalid(format!(
+                            "Folder ListItemIntId {a} differs from its list item's IntId {b}"
+                        )));
                     }
                 }
                 if existing.is_none() {
@@ -969,11 +1268,20 @@ impl<'a> Importer<'a> {
                 }
                 return Ok(());
             }
-            if self.defined_folders.contains_key(&d) || self.lists.iter().any(|l| l.root_folder_id == d) {
+            if self.defined_folders.contains_key(&d)
+                || self.lists.iter().any(|l| l.root_folder_id == d)
+            {
                 return Ok(());
             }
-            let exists = self.lists.iter().any(|l| matches!(self.emu.library.item_by_id(l.list_id, d), Ok(Some(_))));
-            return if exists { Ok(()) } else { Err(invalid("Missing folder info for list item")) };
+            let exists = self
+                .lists
+                .iter()
+                .any(|l| matches!(self.emu.library.item_by_id(l.list_id, d), Ok(Some(_))));
+            return if exists {
+                Ok(())
+            } else {
+                Err(invalid("Missing folder info for list item"))
+            };
         }
         // Plain list items (no file, no folder) have nothing to materialise in a library tree.
         self.ev.warning(&Problem {
@@ -981,7 +1289,9 @@ impl<'a> Importer<'a> {
             id: el.attr("Id").unwrap_or("").to_string(),
             code: E_INVALIDARG,
             error_type: ARGUMENT_EXCEPTION,
-            message: format!("List item of DocType '{doc_type}' is not materialised by the emulator"),
+            message: format!(
+                "List item of DocType '{doc_type}' is not materialised by the emulator"
+            ),
             ..Default::default()
         });
         Ok(())
@@ -991,7 +1301,11 @@ impl<'a> Importer<'a> {
 
     fn commit(&mut self) -> Result<(), Fatal> {
         let emu = self.emu;
-        let _guard = emu.jobs.commit_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let _guard = emu
+            .jobs
+            .commit_lock
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         let site_dir = emu.root.join("sites").join(&self.spec.site.name);
         let versions_dir = emu.root.join("_emulator").join("versions");
         let now = wire::event_time(Utc::now());
@@ -1006,7 +1320,14 @@ impl<'a> Importer<'a> {
             };
             // Another job may have committed since this one validated.
             let checked = check_store_conflicts(&emu.library, &list, id, &url, kind, int_id)
-                .map_err(|(code, m)| Problem { code, error_type: SP_EXCEPTION, message: m, ..Default::default() });
+                .map_err(|(code, m)| {
+                    Box::new(Problem {
+                        code,
+                        error_type: SP_EXCEPTION,
+                        message: m,
+                        ..Default::default()
+                    })
+                });
             let result = checked.and_then(|_| {
                 let lib_dir = site_dir.join(title_dir(&list.title));
                 match plan {
@@ -1052,7 +1373,7 @@ impl<'a> Importer<'a> {
                 p.url = url;
                 p.id = id.to_string();
                 p.int_id = int_id.map(|n| n.to_string()).unwrap_or_default();
-                self.fail(p)?;
+                self.fail(*p)?;
             }
         }
         emu.library
@@ -1068,25 +1389,34 @@ impl<'a> Importer<'a> {
             .map_err(|e| fatal(format!("Recording the import failed: {e}")))?;
         // Children changed their folders' mtimes: set folders last, deepest first.
         for (dir, t) in folder_times.into_iter().rev() {
-            let _ = filetime::set_file_mtime(&dir, filetime::FileTime::from_unix_time(t.timestamp(), t.timestamp_subsec_nanos()));
+            let _ = filetime::set_file_mtime(
+                &dir,
+                filetime::FileTime::from_unix_time(t.timestamp(), t.timestamp_subsec_nanos()),
+            );
         }
         Ok(())
     }
 
     /// Moves a staged file into the tree and its older versions into the sidecar; a re-import
     /// replaces the file and all its versions (reference §8).
-    fn place_file(&mut self, f: FilePlan, lib_dir: &Path, versions_dir: &Path, now: &str) -> Result<(Item, ImportRecord), Problem> {
+    fn place_file(
+        &mut self,
+        f: FilePlan,
+        lib_dir: &Path,
+        versions_dir: &Path,
+        now: &str,
+    ) -> Result<(Item, ImportRecord), Box<Problem>> {
         let path = f.rel.iter().fold(lib_dir.to_path_buf(), |p, s| p.join(s));
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| io_problem(&f.url, e))?;
         }
         if path.is_dir() {
-            return Err(Problem {
+            return Err(Box::new(Problem {
                 code: E_ALREADY_EXISTS,
                 error_type: SP_EXCEPTION,
                 message: format!("A folder already exists at {}", f.url),
                 ..Default::default()
-            });
+            }));
         }
         let vdir = versions_dir.join(f.id.to_string());
         let _ = std::fs::remove_dir_all(&vdir);
@@ -1095,8 +1425,11 @@ impl<'a> Importer<'a> {
             let stored = if i == f.current {
                 std::fs::rename(&v.staged, &path).map_err(|e| io_problem(&f.url, e))?;
                 let t = f.modified.unwrap_or_else(Utc::now);
-                filetime::set_file_mtime(&path, filetime::FileTime::from_unix_time(t.timestamp(), t.timestamp_subsec_nanos()))
-                    .map_err(|e| io_problem(&f.url, e))?;
+                filetime::set_file_mtime(
+                    &path,
+                    filetime::FileTime::from_unix_time(t.timestamp(), t.timestamp_subsec_nanos()),
+                )
+                .map_err(|e| io_problem(&f.url, e))?;
                 String::new()
             } else {
                 std::fs::create_dir_all(&vdir).map_err(|e| io_problem(&f.url, e))?;
@@ -1136,31 +1469,55 @@ impl<'a> Importer<'a> {
     }
 }
 
-fn io_problem(url: &str, e: std::io::Error) -> Problem {
-    Problem { code: E_IO, error_type: IO_EXCEPTION, message: format!("Writing {url} failed: {e}"), ..Default::default() }
+fn io_problem(url: &str, e: std::io::Error) -> Box<Problem> {
+    Box::new(Problem {
+        code: E_IO,
+        error_type: IO_EXCEPTION,
+        message: format!("Writing {url} failed: {e}"),
+        ..Default::default()
+    })
 }
 
 /// Conflicts with the target's store: another Id at this URL, this Id at another URL or of
 /// another kind, or this IntId taken by another object (reference §6.8).
-fn check_store_conflicts(lib: &library::Library, list: &List, id: Uuid, url: &str, kind: &str, int_id: Option<i64>) -> Result<(), (&'static str, String)> {
+fn check_store_conflicts(
+    lib: &library::Library,
+    list: &List,
+    id: Uuid,
+    url: &str,
+    kind: &str,
+    int_id: Option<i64>,
+) -> Result<(), (&'static str, String)> {
     let db = |e: super::EmulatorError| (E_IO, e.to_string());
     if let Some(it) = lib.item_by_url(list.list_id, url).map_err(db)? {
         if it.object_id != id {
             return Err((E_ALREADY_EXISTS, format!("'{url}' already exists at the target with a different Id ({}); re-imports must reuse Ids", it.object_id)));
         }
         if it.kind != kind {
-            return Err((E_ALREADY_EXISTS, format!("'{url}' already exists at the target as a {}", it.kind)));
+            return Err((
+                E_ALREADY_EXISTS,
+                format!("'{url}' already exists at the target as a {}", it.kind),
+            ));
         }
     }
     if let Some(it) = lib.item_by_id(list.list_id, id).map_err(db)? {
         if !eq_ci(&it.url, url) {
-            return Err((E_ALREADY_EXISTS, format!("The Id {id} already belongs to '{}' at the target", it.url)));
+            return Err((
+                E_ALREADY_EXISTS,
+                format!("The Id {id} already belongs to '{}' at the target", it.url),
+            ));
         }
     }
     if let Some(n) = int_id {
         if let Some(it) = lib.item_by_int_id(list.list_id, n).map_err(db)? {
             if it.object_id != id {
-                return Err((E_ALREADY_EXISTS, format!("List item id {n} is already used by '{}' at the target", it.url)));
+                return Err((
+                    E_ALREADY_EXISTS,
+                    format!(
+                        "List item id {n} is already used by '{}' at the target",
+                        it.url
+                    ),
+                ));
             }
         }
     }

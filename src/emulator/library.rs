@@ -104,7 +104,9 @@ fn library_url_name(title: &str) -> String {
 }
 
 fn uuid_col(s: String) -> rusqlite::Result<Uuid> {
-    Uuid::parse_str(&s).map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+    Uuid::parse_str(&s).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
 }
 
 fn list_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<List> {
@@ -138,16 +140,29 @@ fn item_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Item> {
 impl Library {
     pub fn open(root: &Path) -> Result<Self, EmulatorError> {
         let dir = root.join("_emulator");
-        std::fs::create_dir_all(&dir).map_err(|source| EmulatorError::Io { what: "cannot create", path: dir.clone(), source })?;
+        std::fs::create_dir_all(&dir).map_err(|source| EmulatorError::Io {
+            what: "cannot create",
+            path: dir.clone(),
+            source,
+        })?;
         let path = dir.join("state.db");
-        let db = |source| EmulatorError::Db { path: path.clone(), source };
+        let db = |source| EmulatorError::Db {
+            path: path.clone(),
+            source,
+        };
         let conn = Connection::open(&path).map_err(db)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(db)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(db)?;
         // WAL: readers (REST lookups) do not wait for an import's commit.
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(db)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(db)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(db)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(db)?;
         conn.execute_batch(SCHEMA).map_err(db)?;
-        Ok(Library { path, conn: Mutex::new(conn) })
+        Ok(Library {
+            path,
+            conn: Mutex::new(conn),
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, Connection> {
@@ -155,7 +170,10 @@ impl Library {
     }
 
     fn err(&self, source: rusqlite::Error) -> EmulatorError {
-        EmulatorError::Db { path: self.path.clone(), source }
+        EmulatorError::Db {
+            path: self.path.clone(),
+            source,
+        }
     }
 
     pub fn site(&self, name: &str) -> Result<Option<Site>, EmulatorError> {
@@ -181,7 +199,12 @@ impl Library {
         if let Some(s) = self.site(name)? {
             return Ok(s);
         }
-        let s = Site { name: name.to_string(), site_id: Uuid::new_v4(), web_id: Uuid::new_v4(), web_root_folder_id: Uuid::new_v4() };
+        let s = Site {
+            name: name.to_string(),
+            site_id: Uuid::new_v4(),
+            web_id: Uuid::new_v4(),
+            web_root_folder_id: Uuid::new_v4(),
+        };
         self.lock()
             .execute(
                 "INSERT OR IGNORE INTO sites (name, name_key, site_id, web_id, web_root_folder_id) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -189,7 +212,8 @@ impl Library {
             )
             .map_err(|e| self.err(e))?;
         // Another request may have created it first: read back what won.
-        self.site(name)?.ok_or_else(|| EmulatorError::Config(format!("site {name} vanished")))
+        self.site(name)?
+            .ok_or_else(|| EmulatorError::Config(format!("site {name} vanished")))
     }
 
     pub fn list_by_title(&self, site: &str, title: &str) -> Result<Option<List>, EmulatorError> {
@@ -205,8 +229,12 @@ impl Library {
 
     pub fn lists(&self, site: &str) -> Result<Vec<List>, EmulatorError> {
         let c = self.lock();
-        let mut st = c.prepare(&format!("SELECT {LIST_COLS} FROM lists WHERE site = ?1")).map_err(|e| self.err(e))?;
-        let rows = st.query_map(params![site], list_from_row).map_err(|e| self.err(e))?;
+        let mut st = c
+            .prepare(&format!("SELECT {LIST_COLS} FROM lists WHERE site = ?1"))
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map(params![site], list_from_row)
+            .map_err(|e| self.err(e))?;
         rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
     }
 
@@ -227,16 +255,36 @@ impl Library {
                 params![l.list_id.to_string(), l.site, l.title, l.title.to_lowercase(), l.url_name, l.root_folder_id.to_string()],
             )
             .map_err(|e| self.err(e))?;
-        self.list_by_title(site, title)?.ok_or_else(|| EmulatorError::Config(format!("list {title} vanished")))
+        self.list_by_title(site, title)?
+            .ok_or_else(|| EmulatorError::Config(format!("list {title} vanished")))
     }
 
     pub fn item_count(&self, list_id: Uuid) -> Result<i64, EmulatorError> {
         self.lock()
-            .query_row("SELECT COUNT(*) FROM items WHERE list_id = ?1", params![list_id.to_string()], |r| r.get(0))
+            .query_row(
+                "SELECT COUNT(*) FROM items WHERE list_id = ?1",
+                params![list_id.to_string()],
+                |r| r.get(0),
+            )
             .map_err(|e| self.err(e))
     }
 
-    pub fn item_by_id(&self, list_id: Uuid, object_id: Uuid) -> Result<Option<Item>, EmulatorError> {
+    /// Highest list-item id in use in the list, if any item exists.
+    pub fn max_int_id(&self, list_id: Uuid) -> Result<Option<i64>, EmulatorError> {
+        self.lock()
+            .query_row(
+                "SELECT MAX(int_id) FROM items WHERE list_id = ?1",
+                params![list_id.to_string()],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn item_by_id(
+        &self,
+        list_id: Uuid,
+        object_id: Uuid,
+    ) -> Result<Option<Item>, EmulatorError> {
         item_by_id(&self.lock(), list_id, object_id).map_err(|e| self.err(e))
     }
 
@@ -244,12 +292,19 @@ impl Library {
         item_by_url(&self.lock(), list_id, url).map_err(|e| self.err(e))
     }
 
-    pub fn item_by_int_id(&self, list_id: Uuid, int_id: i64) -> Result<Option<Item>, EmulatorError> {
+    pub fn item_by_int_id(
+        &self,
+        list_id: Uuid,
+        int_id: i64,
+    ) -> Result<Option<Item>, EmulatorError> {
         item_by_int_id(&self.lock(), list_id, int_id).map_err(|e| self.err(e))
     }
 
     /// Runs `f` in one transaction: an import's items and records land together or not at all.
-    pub fn with_tx<T>(&self, f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>) -> Result<T, EmulatorError> {
+    pub fn with_tx<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>,
+    ) -> Result<T, EmulatorError> {
         let mut c = self.lock();
         let tx = c.transaction().map_err(|e| self.err(e))?;
         let v = f(&tx).map_err(|e| self.err(e))?;
@@ -279,7 +334,11 @@ impl Library {
     }
 }
 
-pub fn item_by_id(c: &Connection, list_id: Uuid, object_id: Uuid) -> rusqlite::Result<Option<Item>> {
+pub fn item_by_id(
+    c: &Connection,
+    list_id: Uuid,
+    object_id: Uuid,
+) -> rusqlite::Result<Option<Item>> {
     c.query_row(
         &format!("SELECT {ITEM_COLS} FROM items WHERE list_id = ?1 AND object_id = ?2"),
         params![list_id.to_string(), object_id.to_string()],
@@ -297,7 +356,11 @@ pub fn item_by_url(c: &Connection, list_id: Uuid, url: &str) -> rusqlite::Result
     .optional()
 }
 
-pub fn item_by_int_id(c: &Connection, list_id: Uuid, int_id: i64) -> rusqlite::Result<Option<Item>> {
+pub fn item_by_int_id(
+    c: &Connection,
+    list_id: Uuid,
+    int_id: i64,
+) -> rusqlite::Result<Option<Item>> {
     c.query_row(
         &format!("SELECT {ITEM_COLS} FROM items WHERE list_id = ?1 AND int_id = ?2 LIMIT 1"),
         params![list_id.to_string(), int_id],
@@ -345,11 +408,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (site, list) = {
             let l = Library::open(dir.path()).unwrap();
-            (l.ensure_site("proj").unwrap(), l.ensure_list("proj", "Documents").unwrap())
+            (
+                l.ensure_site("proj").unwrap(),
+                l.ensure_list("proj", "Documents").unwrap(),
+            )
         };
         assert_eq!(list.url_name, "Shared Documents");
         let l = Library::open(dir.path()).unwrap();
         assert_eq!(l.ensure_site("PROJ").unwrap().web_id, site.web_id);
-        assert_eq!(l.ensure_list("proj", "documents").unwrap().list_id, list.list_id);
+        assert_eq!(
+            l.ensure_list("proj", "documents").unwrap().list_id,
+            list.list_id
+        );
     }
 }

@@ -21,7 +21,11 @@ impl Element {
         self.attrs
             .iter()
             .find(|(k, _)| k == name)
-            .or_else(|| self.attrs.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)))
+            .or_else(|| {
+                self.attrs
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            })
             .map(|(_, v)| v.as_str())
     }
 
@@ -59,7 +63,12 @@ fn element(ns: &ResolveResult<'_>, e: &BytesStart<'_>) -> Result<Element, String
         let value = a.unescape_value().map_err(|e| e.to_string())?.into_owned();
         attrs.push((name, value));
     }
-    Ok(Element { name: String::from_utf8_lossy(e.local_name().as_ref()).into_owned(), ns: ns_of(ns), attrs, children: Vec::new() })
+    Ok(Element {
+        name: String::from_utf8_lossy(e.local_name().as_ref()).into_owned(),
+        ns: ns_of(ns),
+        attrs,
+        children: Vec::new(),
+    })
 }
 
 /// Parses a whole XML document into its root element. A UTF-8 BOM is tolerated.
@@ -71,7 +80,9 @@ pub fn parse(xml: &[u8]) -> Result<Element, String> {
     let mut root = None;
     loop {
         let pos = r.buffer_position();
-        let (ns, ev) = r.read_resolved_event().map_err(|e| format!("after byte {pos}: {e}"))?;
+        let (ns, ev) = r
+            .read_resolved_event()
+            .map_err(|e| format!("after byte {pos}: {e}"))?;
         match ev {
             Event::Start(e) => stack.push(element(&ns, &e)?),
             Event::Empty(e) => {
@@ -99,7 +110,12 @@ pub fn parse(xml: &[u8]) -> Result<Element, String> {
 }
 
 /// Checks a package XML's root element and namespace (reference §6.1).
-pub fn check_root(file: &str, root: &Element, want_name: &str, want_ns: &str) -> Result<(), String> {
+pub fn check_root(
+    file: &str,
+    root: &Element,
+    want_name: &str,
+    want_ns: &str,
+) -> Result<(), String> {
     if root.name != want_name || root.ns != want_ns {
         return Err(format!(
             "{file}: the root element is <{}> in namespace '{}'; expected <{want_name}> in '{want_ns}'",
@@ -117,12 +133,21 @@ mod tests {
     fn parses_namespaces_attributes_and_nesting() {
         let x = "\u{feff}<?xml version=\"1.0\"?><SPObjects xmlns=\"urn:deployment-manifest-schema\"><SPObject Id=\"a&amp;b\"><File Name=\"é.txt\"><Versions><File Version=\"1.0\"/></Versions></File></SPObject></SPObjects>";
         let root = parse(x.as_bytes()).unwrap();
-        assert!(check_root("Manifest.xml", &root, "SPObjects", "urn:deployment-manifest-schema").is_ok());
+        assert!(check_root(
+            "Manifest.xml",
+            &root,
+            "SPObjects",
+            "urn:deployment-manifest-schema"
+        )
+        .is_ok());
         let o = &root.children[0];
         assert_eq!(o.attr("id"), Some("a&b"));
         let f = o.child("File").unwrap();
         assert_eq!(f.attr("Name"), Some("é.txt"));
-        assert_eq!(f.child("Versions").unwrap().children_named("File").count(), 1);
+        assert_eq!(
+            f.child("Versions").unwrap().children_named("File").count(),
+            1
+        );
         assert!(check_root("Manifest.xml", &root, "SPObjects", "urn:other").is_err());
     }
 }

@@ -101,11 +101,21 @@ impl Default for EmulatorConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum EmulatorError {
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("{what} {path}: {source}")]
-    Io { what: &'static str, path: PathBuf, source: std::io::Error },
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("emulator state store {path}: {source}; delete the _emulator folder to start afresh")]
-    Db { path: PathBuf, source: rusqlite::Error },
+    Db {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
     #[error("fault profile {path}: {message}")]
     FaultProfile { path: PathBuf, message: String },
     #[error("{0}")]
@@ -166,7 +176,10 @@ impl EmulatorHandle {
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.server.await;
-        self.emu.jobs.wait_idle(std::time::Duration::from_secs(30)).await;
+        self.emu
+            .jobs
+            .wait_idle(std::time::Duration::from_secs(30))
+            .await;
     }
 }
 

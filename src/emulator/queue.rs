@@ -47,8 +47,14 @@ impl Queues {
     /// Server-side Put Message (the importer's events). Returns false for an unknown queue.
     pub fn put(&self, name: &str, text: String) -> bool {
         let mut map = self.lock();
-        let Some(q) = map.get_mut(name) else { return false };
-        q.push(new_msg(text, Duration::seconds(DEFAULT_TTL_SECS), Duration::zero()));
+        let Some(q) = map.get_mut(name) else {
+            return false;
+        };
+        q.push(new_msg(
+            text,
+            Duration::seconds(DEFAULT_TTL_SECS),
+            Duration::zero(),
+        ));
         true
     }
 }
@@ -90,7 +96,11 @@ fn message_xml(m: &Msg, with_text: bool, with_receipt: bool) -> String {
         ));
     }
     if with_text {
-        s.push_str(&format!("<DequeueCount>{}</DequeueCount><MessageText>{}</MessageText>", m.dequeue_count, xml_escape(&m.text)));
+        s.push_str(&format!(
+            "<DequeueCount>{}</DequeueCount><MessageText>{}</MessageText>",
+            m.dequeue_count,
+            xml_escape(&m.text)
+        ));
     }
     s.push_str("</QueueMessage>");
     s
@@ -100,8 +110,16 @@ fn xml_response(status: StatusCode, xml: String) -> Response<Body> {
     Response::builder()
         .status(status)
         .header("Content-Type", "application/xml")
-        .body(body_bytes(format!("<?xml version=\"1.0\" encoding=\"utf-8\"?>{xml}")))
-        .unwrap_or_else(|_| azure_error(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "response"))
+        .body(body_bytes(format!(
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?>{xml}"
+        )))
+        .unwrap_or_else(|_| {
+            azure_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalError",
+                "response",
+            )
+        })
 }
 
 fn parse_message_text(xml: &[u8]) -> Option<String> {
@@ -130,16 +148,32 @@ fn int_param(q: &HashMap<String, String>, name: &str) -> Option<i64> {
 }
 
 /// `path` is what follows `/queue/`: `{account}/{queue}/messages[/{id}]`.
-pub async fn handle(emu: &Arc<Emu>, req: Request<Incoming>, path: &str, query: &str) -> Response<Body> {
+pub async fn handle(
+    emu: &Arc<Emu>,
+    req: Request<Incoming>,
+    path: &str,
+    query: &str,
+) -> Response<Body> {
     let segs: Vec<&str> = path.split('/').collect();
-    let (account, queue) = (segs.first().copied().unwrap_or(""), segs.get(1).copied().unwrap_or(""));
-    let on_messages = segs.get(2).is_some_and(|s| s.eq_ignore_ascii_case("messages"));
+    let (account, queue) = (
+        segs.first().copied().unwrap_or(""),
+        segs.get(1).copied().unwrap_or(""),
+    );
+    let on_messages = segs
+        .get(2)
+        .is_some_and(|s| s.eq_ignore_ascii_case("messages"));
     let msg_id = segs.get(3).copied().filter(|s| !s.is_empty());
     if account != emu.sas.account() || queue.is_empty() || !on_messages {
-        return azure_error(StatusCode::BAD_REQUEST, "InvalidUri", "The emulator serves only {queue}/messages operations.");
+        return azure_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidUri",
+            "The emulator serves only {queue}/messages operations.",
+        );
     }
     let q = query_map(query);
-    let peek = q.get("peekonly").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let peek = q
+        .get("peekonly")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
     let method = req.method().clone();
     let need = match (&method, msg_id) {
         (&Method::POST, _) => "a",
@@ -149,14 +183,25 @@ pub async fn handle(emu: &Arc<Emu>, req: Request<Incoming>, path: &str, query: &
         (&Method::DELETE, None) => "d",
         _ => "p",
     };
-    if let Err(d) = emu.sas.check(query, &SasAuthority::queue_canonical(queue), need) {
+    if let Err(d) = emu
+        .sas
+        .check(query, &SasAuthority::queue_canonical(queue), need)
+    {
         return match d {
-            SasDenied::Authentication(m) => azure_error(StatusCode::FORBIDDEN, "AuthenticationFailed", &m),
-            SasDenied::Permission(m) => azure_error(StatusCode::FORBIDDEN, "AuthorizationPermissionMismatch", &m),
+            SasDenied::Authentication(m) => {
+                azure_error(StatusCode::FORBIDDEN, "AuthenticationFailed", &m)
+            }
+            SasDenied::Permission(m) => {
+                azure_error(StatusCode::FORBIDDEN, "AuthorizationPermissionMismatch", &m)
+            }
         };
     }
     if !emu.queues.exists(queue) {
-        return azure_error(StatusCode::NOT_FOUND, "QueueNotFound", "The specified queue does not exist.");
+        return azure_error(
+            StatusCode::NOT_FOUND,
+            "QueueNotFound",
+            "The specified queue does not exist.",
+        );
     }
     let now = Utc::now();
     match (method, msg_id) {
@@ -166,15 +211,30 @@ pub async fn handle(emu: &Arc<Emu>, req: Request<Incoming>, path: &str, query: &
                 Err(e) => return azure_error(StatusCode::BAD_REQUEST, "InvalidInput", &e),
             };
             let Some(text) = parse_message_text(&body) else {
-                return azure_error(StatusCode::BAD_REQUEST, "InvalidXmlDocument", "The body must be <QueueMessage><MessageText>…</MessageText></QueueMessage>.");
+                return azure_error(
+                    StatusCode::BAD_REQUEST,
+                    "InvalidXmlDocument",
+                    "The body must be <QueueMessage><MessageText>…</MessageText></QueueMessage>.",
+                );
             };
             if text.len() > 64 * 1024 {
-                return azure_error(StatusCode::PAYLOAD_TOO_LARGE, "RequestBodyTooLarge", "The message exceeds 64 KiB.");
+                return azure_error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "RequestBodyTooLarge",
+                    "The message exceeds 64 KiB.",
+                );
             }
-            let ttl = int_param(&q, "messagettl").filter(|t| *t > 0).unwrap_or(DEFAULT_TTL_SECS);
-            let vis = int_param(&q, "visibilitytimeout").unwrap_or(0).clamp(0, MAX_VISIBILITY_SECS);
+            let ttl = int_param(&q, "messagettl")
+                .filter(|t| *t > 0)
+                .unwrap_or(DEFAULT_TTL_SECS);
+            let vis = int_param(&q, "visibilitytimeout")
+                .unwrap_or(0)
+                .clamp(0, MAX_VISIBILITY_SECS);
             let m = new_msg(text, Duration::seconds(ttl), Duration::seconds(vis));
-            let xml = format!("<QueueMessagesList>{}</QueueMessagesList>", message_xml(&m, false, true));
+            let xml = format!(
+                "<QueueMessagesList>{}</QueueMessagesList>",
+                message_xml(&m, false, true)
+            );
             let mut map = emu.queues.lock();
             if let Some(list) = map.get_mut(queue) {
                 list.push(m);
@@ -184,17 +244,29 @@ pub async fn handle(emu: &Arc<Emu>, req: Request<Incoming>, path: &str, query: &
         (Method::GET, None) => {
             let n = int_param(&q, "numofmessages").unwrap_or(1);
             if !(1..=32).contains(&n) {
-                return azure_error(StatusCode::BAD_REQUEST, "OutOfRangeQueryParameterValue", "numofmessages must be between 1 and 32.");
+                return azure_error(
+                    StatusCode::BAD_REQUEST,
+                    "OutOfRangeQueryParameterValue",
+                    "numofmessages must be between 1 and 32.",
+                );
             }
             let vis = int_param(&q, "visibilitytimeout").unwrap_or(DEFAULT_VISIBILITY_SECS);
             if !(1..=MAX_VISIBILITY_SECS).contains(&vis) && !peek {
-                return azure_error(StatusCode::BAD_REQUEST, "OutOfRangeQueryParameterValue", "visibilitytimeout must be between 1 second and 7 days.");
+                return azure_error(
+                    StatusCode::BAD_REQUEST,
+                    "OutOfRangeQueryParameterValue",
+                    "visibilitytimeout must be between 1 second and 7 days.",
+                );
             }
             let mut map = emu.queues.lock();
             let list = map.entry(queue.to_string()).or_default();
             list.retain(|m| m.expires > now);
             let mut xml = String::from("<QueueMessagesList>");
-            for m in list.iter_mut().filter(|m| m.visible_at <= now).take(n as usize) {
+            for m in list
+                .iter_mut()
+                .filter(|m| m.visible_at <= now)
+                .take(n as usize)
+            {
                 if peek {
                     xml.push_str(&message_xml(m, true, false));
                 } else {
@@ -211,8 +283,15 @@ pub async fn handle(emu: &Arc<Emu>, req: Request<Incoming>, path: &str, query: &
             let receipt = q.get("popreceipt").cloned().unwrap_or_default();
             let mut map = emu.queues.lock();
             let list = map.entry(queue.to_string()).or_default();
-            let Some(pos) = list.iter().position(|m| m.id.to_string().eq_ignore_ascii_case(id)) else {
-                return azure_error(StatusCode::NOT_FOUND, "MessageNotFound", "The specified message does not exist.");
+            let Some(pos) = list
+                .iter()
+                .position(|m| m.id.to_string().eq_ignore_ascii_case(id))
+            else {
+                return azure_error(
+                    StatusCode::NOT_FOUND,
+                    "MessageNotFound",
+                    "The specified message does not exist.",
+                );
             };
             if list[pos].pop_receipt != receipt {
                 return azure_error(StatusCode::BAD_REQUEST, "PopReceiptMismatch", "The specified pop receipt did not match the pop receipt for a dequeued message.");
@@ -222,9 +301,17 @@ pub async fn handle(emu: &Arc<Emu>, req: Request<Incoming>, path: &str, query: &
                 return Response::builder()
                     .status(StatusCode::NO_CONTENT)
                     .body(empty())
-                    .unwrap_or_else(|_| azure_error(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "response"));
+                    .unwrap_or_else(|_| {
+                        azure_error(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            "InternalError",
+                            "response",
+                        )
+                    });
             }
-            let vis = int_param(&q, "visibilitytimeout").unwrap_or(0).clamp(0, MAX_VISIBILITY_SECS);
+            let vis = int_param(&q, "visibilitytimeout")
+                .unwrap_or(0)
+                .clamp(0, MAX_VISIBILITY_SECS);
             let m = &mut list[pos];
             m.visible_at = now + Duration::seconds(vis);
             m.pop_receipt = new_pop_receipt();
@@ -233,9 +320,19 @@ pub async fn handle(emu: &Arc<Emu>, req: Request<Incoming>, path: &str, query: &
                 .header("x-ms-popreceipt", m.pop_receipt.clone())
                 .header("x-ms-time-next-visible", http_date(m.visible_at))
                 .body(empty())
-                .unwrap_or_else(|_| azure_error(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "response"))
+                .unwrap_or_else(|_| {
+                    azure_error(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "InternalError",
+                        "response",
+                    )
+                })
         }
-        _ => azure_error(StatusCode::BAD_REQUEST, "UnsupportedHttpVerb", "The emulator does not support this queue operation."),
+        _ => azure_error(
+            StatusCode::BAD_REQUEST,
+            "UnsupportedHttpVerb",
+            "The emulator does not support this queue operation.",
+        ),
     }
 }
 
@@ -245,8 +342,16 @@ mod tests {
 
     #[test]
     fn message_text_is_unescaped() {
-        assert_eq!(parse_message_text(b"<QueueMessage><MessageText>a&amp;b</MessageText></QueueMessage>").as_deref(), Some("a&b"));
-        assert_eq!(parse_message_text(b"<QueueMessage><MessageText></MessageText></QueueMessage>").as_deref(), Some(""));
+        assert_eq!(
+            parse_message_text(b"<QueueMessage><MessageText>a&amp;b</MessageText></QueueMessage>")
+                .as_deref(),
+            Some("a&b")
+        );
+        assert_eq!(
+            parse_message_text(b"<QueueMessage><MessageText></MessageText></QueueMessage>")
+                .as_deref(),
+            Some("")
+        );
         assert_eq!(parse_message_text(b"<Other/>"), None);
     }
 }

@@ -6,7 +6,7 @@ use super::importer::{self, JobSpec};
 use super::library::{List, Site};
 use super::sas::SasAuthority;
 use super::server::{body_bytes, read_body, Body};
-use super::{EmulatorError, Emu};
+use super::{Emu, EmulatorError};
 use crate::crypto::Key;
 use crate::wire::{CreateJobRequest, JOB_STATE_NONE};
 use hyper::body::Incoming;
@@ -31,12 +31,19 @@ pub fn spo_error(status: StatusCode, code: &str, message: &str) -> Response<Body
 fn json_response(status: StatusCode, v: &Value) -> Response<Body> {
     let mut r = Response::new(body_bytes(v.to_string()));
     *r.status_mut() = status;
-    r.headers_mut().insert("content-type", hyper::header::HeaderValue::from_static("application/json;odata=verbose;charset=utf-8"));
+    r.headers_mut().insert(
+        "content-type",
+        hyper::header::HeaderValue::from_static("application/json;odata=verbose;charset=utf-8"),
+    );
     r
 }
 
 fn internal(e: EmulatorError) -> Response<Body> {
-    spo_error(StatusCode::INTERNAL_SERVER_ERROR, "-2146232832, Microsoft.SharePoint.SPException", &e.to_string())
+    spo_error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "-2146232832, Microsoft.SharePoint.SPException",
+        &e.to_string(),
+    )
 }
 
 /// The JSON shape a request asked for.
@@ -106,12 +113,21 @@ impl Ctx<'_> {
         let mut m = Map::new();
         m.insert("Id".into(), json!(l.list_id.to_string()));
         m.insert("Title".into(), json!(l.title));
-        m.insert("ItemCount".into(), json!(self.emu.library.item_count(l.list_id)?));
+        m.insert(
+            "ItemCount".into(),
+            json!(self.emu.library.item_count(l.list_id)?),
+        );
         m.insert("BaseTemplate".into(), json!(101));
         m.insert("BaseType".into(), json!(1));
-        m.insert("ParentWebUrl".into(), json!(self.site.server_relative_url()));
+        m.insert(
+            "ParentWebUrl".into(),
+            json!(self.site.server_relative_url()),
+        );
         let rf = self.folder_obj(l.root_folder_id, &l.server_relative_url(), &l.url_name);
-        m.insert("RootFolder".into(), self.entity_value("SP.Folder", rf, false));
+        m.insert(
+            "RootFolder".into(),
+            self.entity_value("SP.Folder", rf, false),
+        );
         Ok(m)
     }
 }
@@ -167,7 +183,8 @@ fn parse_call(s: &str) -> Option<(Vec<(String, String)>, &str)> {
                     value.push(c);
                 }
                 // `guid'…'` and `datetime'…'`: the type prefix is not part of the value.
-                if value.eq_ignore_ascii_case("guid") && chars.peek().map(|(_, c)| *c) == Some('\'') {
+                if value.eq_ignore_ascii_case("guid") && chars.peek().map(|(_, c)| *c) == Some('\'')
+                {
                     value.clear();
                 }
             }
@@ -178,36 +195,75 @@ fn parse_call(s: &str) -> Option<(Vec<(String, String)>, &str)> {
 }
 
 fn arg<'a>(args: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    args.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    args.iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
 }
 
-pub async fn handle(emu: &Arc<Emu>, req: Request<Incoming>, path: &str, query: &str) -> Response<Body> {
-    let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy().into_owned();
+pub async fn handle(
+    emu: &Arc<Emu>,
+    req: Request<Incoming>,
+    path: &str,
+    query: &str,
+) -> Response<Body> {
+    let decoded = percent_encoding::percent_decode_str(path)
+        .decode_utf8_lossy()
+        .into_owned();
     let Some(after) = decoded.strip_prefix("/sites/") else {
-        return spo_error(StatusCode::NOT_FOUND, NOT_FOUND, "File Not Found. The emulator serves sites at /sites/{name}.");
+        return spo_error(
+            StatusCode::NOT_FOUND,
+            NOT_FOUND,
+            "File Not Found. The emulator serves sites at /sites/{name}.",
+        );
     };
     let (site_name, rest) = match after.find('/') {
         Some(i) => (&after[..i], &after[i..]),
         None => (after, ""),
     };
     if !authorized(emu, &req) {
-        let mut r = spo_error(StatusCode::UNAUTHORIZED, ACCESS_DENIED, "Access denied. The bearer token is missing or was not accepted.");
+        let mut r = spo_error(
+            StatusCode::UNAUTHORIZED,
+            ACCESS_DENIED,
+            "Access denied. The bearer token is missing or was not accepted.",
+        );
         r.headers_mut().insert(
             "www-authenticate",
             hyper::header::HeaderValue::from_static("Bearer realm=\"spmt-emulator\", client_id=\"00000003-0000-0ff1-ce00-000000000000\""),
         );
         return r;
     }
-    if site_name.is_empty() || site_name.contains(['\\', '\0']) || site_name == "." || site_name == ".." {
+    if site_name.is_empty()
+        || site_name.contains(['\\', '\0'])
+        || site_name == "."
+        || site_name == ".."
+    {
         return spo_error(StatusCode::NOT_FOUND, NOT_FOUND, "File Not Found.");
     }
-    let site = match if emu.strict { emu.library.site(site_name) } else { emu.library.ensure_site(site_name).map(Some) } {
+    let site = match if emu.strict {
+        emu.library.site(site_name)
+    } else {
+        emu.library.ensure_site(site_name).map(Some)
+    } {
         Ok(Some(s)) => s,
-        Ok(None) => return spo_error(StatusCode::NOT_FOUND, NOT_FOUND, &format!("File Not Found. There is no site at /sites/{site_name}.")),
+        Ok(None) => {
+            return spo_error(
+                StatusCode::NOT_FOUND,
+                NOT_FOUND,
+                &format!("File Not Found. There is no site at /sites/{site_name}."),
+            )
+        }
         Err(e) => return internal(e),
     };
-    let accept = req.headers().get("accept").and_then(|v| v.to_str().ok()).unwrap_or("");
-    let shape = if accept.contains("odata=verbose") { Shape::Verbose } else { Shape::NoMetadata };
+    let accept = req
+        .headers()
+        .get("accept")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let shape = if accept.contains("odata=verbose") {
+        Shape::Verbose
+    } else {
+        Shape::NoMetadata
+    };
     let ctx = Ctx { emu, shape, site };
     let method = req.method().clone();
     let body = if method == Method::POST {
@@ -226,17 +282,31 @@ pub async fn handle(emu: &Arc<Emu>, req: Request<Incoming>, path: &str, query: &
 }
 
 fn authorized(emu: &Emu, req: &Request<Incoming>) -> bool {
-    let Some(h) = req.headers().get("authorization").and_then(|v| v.to_str().ok()) else { return false };
-    let Some((scheme, token)) = h.trim().split_once(' ') else { return false };
+    let Some(h) = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let Some((scheme, token)) = h.trim().split_once(' ') else {
+        return false;
+    };
     let (a, b) = (token.trim().as_bytes(), emu.access_token.as_bytes());
-    scheme.eq_ignore_ascii_case("bearer") && a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    scheme.eq_ignore_ascii_case("bearer")
+        && a.len() == b.len()
+        && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn body_json(body: &[u8]) -> Value {
     let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     // Verbose callers sometimes wrap parameters in one object; unwrap it.
     match &v {
-        Value::Object(o) if o.len() == 1 && o.values().next().is_some_and(Value::is_object) && !o.contains_key("options") => {
+        Value::Object(o)
+            if o.len() == 1
+                && o.values().next().is_some_and(Value::is_object)
+                && !o.contains_key("options") =>
+        {
             o.values().next().cloned().unwrap_or(Value::Null)
         }
         _ => v,
@@ -244,16 +314,28 @@ fn body_json(body: &[u8]) -> Value {
 }
 
 fn json_field<'a>(v: &'a Value, name: &str) -> Option<&'a Value> {
-    v.as_object()?.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+    v.as_object()?
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v)
 }
 
 fn parse_guid(s: &str) -> Option<Uuid> {
     let s = s.trim();
-    let s = s.strip_prefix("guid'").and_then(|x| x.strip_suffix('\'')).unwrap_or(s);
+    let s = s
+        .strip_prefix("guid'")
+        .and_then(|x| x.strip_suffix('\''))
+        .unwrap_or(s);
     Uuid::parse_str(s.trim_matches(|c| c == '{' || c == '}')).ok()
 }
 
-async fn route(ctx: &Ctx<'_>, lower: &str, rest: &str, query: &str, body: &[u8]) -> Result<Response<Body>, EmulatorError> {
+async fn route(
+    ctx: &Ctx<'_>,
+    lower: &str,
+    rest: &str,
+    query: &str,
+    body: &[u8],
+) -> Result<Response<Body>, EmulatorError> {
     let emu = ctx.emu;
     let site = &ctx.site;
     let r = match lower {
@@ -261,7 +343,10 @@ async fn route(ctx: &Ctx<'_>, lower: &str, rest: &str, query: &str, body: &[u8])
             let mut m = Map::new();
             m.insert("Id".into(), json!(site.web_id.to_string()));
             m.insert("Title".into(), json!(site.name));
-            m.insert("ServerRelativeUrl".into(), json!(site.server_relative_url()));
+            m.insert(
+                "ServerRelativeUrl".into(),
+                json!(site.server_relative_url()),
+            );
             m.insert("Url".into(), json!(ctx.site_url()));
             m.insert("WebTemplate".into(), json!("STS"));
             m.insert("UIVersion".into(), json!(15));
@@ -270,15 +355,23 @@ async fn route(ctx: &Ctx<'_>, lower: &str, rest: &str, query: &str, body: &[u8])
         "/_api/site" => {
             let mut m = Map::new();
             m.insert("Id".into(), json!(site.site_id.to_string()));
-            m.insert("ServerRelativeUrl".into(), json!(site.server_relative_url()));
+            m.insert(
+                "ServerRelativeUrl".into(),
+                json!(site.server_relative_url()),
+            );
             m.insert("Url".into(), json!(ctx.site_url()));
             ctx.entity("SP.Site", m)
         }
-        "/_api/web/rootfolder" => ctx.entity("SP.Folder", ctx.folder_obj(site.web_root_folder_id, &site.server_relative_url(), "")),
+        "/_api/web/rootfolder" => ctx.entity(
+            "SP.Folder",
+            ctx.folder_obj(site.web_root_folder_id, &site.server_relative_url(), ""),
+        ),
         "/_api/web/lists" => {
             let lists = emu.library.lists(&site.name)?;
-            let items: Result<Vec<Value>, EmulatorError> =
-                lists.iter().map(|l| Ok(ctx.entity_value("SP.List", ctx.list_obj(l)?, false))).collect();
+            let items: Result<Vec<Value>, EmulatorError> = lists
+                .iter()
+                .map(|l| Ok(ctx.entity_value("SP.List", ctx.list_obj(l)?, false)))
+                .collect();
             let v = match ctx.shape {
                 Shape::Verbose => json!({"d": {"results": items?}}),
                 Shape::NoMetadata => json!({"value": items?}),
@@ -290,21 +383,35 @@ async fn route(ctx: &Ctx<'_>, lower: &str, rest: &str, query: &str, body: &[u8])
             m.insert("FormDigestTimeoutSeconds".into(), json!(1800));
             m.insert(
                 "FormDigestValue".into(),
-                json!(format!("0x{},{}", Uuid::new_v4().simple().to_string().to_uppercase(), chrono::Utc::now().format("%d %b %Y %H:%M:%S -0000"))),
+                json!(format!(
+                    "0x{},{}",
+                    Uuid::new_v4().simple().to_string().to_uppercase(),
+                    chrono::Utc::now().format("%d %b %Y %H:%M:%S -0000")
+                )),
             );
             m.insert("LibraryVersion".into(), json!("16.0.0.0"));
             m.insert("SiteFullUrl".into(), json!(ctx.site_url()));
             m.insert("WebFullUrl".into(), json!(ctx.site_url()));
-            ctx.function("GetContextWebInformation", Some("SP.ContextWebInformation"), Value::Object(m))
+            ctx.function(
+                "GetContextWebInformation",
+                Some("SP.ContextWebInformation"),
+                Value::Object(m),
+            )
         }
         "/_api/site/provisionmigrationcontainers" => provision_containers(ctx)?,
         "/_api/site/provisionmigrationqueue" => {
             let name = format!("q-{}", Uuid::new_v4().simple());
             emu.queues.create(&name);
             let uri = emu.sas.queue_url(&emu.base_url, &name);
-            ctx.function("ProvisionMigrationQueue", Some("SP.ProvisionedMigrationQueueInfo"), json!({"JobQueueUri": uri}))
+            ctx.function(
+                "ProvisionMigrationQueue",
+                Some("SP.ProvisionedMigrationQueueInfo"),
+                json!({"JobQueueUri": uri}),
+            )
         }
-        "/_api/site/createmigrationjobencrypted" => create_job(ctx, body, true, "CreateMigrationJobEncrypted")?,
+        "/_api/site/createmigrationjobencrypted" => {
+            create_job(ctx, body, true, "CreateMigrationJobEncrypted")?
+        }
         "/_api/site/createmigrationjob" => create_job(ctx, body, false, "CreateMigrationJob")?,
         "/_api/site/getmigrationstatus" => {
             let items: Vec<Value> = emu
@@ -319,13 +426,17 @@ async fn route(ctx: &Ctx<'_>, lower: &str, rest: &str, query: &str, body: &[u8])
                 })
                 .collect();
             let v = match ctx.shape {
-                Shape::Verbose => json!({"d": {"GetMigrationStatus": {"__metadata": {"type": "Collection(SP.SPMigrationJobStatus)"}, "results": items}}}),
+                Shape::Verbose => {
+                    json!({"d": {"GetMigrationStatus": {"__metadata": {"type": "Collection(SP.SPMigrationJobStatus)"}, "results": items}}})
+                }
                 Shape::NoMetadata => json!({ "value": items }),
             };
             json_response(StatusCode::OK, &v)
         }
         "/_api/site/deletemigrationjob" => {
-            let id = json_field(&body_json(body), "id").and_then(Value::as_str).and_then(parse_guid);
+            let id = json_field(&body_json(body), "id")
+                .and_then(Value::as_str)
+                .and_then(parse_guid);
             let deleted = id.is_some_and(|id| emu.jobs.delete(id));
             ctx.function("DeleteMigrationJob", None, json!(deleted))
         }
@@ -335,7 +446,13 @@ async fn route(ctx: &Ctx<'_>, lower: &str, rest: &str, query: &str, body: &[u8])
 }
 
 /// Routes whose path carries OData call arguments: `GetByTitle('…')`, `GetMigrationJobStatus(…)`…
-fn route_calls(ctx: &Ctx<'_>, lower: &str, rest: &str, _query: &str, body: &[u8]) -> Response<Body> {
+fn route_calls(
+    ctx: &Ctx<'_>,
+    lower: &str,
+    rest: &str,
+    _query: &str,
+    body: &[u8],
+) -> Response<Body> {
     let emu = ctx.emu;
     let call = |prefix: &str| -> Option<(Vec<(String, String)>, String)> {
         if !lower.starts_with(prefix) {
@@ -354,25 +471,46 @@ fn route_calls(ctx: &Ctx<'_>, lower: &str, rest: &str, _query: &str, body: &[u8]
             let url = args.first().map(|(_, v)| v.clone()).unwrap_or_default();
             let found = emu.library.lists(&ctx.site.name)?.into_iter().find(|l| {
                 let full = l.server_relative_url();
-                full.eq_ignore_ascii_case(url.trim_end_matches('/')) || format!("{}{}", emu.base_url, full).eq_ignore_ascii_case(&url)
+                full.eq_ignore_ascii_case(url.trim_end_matches('/'))
+                    || format!("{}{}", emu.base_url, full).eq_ignore_ascii_case(&url)
             });
             return list_response(ctx, found, &url, &tail);
         }
-        if lower == "/_api/site/getmigrationjobstatus" || lower.starts_with("/_api/site/getmigrationjobstatus(") {
+        if lower == "/_api/site/getmigrationjobstatus"
+            || lower.starts_with("/_api/site/getmigrationjobstatus(")
+        {
             let id = match call("/_api/site/getmigrationjobstatus(") {
-                Some((args, _)) => arg(&args, "id").or(args.first().map(|(_, v)| v.as_str())).and_then(parse_guid),
-                None => json_field(&body_json(body), "id").and_then(Value::as_str).and_then(parse_guid),
+                Some((args, _)) => arg(&args, "id")
+                    .or(args.first().map(|(_, v)| v.as_str()))
+                    .and_then(parse_guid),
+                None => json_field(&body_json(body), "id")
+                    .and_then(Value::as_str)
+                    .and_then(parse_guid),
             };
             let state = id.map(|id| emu.jobs.status(id)).unwrap_or(JOB_STATE_NONE);
             return Ok(ctx.function("GetMigrationJobStatus", None, json!(state)));
         }
-        if lower == "/_api/site/getmigrationjobprogress" || lower.starts_with("/_api/site/getmigrationjobprogress(") {
+        if lower == "/_api/site/getmigrationjobprogress"
+            || lower.starts_with("/_api/site/getmigrationjobprogress(")
+        {
             let (id, token) = match call("/_api/site/getmigrationjobprogress(") {
-                Some((args, _)) => (arg(&args, "jobid").and_then(parse_guid), arg(&args, "nexttoken").map(str::to_string)),
+                Some((args, _)) => (
+                    arg(&args, "jobid").and_then(parse_guid),
+                    arg(&args, "nexttoken").map(str::to_string),
+                ),
                 None => {
                     let v = body_json(body);
-                    let token = json_field(&v, "nextToken").map(|t| t.as_str().map(str::to_string).unwrap_or_else(|| t.to_string()));
-                    (json_field(&v, "jobId").and_then(Value::as_str).and_then(parse_guid), token)
+                    let token = json_field(&v, "nextToken").map(|t| {
+                        t.as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| t.to_string())
+                    });
+                    (
+                        json_field(&v, "jobId")
+                            .and_then(Value::as_str)
+                            .and_then(parse_guid),
+                        token,
+                    )
                 }
             };
             return Ok(progress(ctx, id, token));
@@ -380,7 +518,10 @@ fn route_calls(ctx: &Ctx<'_>, lower: &str, rest: &str, _query: &str, body: &[u8]
         Ok(spo_error(
             StatusCode::NOT_FOUND,
             BAD_QUERY,
-            &format!("The expression \"{}\" is not valid, or the emulator does not serve it.", rest.trim_start_matches('/')),
+            &format!(
+                "The expression \"{}\" is not valid, or the emulator does not serve it.",
+                rest.trim_start_matches('/')
+            ),
         ))
     })();
     r.unwrap_or_else(internal)
@@ -392,23 +533,63 @@ fn lookup_list_by_title(ctx: &Ctx<'_>, title: &str) -> Result<Option<List>, Emul
         return lib.list_by_title(&ctx.site.name, title);
     }
     let l = lib.ensure_list(&ctx.site.name, title)?;
-    let dir = ctx.emu.root.join("sites").join(&ctx.site.name).join(importer::title_dir(&l.title));
-    std::fs::create_dir_all(&dir).map_err(|source| EmulatorError::Io { what: "cannot create", path: dir, source })?;
+    let dir = ctx
+        .emu
+        .root
+        .join("sites")
+        .join(&ctx.site.name)
+        .join(importer::title_dir(&l.title));
+    std::fs::create_dir_all(&dir).map_err(|source| EmulatorError::Io {
+        what: "cannot create",
+        path: dir,
+        source,
+    })?;
     Ok(Some(l))
 }
 
-fn list_response(ctx: &Ctx<'_>, list: Option<List>, what: &str, tail: &str) -> Result<Response<Body>, EmulatorError> {
+fn list_response(
+    ctx: &Ctx<'_>,
+    list: Option<List>,
+    what: &str,
+    tail: &str,
+) -> Result<Response<Body>, EmulatorError> {
     let Some(l) = list else {
         return Ok(spo_error(
             StatusCode::NOT_FOUND,
             "-1, System.ArgumentException",
-            &format!("List '{what}' does not exist at site with URL '{}'.", ctx.site_url()),
+            &format!(
+                "List '{what}' does not exist at site with URL '{}'.",
+                ctx.site_url()
+            ),
         ));
     };
     Ok(match tail {
         "" => ctx.entity("SP.List", ctx.list_obj(&l)?),
-        "/rootfolder" => ctx.entity("SP.Folder", ctx.folder_obj(l.root_folder_id, &l.server_relative_url(), &l.url_name)),
-        _ => spo_error(StatusCode::NOT_FOUND, BAD_QUERY, &format!("The emulator does not serve the list resource '{tail}'.")),
+        "/rootfolder" => ctx.entity(
+            "SP.Folder",
+            ctx.folder_obj(l.root_folder_id, &l.server_relative_url(), &l.url_name),
+        ),
+        // Only the form clients use to find the highest list-item id in use
+        // (`items?$select=Id&$orderby=Id desc&$top=1`): the top item, or none.
+        "/items" => {
+            let top: Vec<Value> = ctx
+                .emu
+                .library
+                .max_int_id(l.list_id)?
+                .map(|id| json!({"Id": id}))
+                .into_iter()
+                .collect();
+            let v = match ctx.shape {
+                Shape::Verbose => json!({"d": {"results": top}}),
+                Shape::NoMetadata => json!({"value": top}),
+            };
+            json_response(StatusCode::OK, &v)
+        }
+        _ => spo_error(
+            StatusCode::NOT_FOUND,
+            BAD_QUERY,
+            &format!("The emulator does not serve the list resource '{tail}'."),
+        ),
     })
 }
 
@@ -418,7 +599,13 @@ fn provision_containers(ctx: &Ctx<'_>) -> Result<Response<Body>, EmulatorError> 
     let mut uris = Vec::new();
     for _ in 0..2 {
         let name = format!("emu-{day}-{}", Uuid::new_v4().simple());
-        emu.blobs.create_container(&name).map_err(|source| EmulatorError::Io { what: "cannot create container in", path: emu.root.clone(), source })?;
+        emu.blobs
+            .create_container(&name)
+            .map_err(|source| EmulatorError::Io {
+                what: "cannot create container in",
+                path: emu.root.clone(),
+                source,
+            })?;
         uris.push(emu.sas.container_url(&emu.base_url, &name));
     }
     let key = Key::random();
@@ -427,7 +614,11 @@ fn provision_containers(ctx: &Ctx<'_>) -> Result<Response<Body>, EmulatorError> 
         "MetadataContainerUri": uris[1],
         "EncryptionKey": key.to_base64(),
     });
-    Ok(ctx.function("ProvisionMigrationContainers", Some("SP.ProvisionedMigrationContainersInfo"), v))
+    Ok(ctx.function(
+        "ProvisionMigrationContainers",
+        Some("SP.ProvisionedMigrationContainersInfo"),
+        v,
+    ))
 }
 
 /// Parses `{base}/blob/{account}/{container}?{sas}` (or `/queue/…`), returning the resource name
@@ -435,7 +626,8 @@ fn provision_containers(ctx: &Ctx<'_>) -> Result<Response<Body>, EmulatorError> 
 fn our_resource(emu: &Emu, uri: &str, kind: &str) -> Option<(String, String)> {
     let u = url::Url::parse(uri.trim()).ok()?;
     let base = url::Url::parse(&emu.base_url).ok()?;
-    if u.host_str() != base.host_str() || u.port_or_known_default() != base.port_or_known_default() {
+    if u.host_str() != base.host_str() || u.port_or_known_default() != base.port_or_known_default()
+    {
         return None;
     }
     let segs: Vec<&str> = u.path_segments()?.filter(|s| !s.is_empty()).collect();
@@ -445,23 +637,51 @@ fn our_resource(emu: &Emu, uri: &str, kind: &str) -> Option<(String, String)> {
     Some((segs[2].to_string(), u.query().unwrap_or("").to_string()))
 }
 
-fn create_job(ctx: &Ctx<'_>, body: &[u8], encrypted: bool, fn_name: &str) -> Result<Response<Body>, EmulatorError> {
+fn create_job(
+    ctx: &Ctx<'_>,
+    body: &[u8],
+    encrypted: bool,
+    fn_name: &str,
+) -> Result<Response<Body>, EmulatorError> {
     let emu = ctx.emu;
     let bad = |m: &str| Ok(spo_error(StatusCode::BAD_REQUEST, ARGUMENT, m));
     let req: CreateJobRequest = match serde_json::from_value(body_json(body)) {
         Ok(r) => r,
-        Err(e) => return bad(&format!("The request body is not a valid {fn_name} call: {e}")),
+        Err(e) => {
+            return bad(&format!(
+                "The request body is not a valid {fn_name} call: {e}"
+            ))
+        }
     };
-    let Some(web_id) = parse_guid(&req.g_web_id) else { return bad("gWebId is not a GUID.") };
+    let Some(web_id) = parse_guid(&req.g_web_id) else {
+        return bad("gWebId is not a GUID.");
+    };
     if web_id != ctx.site.web_id {
-        return bad(&format!("The web {web_id} does not exist in site {}: gWebId must be the Id of the target web.", ctx.site.server_relative_url()));
+        return bad(&format!(
+            "The web {web_id} does not exist in site {}: gWebId must be the Id of the target web.",
+            ctx.site.server_relative_url()
+        ));
     }
     let mut containers = Vec::new();
-    for (uri, what, need) in [(&req.azure_container_source_uri, "azureContainerSourceUri", "r"), (&req.azure_container_manifest_uri, "azureContainerManifestUri", "rw")] {
+    for (uri, what, need) in [
+        (
+            &req.azure_container_source_uri,
+            "azureContainerSourceUri",
+            "r",
+        ),
+        (
+            &req.azure_container_manifest_uri,
+            "azureContainerManifestUri",
+            "rw",
+        ),
+    ] {
         let Some((name, sas)) = our_resource(emu, uri, "blob") else {
             return bad(&format!("{what} is not a container of this emulator (customer-provided Azure containers are not supported yet)."));
         };
-        if let Err(e) = emu.sas.check(&sas, &SasAuthority::blob_canonical(&name), need) {
+        if let Err(e) = emu
+            .sas
+            .check(&sas, &SasAuthority::blob_canonical(&name), need)
+        {
             return bad(&format!("{what} has an invalid or insufficient SAS: {e:?}"));
         }
         if !emu.blobs.container_exists(&name) {
@@ -488,13 +708,23 @@ fn create_job(ctx: &Ctx<'_>, body: &[u8], encrypted: bool, fn_name: &str) -> Res
             "Migration jobs from SharePoint-provided containers must be encrypted: use CreateMigrationJobEncrypted.",
         ));
     };
-    let queue = match req.azure_queue_report_uri.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+    let queue = match req
+        .azure_queue_report_uri
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         None => None,
         Some(uri) => {
             let Some((name, sas)) = our_resource(emu, uri, "queue") else {
                 return bad("azureQueueReportUri is not a queue of this emulator.");
             };
-            if emu.sas.check(&sas, &SasAuthority::queue_canonical(&name), "a").is_err() || !emu.queues.exists(&name) {
+            if emu
+                .sas
+                .check(&sas, &SasAuthority::queue_canonical(&name), "a")
+                .is_err()
+                || !emu.queues.exists(&name)
+            {
                 return bad("azureQueueReportUri has an invalid SAS or names no queue.");
             }
             Some(name)
@@ -522,7 +752,10 @@ fn create_job(ctx: &Ctx<'_>, body: &[u8], encrypted: bool, fn_name: &str) -> Res
 }
 
 fn progress(ctx: &Ctx<'_>, id: Option<Uuid>, token: Option<String>) -> Response<Body> {
-    let start = token.as_deref().and_then(|t| t.trim().trim_matches('\'').parse::<usize>().ok()).unwrap_or(0);
+    let start = token
+        .as_deref()
+        .and_then(|t| t.trim().trim_matches('\'').parse::<usize>().ok())
+        .unwrap_or(0);
     let Some((logs, next)) = id.and_then(|id| ctx.emu.jobs.progress(id, start)) else {
         let v = json!({"error": {"code": JOB_NOT_FOUND, "innererror": {"message": "Job not found"}, "message": {"lang": "en-US", "value": "Job not found"}}});
         return json_response(StatusCode::INTERNAL_SERVER_ERROR, &v);
@@ -547,8 +780,12 @@ mod tests {
         let (a, tail) = parse_call("'It''s Docs')/RootFolder").unwrap();
         assert_eq!(a, vec![(String::new(), "It's Docs".to_string())]);
         assert_eq!(tail, "/RootFolder");
-        let (a, _) = parse_call("jobId=guid'0f0e0d0c-0000-0000-0000-000000000001',nextToken=12)").unwrap();
-        assert_eq!(arg(&a, "jobid"), Some("0f0e0d0c-0000-0000-0000-000000000001"));
+        let (a, _) =
+            parse_call("jobId=guid'0f0e0d0c-0000-0000-0000-000000000001',nextToken=12)").unwrap();
+        assert_eq!(
+            arg(&a, "jobid"),
+            Some("0f0e0d0c-0000-0000-0000-000000000001")
+        );
         assert_eq!(arg(&a, "nexttoken"), Some("12"));
         let (a, _) = parse_call("jobId='abc', nextToken='0')").unwrap();
         assert_eq!(arg(&a, "jobid"), Some("abc"));

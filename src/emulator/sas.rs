@@ -96,8 +96,12 @@ impl SasAuthority {
             )));
         }
         let now = Utc::now();
-        let expiry = parse_azure_time(&sas.se)
-            .ok_or_else(|| SasDenied::Authentication(format!("Signed expiry time [{}] is not a valid time", sas.se)))?;
+        let expiry = parse_azure_time(&sas.se).ok_or_else(|| {
+            SasDenied::Authentication(format!(
+                "Signed expiry time [{}] is not a valid time",
+                sas.se
+            ))
+        })?;
         if now > expiry {
             return Err(SasDenied::Authentication(format!(
                 "Server failed to authenticate the request.\nAuthenticationErrorDetail: Signed expiry time [{}] must be after current time [{}]",
@@ -106,8 +110,12 @@ impl SasAuthority {
             )));
         }
         if !sas.st.is_empty() {
-            let start = parse_azure_time(&sas.st)
-                .ok_or_else(|| SasDenied::Authentication(format!("Signed start time [{}] is not a valid time", sas.st)))?;
+            let start = parse_azure_time(&sas.st).ok_or_else(|| {
+                SasDenied::Authentication(format!(
+                    "Signed start time [{}] is not a valid time",
+                    sas.st
+                ))
+            })?;
             if now + chrono::Duration::seconds(START_SKEW_SECS) < start {
                 return Err(SasDenied::Authentication(format!(
                     "Server failed to authenticate the request.\nAuthenticationErrorDetail: Signed start time [{}] is in the future",
@@ -162,17 +170,37 @@ mod tests {
         let a = SasAuthority::new();
         let url = a.container_url("http://h", "c1");
         let q = url.split_once('?').unwrap().1;
-        assert!(a.check(q, &SasAuthority::blob_canonical("c1"), "rw").is_ok());
-        assert!(matches!(a.check(q, &SasAuthority::blob_canonical("c1"), "l"), Err(SasDenied::Permission(_))));
-        assert!(matches!(a.check(q, &SasAuthority::blob_canonical("c2"), "r"), Err(SasDenied::Authentication(_))));
-        assert!(matches!(SasAuthority::new().check(q, &SasAuthority::blob_canonical("c1"), "r"), Err(SasDenied::Authentication(_))));
+        assert!(a
+            .check(q, &SasAuthority::blob_canonical("c1"), "rw")
+            .is_ok());
+        assert!(matches!(
+            a.check(q, &SasAuthority::blob_canonical("c1"), "l"),
+            Err(SasDenied::Permission(_))
+        ));
+        assert!(matches!(
+            a.check(q, &SasAuthority::blob_canonical("c2"), "r"),
+            Err(SasDenied::Authentication(_))
+        ));
+        assert!(matches!(
+            SasAuthority::new().check(q, &SasAuthority::blob_canonical("c1"), "r"),
+            Err(SasDenied::Authentication(_))
+        ));
     }
 
     #[test]
     fn expired_sas_is_refused() {
         let a = SasAuthority::new();
-        let mut s = Sas { sv: SAS_VERSION.into(), sr: "c".into(), sp: "rw".into(), se: "2020-01-01T00:00:00Z".into(), ..Default::default() };
+        let mut s = Sas {
+            sv: SAS_VERSION.into(),
+            sr: "c".into(),
+            sp: "rw".into(),
+            se: "2020-01-01T00:00:00Z".into(),
+            ..Default::default()
+        };
         a.sign(&mut s, &SasAuthority::blob_canonical("c"));
-        assert!(matches!(a.check(&s.to_query(), &SasAuthority::blob_canonical("c"), "r"), Err(SasDenied::Authentication(_))));
+        assert!(matches!(
+            a.check(&s.to_query(), &SasAuthority::blob_canonical("c"), "r"),
+            Err(SasDenied::Authentication(_))
+        ));
     }
 }
