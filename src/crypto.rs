@@ -191,9 +191,11 @@ impl CbcDecryptor {
         let start = out.len();
         out.extend_from_slice(&self.pending[..n]);
         self.pending.drain(..n);
-        for block in out[start..].chunks_exact_mut(BLOCK) {
-            self.cipher.decrypt_block_mut(block.into());
-        }
+        // All blocks in one call: CBC decryption runs several blocks in parallel (AES-NI
+        // pipelines), several times faster than a block-at-a-time loop.
+        let (blocks, tail) = aes::cipher::inout::InOutBuf::from(&mut out[start..]).into_chunks();
+        debug_assert!(tail.is_empty());
+        self.cipher.decrypt_blocks_inout_mut(blocks);
     }
 
     pub fn finish(mut self, out: &mut Vec<u8>) -> Result<(), CryptoError> {

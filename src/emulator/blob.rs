@@ -10,7 +10,7 @@
 //! per run, so no earlier run's SAS could reach an earlier run's blobs anyway.
 
 use super::sas::{SasAuthority, SasDenied};
-use super::server::{azure_error, azure_precise_time, empty, http_date, query_map, read_body, Body};
+use super::server::{azure_error, empty, http_date, query_map, read_body, Body};
 use super::Emu;
 use base64::Engine as _;
 use bytes::Bytes;
@@ -89,7 +89,10 @@ pub struct SourceBlob {
 impl SourceBlob {
     /// Metadata lookup, case-insensitive as Azure's is.
     pub fn meta(&self, key: &str) -> Option<&str> {
-        self.metadata.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v.as_str())
+        self.metadata
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -125,7 +128,11 @@ impl BlobSource for BlobStore {
             metadata: c.metadata.clone(),
             len: c.len,
             from_snapshot,
-            reader: Box::new(ChainReader { blocks: c.blocks.into_iter().map(|b| b.file).collect(), next: 0, cur: None }),
+            reader: Box::new(ChainReader {
+                blocks: c.blocks.into_iter().map(|b| b.file).collect(),
+                next: 0,
+                cur: None,
+            }),
         })
     }
 }
@@ -147,7 +154,9 @@ impl Read for ChainReader {
                 }
                 self.cur = None;
             }
-            let Some(b) = self.blocks.get(self.next) else { return Ok(0) };
+            let Some(b) = self.blocks.get(self.next) else {
+                return Ok(0);
+            };
             self.cur = Some(std::fs::File::open(&b.path)?);
             self.next += 1;
         }
@@ -161,7 +170,11 @@ impl BlobStore {
             std::fs::remove_dir_all(&dir)?;
         }
         std::fs::create_dir_all(&dir)?;
-        Ok(BlobStore { dir, containers: Mutex::new(HashMap::new()), counter: AtomicU64::new(1) })
+        Ok(BlobStore {
+            dir,
+            containers: Mutex::new(HashMap::new()),
+            counter: AtomicU64::new(1),
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Container>> {
@@ -181,7 +194,10 @@ impl BlobStore {
 
     /// Marks a container used by a job; returns whether it had been used before.
     pub fn mark_used(&self, name: &str) -> bool {
-        self.lock().get_mut(name).map(|c| std::mem::replace(&mut c.used, true)).unwrap_or(false)
+        self.lock()
+            .get_mut(name)
+            .map(|c| std::mem::replace(&mut c.used, true))
+            .unwrap_or(false)
     }
 
     fn new_body_path(&self, container: &str) -> PathBuf {
@@ -190,17 +206,32 @@ impl BlobStore {
     }
 
     fn etag(&self) -> String {
-        format!("\"0x8D{:013X}\"", self.counter.fetch_add(1, Ordering::Relaxed))
+        format!(
+            "\"0x8D{:013X}\"",
+            self.counter.fetch_add(1, Ordering::Relaxed)
+        )
     }
 
     /// Writes a whole small blob (the importer's log files).
-    pub fn put_bytes(&self, container: &str, name: &str, data: &[u8], metadata: Vec<(String, String)>) -> std::io::Result<()> {
+    pub fn put_bytes(
+        &self,
+        container: &str,
+        name: &str,
+        data: &[u8],
+        metadata: Vec<(String, String)>,
+    ) -> std::io::Result<()> {
         let path = self.new_body_path(container);
         std::fs::write(&path, data)?;
-        let file = Arc::new(BlockFile { path, len: data.len() as u64 });
+        let file = Arc::new(BlockFile {
+            path,
+            len: data.len() as u64,
+        });
         let md5 = base64::engine::general_purpose::STANDARD.encode(Md5::digest(data));
         let committed = Committed {
-            blocks: vec![Block { id: String::new(), file }],
+            blocks: vec![Block {
+                id: String::new(),
+                file,
+            }],
             len: data.len() as u64,
             md5: Some(md5),
             metadata,
@@ -208,14 +239,20 @@ impl BlobStore {
             last_modified: Utc::now(),
         };
         let mut map = self.lock();
-        let c = map.get_mut(container).ok_or_else(|| std::io::Error::other("container not found"))?;
+        let c = map
+            .get_mut(container)
+            .ok_or_else(|| std::io::Error::other("container not found"))?;
         c.blobs.entry(name.to_string()).or_default().current = Some(committed);
         Ok(())
     }
 }
 
 /// Streams a request body into `path`, returning its length and MD5 when asked for.
-async fn spool(body: Incoming, path: &Path, want_md5: bool) -> std::io::Result<(u64, Option<[u8; 16]>)> {
+async fn spool(
+    body: Incoming,
+    path: &Path,
+    want_md5: bool,
+) -> std::io::Result<(u64, Option<[u8; 16]>)> {
     let file = tokio::fs::File::create(path).await?;
     let mut out = tokio::io::BufWriter::with_capacity(READ_CHUNK, file);
     let mut md5 = want_md5.then(Md5::new);
@@ -251,12 +288,19 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 fn denied(d: SasDenied) -> Response<Body> {
     match d {
-        SasDenied::Authentication(m) => azure_error(StatusCode::FORBIDDEN, "AuthenticationFailed", &m),
-        SasDenied::Permission(m) => azure_error(StatusCode::FORBIDDEN, "AuthorizationPermissionMismatch", &m),
+        SasDenied::Authentication(m) => {
+            azure_error(StatusCode::FORBIDDEN, "AuthenticationFailed", &m)
+        }
+        SasDenied::Permission(m) => {
+            azure_error(StatusCode::FORBIDDEN, "AuthorizationPermissionMismatch", &m)
+        }
     }
 }
 
-fn properties_headers(b: hyper::http::response::Builder, c: &Committed) -> hyper::http::response::Builder {
+fn properties_headers(
+    b: hyper::http::response::Builder,
+    c: &Committed,
+) -> hyper::http::response::Builder {
     let mut b = b
         .header("Content-Length", c.len.to_string())
         .header("ETag", &c.etag)
@@ -283,18 +327,35 @@ fn ok_headers(status: StatusCode, etag: &str) -> hyper::http::response::Builder 
 }
 
 fn build(b: hyper::http::response::Builder, body: Body) -> Response<Body> {
-    b.body(body).unwrap_or_else(|_| azure_error(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "bad header value"))
+    b.body(body).unwrap_or_else(|_| {
+        azure_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalError",
+            "bad header value",
+        )
+    })
 }
 
 /// `path` is what follows `/blob/`: `{account}/{container}[/{blob name}]`, still percent-encoded.
-pub async fn handle(emu: &Arc<Emu>, req: Request<Incoming>, path: &str, query: &str) -> Response<Body> {
+pub async fn handle(
+    emu: &Arc<Emu>,
+    req: Request<Incoming>,
+    path: &str,
+    query: &str,
+) -> Response<Body> {
     let mut parts = path.splitn(3, '/');
     let account = parts.next().unwrap_or("");
     let container = parts.next().unwrap_or("").to_string();
     let raw_name = parts.next().unwrap_or("");
-    let name = percent_encoding::percent_decode_str(raw_name).decode_utf8_lossy().into_owned();
+    let name = percent_encoding::percent_decode_str(raw_name)
+        .decode_utf8_lossy()
+        .into_owned();
     if account != emu.sas.account() || container.is_empty() {
-        return azure_error(StatusCode::BAD_REQUEST, "InvalidUri", "The requested URI does not represent any resource on the server.");
+        return azure_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidUri",
+            "The requested URI does not represent any resource on the server.",
+        );
     }
     let q = query_map(query);
     let comp = q.get("comp").map(String::as_str).unwrap_or("");
@@ -321,27 +382,57 @@ pub async fn handle(emu: &Arc<Emu>, req: Request<Incoming>, path: &str, query: &
         return denied(d);
     }
     if !emu.blobs.container_exists(&container) {
-        return azure_error(StatusCode::NOT_FOUND, "ContainerNotFound", "The specified container does not exist.");
+        return azure_error(
+            StatusCode::NOT_FOUND,
+            "ContainerNotFound",
+            "The specified container does not exist.",
+        );
     }
     if name.is_empty() {
         if method == Method::GET || method == Method::HEAD {
             return build(
-                Response::builder().status(StatusCode::OK).header("ETag", "\"0x8D000000000000\"").header("Last-Modified", http_date(Utc::now())),
+                Response::builder()
+                    .status(StatusCode::OK)
+                    .header("ETag", "\"0x8D000000000000\"")
+                    .header("Last-Modified", http_date(Utc::now())),
                 empty(),
             );
         }
-        return azure_error(StatusCode::FORBIDDEN, "AuthorizationPermissionMismatch", "This request is not authorized to perform this operation.");
+        return azure_error(
+            StatusCode::FORBIDDEN,
+            "AuthorizationPermissionMismatch",
+            "This request is not authorized to perform this operation.",
+        );
     }
     let store = &emu.blobs;
     match (method, comp) {
         (Method::PUT, "") => put_blob(store, req, &container, &name).await,
-        (Method::PUT, "block") => put_block(store, req, &container, &name, q.get("blockid").cloned().unwrap_or_default()).await,
+        (Method::PUT, "block") => {
+            put_block(
+                store,
+                req,
+                &container,
+                &name,
+                q.get("blockid").cloned().unwrap_or_default(),
+            )
+            .await
+        }
         (Method::PUT, "blocklist") => put_block_list(store, req, &container, &name).await,
         (Method::PUT, "metadata") => set_metadata(store, req.headers(), &container, &name),
         (Method::PUT, "snapshot") => snapshot(store, req.headers(), &container, &name),
-        (Method::GET, "") | (Method::HEAD, "") => get_blob(store, req.method() == Method::HEAD, &container, &name, q.get("snapshot")),
+        (Method::GET, "") | (Method::HEAD, "") => get_blob(
+            store,
+            req.method() == Method::HEAD,
+            &container,
+            &name,
+            q.get("snapshot"),
+        ),
         (Method::GET, "metadata") => get_blob(store, true, &container, &name, q.get("snapshot")),
-        _ => azure_error(StatusCode::BAD_REQUEST, "UnsupportedHttpVerb", "The emulator does not support this blob operation."),
+        _ => azure_error(
+            StatusCode::BAD_REQUEST,
+            "UnsupportedHttpVerb",
+            "The emulator does not support this blob operation.",
+        ),
     }
 }
 
@@ -356,7 +447,12 @@ fn md5_mismatch(expected: &str, got: &[u8; 16]) -> Response<Body> {
     )
 }
 
-async fn put_blob(store: &BlobStore, req: Request<Incoming>, container: &str, name: &str) -> Response<Body> {
+async fn put_blob(
+    store: &BlobStore,
+    req: Request<Incoming>,
+    container: &str,
+    name: &str,
+) -> Response<Body> {
     let (parts, body) = req.into_parts();
     match header(&parts.headers, "x-ms-blob-type") {
         Some(t) if t.eq_ignore_ascii_case("BlockBlob") => {}
@@ -373,7 +469,11 @@ async fn put_blob(store: &BlobStore, req: Request<Incoming>, container: &str, na
         Ok(r) => r,
         Err(e) => {
             let _ = tokio::fs::remove_file(&path).await;
-            return azure_error(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", &format!("writing the blob failed: {e}"));
+            return azure_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalError",
+                &format!("writing the blob failed: {e}"),
+            );
         }
     };
     let file = Arc::new(BlockFile { path, len });
@@ -386,7 +486,10 @@ async fn put_blob(store: &BlobStore, req: Request<Incoming>, container: &str, na
     }
     let etag = store.etag();
     let committed = Committed {
-        blocks: vec![Block { id: String::new(), file }],
+        blocks: vec![Block {
+            id: String::new(),
+            file,
+        }],
         len,
         md5: Some(md5_b64.clone()),
         metadata: metadata_from(&parts.headers),
@@ -396,18 +499,34 @@ async fn put_blob(store: &BlobStore, req: Request<Incoming>, container: &str, na
     {
         let mut map = store.lock();
         let Some(c) = map.get_mut(container) else {
-            return azure_error(StatusCode::NOT_FOUND, "ContainerNotFound", "The specified container does not exist.");
+            return azure_error(
+                StatusCode::NOT_FOUND,
+                "ContainerNotFound",
+                "The specified container does not exist.",
+            );
         };
         let e = c.blobs.entry(name.to_string()).or_default();
         e.current = Some(committed);
         // Azure discards uncommitted blocks when a blob is written whole.
         e.uncommitted.clear();
     }
-    build(ok_headers(StatusCode::CREATED, &etag).header("Content-MD5", md5_b64), empty())
+    build(
+        ok_headers(StatusCode::CREATED, &etag).header("Content-MD5", md5_b64),
+        empty(),
+    )
 }
 
-async fn put_block(store: &BlobStore, req: Request<Incoming>, container: &str, name: &str, block_id: String) -> Response<Body> {
-    let valid_id = base64::engine::general_purpose::STANDARD.decode(&block_id).map(|b| !b.is_empty() && b.len() <= 64).unwrap_or(false);
+async fn put_block(
+    store: &BlobStore,
+    req: Request<Incoming>,
+    container: &str,
+    name: &str,
+    block_id: String,
+) -> Response<Body> {
+    let valid_id = base64::engine::general_purpose::STANDARD
+        .decode(&block_id)
+        .map(|b| !b.is_empty() && b.len() <= 64)
+        .unwrap_or(false);
     if !valid_id {
         return azure_error(StatusCode::BAD_REQUEST, "InvalidQueryParameterValue", "The value for one of the query parameters (blockid) is not valid base64 of at most 64 bytes.");
     }
@@ -418,7 +537,11 @@ async fn put_block(store: &BlobStore, req: Request<Incoming>, container: &str, n
         Ok(r) => r,
         Err(e) => {
             let _ = tokio::fs::remove_file(&path).await;
-            return azure_error(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", &format!("writing the block failed: {e}"));
+            return azure_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalError",
+                &format!("writing the block failed: {e}"),
+            );
         }
     };
     let file = Arc::new(BlockFile { path, len });
@@ -430,15 +553,29 @@ async fn put_block(store: &BlobStore, req: Request<Incoming>, container: &str, n
     {
         let mut map = store.lock();
         let Some(c) = map.get_mut(container) else {
-            return azure_error(StatusCode::NOT_FOUND, "ContainerNotFound", "The specified container does not exist.");
+            return azure_error(
+                StatusCode::NOT_FOUND,
+                "ContainerNotFound",
+                "The specified container does not exist.",
+            );
         };
         let e = c.blobs.entry(name.to_string()).or_default();
         if e.uncommitted.len() >= 100_000 {
-            return azure_error(StatusCode::CONFLICT, "BlockCountExceedsLimit", "The uncommitted block count cannot exceed the maximum limit of 100,000 blocks.");
+            return azure_error(
+                StatusCode::CONFLICT,
+                "BlockCountExceedsLimit",
+                "The uncommitted block count cannot exceed the maximum limit of 100,000 blocks.",
+            );
         }
-        e.uncommitted.insert(block_id.clone(), Block { id: block_id, file });
+        e.uncommitted
+            .insert(block_id.clone(), Block { id: block_id, file });
     }
-    build(Response::builder().status(StatusCode::CREATED).header("x-ms-request-server-encrypted", "true"), empty())
+    build(
+        Response::builder()
+            .status(StatusCode::CREATED)
+            .header("x-ms-request-server-encrypted", "true"),
+        empty(),
+    )
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -479,7 +616,12 @@ fn parse_block_list(xml: &[u8]) -> Result<Vec<(ListKind, String)>, String> {
     Ok(out)
 }
 
-async fn put_block_list(store: &BlobStore, req: Request<Incoming>, container: &str, name: &str) -> Response<Body> {
+async fn put_block_list(
+    store: &BlobStore,
+    req: Request<Incoming>,
+    container: &str,
+    name: &str,
+) -> Response<Body> {
     let (parts, body) = req.into_parts();
     let xml = match read_body(body, 8 << 20).await {
         Ok(b) => b,
@@ -487,20 +629,38 @@ async fn put_block_list(store: &BlobStore, req: Request<Incoming>, container: &s
     };
     let list = match parse_block_list(&xml) {
         Ok(l) => l,
-        Err(e) => return azure_error(StatusCode::BAD_REQUEST, "InvalidXmlDocument", &format!("XML specified is not syntactically valid: {e}")),
+        Err(e) => {
+            return azure_error(
+                StatusCode::BAD_REQUEST,
+                "InvalidXmlDocument",
+                &format!("XML specified is not syntactically valid: {e}"),
+            )
+        }
     };
     if list.len() > MAX_BLOCKS {
-        return azure_error(StatusCode::BAD_REQUEST, "BlockListTooLong", "The block list may not contain more than 50,000 blocks.");
+        return azure_error(
+            StatusCode::BAD_REQUEST,
+            "BlockListTooLong",
+            "The block list may not contain more than 50,000 blocks.",
+        );
     }
     let etag = store.etag();
     let mut map = store.lock();
     let Some(c) = map.get_mut(container) else {
-        return azure_error(StatusCode::NOT_FOUND, "ContainerNotFound", "The specified container does not exist.");
+        return azure_error(
+            StatusCode::NOT_FOUND,
+            "ContainerNotFound",
+            "The specified container does not exist.",
+        );
     };
     let e = c.blobs.entry(name.to_string()).or_default();
     let mut blocks = Vec::with_capacity(list.len());
     for (kind, id) in &list {
-        let committed = || e.current.as_ref().and_then(|cur| cur.blocks.iter().find(|b| &b.id == id).cloned());
+        let committed = || {
+            e.current
+                .as_ref()
+                .and_then(|cur| cur.blocks.iter().find(|b| &b.id == id).cloned())
+        };
         let found = match kind {
             ListKind::Uncommitted => e.uncommitted.get(id).cloned(),
             ListKind::Committed => committed(),
@@ -508,7 +668,13 @@ async fn put_block_list(store: &BlobStore, req: Request<Incoming>, container: &s
         };
         match found {
             Some(b) => blocks.push(b),
-            None => return azure_error(StatusCode::BAD_REQUEST, "InvalidBlockList", &format!("The specified block list is invalid: block {id} was not found.")),
+            None => {
+                return azure_error(
+                    StatusCode::BAD_REQUEST,
+                    "InvalidBlockList",
+                    &format!("The specified block list is invalid: block {id} was not found."),
+                )
+            }
         }
     }
     let len = blocks.iter().map(|b| b.file.len).sum();
@@ -526,12 +692,24 @@ async fn put_block_list(store: &BlobStore, req: Request<Incoming>, container: &s
     build(ok_headers(StatusCode::CREATED, &etag), empty())
 }
 
-fn set_metadata(store: &BlobStore, headers: &HeaderMap, container: &str, name: &str) -> Response<Body> {
+fn set_metadata(
+    store: &BlobStore,
+    headers: &HeaderMap,
+    container: &str,
+    name: &str,
+) -> Response<Body> {
     let etag = store.etag();
     let mut map = store.lock();
-    let cur = map.get_mut(container).and_then(|c| c.blobs.get_mut(name)).and_then(|e| e.current.as_mut());
+    let cur = map
+        .get_mut(container)
+        .and_then(|c| c.blobs.get_mut(name))
+        .and_then(|e| e.current.as_mut());
     let Some(cur) = cur else {
-        return azure_error(StatusCode::NOT_FOUND, "BlobNotFound", "The specified blob does not exist.");
+        return azure_error(
+            StatusCode::NOT_FOUND,
+            "BlobNotFound",
+            "The specified blob does not exist.",
+        );
     };
     cur.metadata = metadata_from(headers);
     cur.etag = etag.clone();
@@ -544,10 +722,18 @@ fn snapshot(store: &BlobStore, headers: &HeaderMap, container: &str, name: &str)
     let mut map = store.lock();
     let entry = map.get_mut(container).and_then(|c| c.blobs.get_mut(name));
     let Some(entry) = entry else {
-        return azure_error(StatusCode::NOT_FOUND, "BlobNotFound", "The specified blob does not exist.");
+        return azure_error(
+            StatusCode::NOT_FOUND,
+            "BlobNotFound",
+            "The specified blob does not exist.",
+        );
     };
     let Some(cur) = entry.current.clone() else {
-        return azure_error(StatusCode::NOT_FOUND, "BlobNotFound", "The specified blob does not exist.");
+        return azure_error(
+            StatusCode::NOT_FOUND,
+            "BlobNotFound",
+            "The specified blob does not exist.",
+        );
     };
     let mut snap = cur.clone();
     // Metadata on the request replaces the base blob's for the snapshot only (Azure semantics).
@@ -555,35 +741,60 @@ fn snapshot(store: &BlobStore, headers: &HeaderMap, container: &str, name: &str)
     if !meta.is_empty() {
         snap.metadata = meta;
     }
-    let mut ts = azure_precise_time(Utc::now());
+    let mut ts = Utc::now().format("%Y-%m-%dT%H:%M:%S%.6f0Z").to_string();
     if entry.snapshots.iter().any(|(t, _)| *t >= ts) {
         // Two snapshots within the clock's resolution: keep them ordered and distinct.
-        let last = entry.snapshots.last().map(|(t, _)| t.clone()).unwrap_or_default();
+        let last = entry
+            .snapshots
+            .last()
+            .map(|(t, _)| t.clone())
+            .unwrap_or_default();
         ts = bump_snapshot_time(&last);
     }
     entry.snapshots.push((ts.clone(), snap));
     drop(map);
-    build(ok_headers(StatusCode::CREATED, &cur.etag).header("x-ms-snapshot", ts), empty())
+    build(
+        ok_headers(StatusCode::CREATED, &cur.etag).header("x-ms-snapshot", ts),
+        empty(),
+    )
 }
 
 fn bump_snapshot_time(t: &str) -> String {
     chrono::DateTime::parse_from_rfc3339(t)
-        .map(|d| azure_precise_time(d.with_timezone(&Utc) + chrono::Duration::microseconds(1)))
+        .map(|d| {
+            (d.with_timezone(&Utc) + chrono::Duration::microseconds(1))
+                .format("%Y-%m-%dT%H:%M:%S%.6f0Z")
+                .to_string()
+        })
         .unwrap_or_else(|_| format!("{t}1"))
 }
 
-fn get_blob(store: &BlobStore, head: bool, container: &str, name: &str, snapshot: Option<&String>) -> Response<Body> {
+fn get_blob(
+    store: &BlobStore,
+    head: bool,
+    container: &str,
+    name: &str,
+    snapshot: Option<&String>,
+) -> Response<Body> {
     let found = {
         let map = store.lock();
         let entry = map.get(container).and_then(|c| c.blobs.get(name));
         match (entry, snapshot) {
-            (Some(e), Some(ts)) => e.snapshots.iter().find(|(t, _)| t == ts).map(|(_, c)| c.clone()),
+            (Some(e), Some(ts)) => e
+                .snapshots
+                .iter()
+                .find(|(t, _)| t == ts)
+                .map(|(_, c)| c.clone()),
             (Some(e), None) => e.current.clone(),
             (None, _) => None,
         }
     };
     let Some(c) = found else {
-        return azure_error(StatusCode::NOT_FOUND, "BlobNotFound", "The specified blob does not exist.");
+        return azure_error(
+            StatusCode::NOT_FOUND,
+            "BlobNotFound",
+            "The specified blob does not exist.",
+        );
     };
     let b = properties_headers(Response::builder().status(StatusCode::OK), &c);
     if head {
@@ -601,7 +812,11 @@ fn stream_files(files: Vec<Arc<BlockFile>>) -> Body {
         next: usize,
         cur: Option<tokio::fs::File>,
     }
-    let st = St { files, next: 0, cur: None };
+    let st = St {
+        files,
+        next: 0,
+        cur: None,
+    };
     let stream = futures_util::stream::unfold(st, |mut st| async move {
         loop {
             if let Some(f) = st.cur.as_mut() {
@@ -612,7 +827,16 @@ fn stream_files(files: Vec<Arc<BlockFile>>) -> Body {
                         buf.truncate(n);
                         return Some((Ok(hyper::body::Frame::data(Bytes::from(buf))), st));
                     }
-                    Err(e) => return Some((Err(e), St { files: Vec::new(), next: 0, cur: None })),
+                    Err(e) => {
+                        return Some((
+                            Err(e),
+                            St {
+                                files: Vec::new(),
+                                next: 0,
+                                cur: None,
+                            },
+                        ))
+                    }
                 }
                 continue;
             }
@@ -620,7 +844,16 @@ fn stream_files(files: Vec<Arc<BlockFile>>) -> Body {
             st.next += 1;
             match tokio::fs::File::open(&path).await {
                 Ok(f) => st.cur = Some(f),
-                Err(e) => return Some((Err(e), St { files: Vec::new(), next: 0, cur: None })),
+                Err(e) => {
+                    return Some((
+                        Err(e),
+                        St {
+                            files: Vec::new(),
+                            next: 0,
+                            cur: None,
+                        },
+                    ))
+                }
             }
         }
     });
@@ -644,7 +877,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = BlobStore::open(dir.path().join("st")).unwrap();
         s.create_container("c").unwrap();
-        s.put_bytes("c", "a/b.dat", b"hello", vec![("IV".into(), "x".into())]).unwrap();
+        s.put_bytes("c", "a/b.dat", b"hello", vec![("IV".into(), "x".into())])
+            .unwrap();
         let mut b = s.open("c", "a/b.dat").unwrap();
         assert!(!b.from_snapshot);
         assert_eq!(b.meta("iv"), Some("x"));

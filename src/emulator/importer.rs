@@ -503,7 +503,11 @@ impl<'a> Importer<'a> {
         for o in &objects {
             self.process(o)?;
             self.counters.objects_processed += 1;
-            if self.counters.objects_processed % PROGRESS_EVERY == 0 {
+            if self
+                .counters
+                .objects_processed
+                .is_multiple_of(PROGRESS_EVERY)
+            {
                 let f = self.counter_fields(started, false);
                 self.ev.emit("JobProgress", &f);
             }
@@ -1316,11 +1320,13 @@ impl<'a> Importer<'a> {
             };
             // Another job may have committed since this one validated.
             let checked = check_store_conflicts(&emu.library, &list, id, &url, kind, int_id)
-                .map_err(|(code, m)| Problem {
-                    code,
-                    error_type: SP_EXCEPTION,
-                    message: m,
-                    ..Default::default()
+                .map_err(|(code, m)| {
+                    Box::new(Problem {
+                        code,
+                        error_type: SP_EXCEPTION,
+                        message: m,
+                        ..Default::default()
+                    })
                 });
             let result = checked.and_then(|_| {
                 let lib_dir = site_dir.join(title_dir(&list.title));
@@ -1367,7 +1373,7 @@ impl<'a> Importer<'a> {
                 p.url = url;
                 p.id = id.to_string();
                 p.int_id = int_id.map(|n| n.to_string()).unwrap_or_default();
-                self.fail(p)?;
+                self.fail(*p)?;
             }
         }
         emu.library
@@ -1399,18 +1405,18 @@ impl<'a> Importer<'a> {
         lib_dir: &Path,
         versions_dir: &Path,
         now: &str,
-    ) -> Result<(Item, ImportRecord), Problem> {
+    ) -> Result<(Item, ImportRecord), Box<Problem>> {
         let path = f.rel.iter().fold(lib_dir.to_path_buf(), |p, s| p.join(s));
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| io_problem(&f.url, e))?;
         }
         if path.is_dir() {
-            return Err(Problem {
+            return Err(Box::new(Problem {
                 code: E_ALREADY_EXISTS,
                 error_type: SP_EXCEPTION,
                 message: format!("A folder already exists at {}", f.url),
                 ..Default::default()
-            });
+            }));
         }
         let vdir = versions_dir.join(f.id.to_string());
         let _ = std::fs::remove_dir_all(&vdir);
@@ -1463,13 +1469,13 @@ impl<'a> Importer<'a> {
     }
 }
 
-fn io_problem(url: &str, e: std::io::Error) -> Problem {
-    Problem {
+fn io_problem(url: &str, e: std::io::Error) -> Box<Problem> {
+    Box::new(Problem {
         code: E_IO,
         error_type: IO_EXCEPTION,
         message: format!("Writing {url} failed: {e}"),
         ..Default::default()
-    }
+    })
 }
 
 /// Conflicts with the target's store: another Id at this URL, this Id at another URL or of

@@ -2,7 +2,9 @@
 //! holds the small HTTP helpers the three surfaces share.
 
 use super::faults::{Fault, Faults};
-use super::{blob, importer, library, queue, rest, sas, EmulatorConfig, EmulatorError, EmulatorHandle, Emu};
+use super::{
+    blob, importer, library, queue, rest, sas, Emu, EmulatorConfig, EmulatorError, EmulatorHandle,
+};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use http_body_util::{combinators::BoxBody, BodyExt, Empty, Full};
@@ -27,11 +29,6 @@ pub fn http_date(t: DateTime<Utc>) -> String {
     t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
 }
 
-/// Azure's 7-digit fractional time (snapshot ids, error bodies); chrono has no `%.7f`.
-pub fn azure_precise_time(t: DateTime<Utc>) -> String {
-    format!("{}.{:07}Z", t.format("%Y-%m-%dT%H:%M:%S"), t.timestamp_subsec_nanos() / 100)
-}
-
 /// Azure's XML error body, with the code also in `x-ms-error-code`.
 pub fn azure_error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
     let xml = format!(
@@ -39,12 +36,15 @@ pub fn azure_error(status: StatusCode, code: &str, message: &str) -> Response<Bo
         code,
         quick_xml::escape::escape(message),
         uuid::Uuid::new_v4(),
-        azure_precise_time(Utc::now())
+        Utc::now().format("%Y-%m-%dT%H:%M:%S%.6f0Z")
     );
     let mut r = Response::new(body_bytes(xml));
     *r.status_mut() = status;
     let h = r.headers_mut();
-    h.insert("content-type", hyper::header::HeaderValue::from_static("application/xml"));
+    h.insert(
+        "content-type",
+        hyper::header::HeaderValue::from_static("application/xml"),
+    );
     if let Ok(v) = hyper::header::HeaderValue::from_str(code) {
         h.insert("x-ms-error-code", v);
     }
@@ -53,7 +53,9 @@ pub fn azure_error(status: StatusCode, code: &str, message: &str) -> Response<Bo
 
 /// Query parameters, keys lowercased (Azure and SPO treat them case-insensitively).
 pub fn query_map(q: &str) -> HashMap<String, String> {
-    url::form_urlencoded::parse(q.as_bytes()).map(|(k, v)| (k.to_ascii_lowercase(), v.into_owned())).collect()
+    url::form_urlencoded::parse(q.as_bytes())
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.into_owned()))
+        .collect()
 }
 
 /// Reads a small request body whole (XML and JSON calls), refusing more than `limit` bytes.
@@ -86,31 +88,53 @@ impl std::fmt::Display for Dropped {
 impl std::error::Error for Dropped {}
 
 pub async fn start(cfg: EmulatorConfig) -> Result<EmulatorHandle, EmulatorError> {
-    let listener = tokio::net::TcpListener::bind(cfg.listen).await.map_err(|source| EmulatorError::Bind { addr: cfg.listen, source })?;
-    let addr = listener.local_addr().map_err(|source| EmulatorError::Bind { addr: cfg.listen, source })?;
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .map_err(|source| EmulatorError::Bind {
+            addr: cfg.listen,
+            source,
+        })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| EmulatorError::Bind {
+            addr: cfg.listen,
+            source,
+        })?;
     let base_url = format!("http://{addr}");
     let root = cfg.root.clone();
     let emu_dir = root.join("_emulator");
-    let blobs = blob::BlobStore::open(emu_dir.join("storage")).map_err(|source| EmulatorError::Io {
-        what: "cannot prepare blob storage in",
-        path: emu_dir.join("storage"),
-        source,
-    })?;
+    let blobs =
+        blob::BlobStore::open(emu_dir.join("storage")).map_err(|source| EmulatorError::Io {
+            what: "cannot prepare blob storage in",
+            path: emu_dir.join("storage"),
+            source,
+        })?;
     // Staging of jobs interrupted by an earlier stop holds nothing anyone can still commit.
     let _ = std::fs::remove_dir_all(emu_dir.join("staging"));
     let library = library::Library::open(&root)?;
     for (site, title) in &cfg.precreate {
         library.ensure_site(site)?;
         library.ensure_list(site, title)?;
-        let dir = root.join("sites").join(site).join(importer::title_dir(title));
-        std::fs::create_dir_all(&dir).map_err(|source| EmulatorError::Io { what: "cannot create", path: dir, source })?;
+        let dir = root
+            .join("sites")
+            .join(site)
+            .join(importer::title_dir(title));
+        std::fs::create_dir_all(&dir).map_err(|source| EmulatorError::Io {
+            what: "cannot create",
+            path: dir,
+            source,
+        })?;
     }
     let access_token = if cfg.access_token.is_empty() {
         format!("spmt-local-{}", uuid::Uuid::new_v4().simple())
     } else {
         cfg.access_token.clone()
     };
-    let max_jobs = if cfg.max_concurrent_jobs == 0 { 4 } else { cfg.max_concurrent_jobs };
+    let max_jobs = if cfg.max_concurrent_jobs == 0 {
+        4
+    } else {
+        cfg.max_concurrent_jobs
+    };
     let emu = Arc::new(Emu {
         base_url,
         root,
@@ -127,10 +151,19 @@ pub async fn start(cfg: EmulatorConfig) -> Result<EmulatorHandle, EmulatorError>
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let server = tokio::spawn(accept_loop(listener, emu.clone(), stop_rx));
     tracing::info!(url = %emu.base_url, "emulator listening");
-    Ok(EmulatorHandle { emu, addr, stop, server })
+    Ok(EmulatorHandle {
+        emu,
+        addr,
+        stop,
+        server,
+    })
 }
 
-async fn accept_loop(listener: tokio::net::TcpListener, emu: Arc<Emu>, mut stop: tokio::sync::watch::Receiver<bool>) {
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    emu: Arc<Emu>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
@@ -153,7 +186,9 @@ async fn accept_loop(listener: tokio::net::TcpListener, emu: Arc<Emu>, mut stop:
                 let emu = emu.clone();
                 async move { serve(emu, req).await }
             });
-            let conn = hyper::server::conn::http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), svc);
+            let conn = hyper::server::conn::http1::Builder::new()
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), svc);
             tokio::pin!(conn);
             tokio::select! {
                 _ = conn.as_mut() => {}
@@ -175,7 +210,10 @@ async fn serve(emu: Arc<Emu>, req: Request<Incoming>) -> Result<Response<Body>, 
     }
     match emu.faults.decide(is_rest) {
         Some(Fault::Drop) => return Err(Dropped),
-        Some(Fault::Status { status, retry_after }) => return Ok(fault_response(is_rest, status, retry_after)),
+        Some(Fault::Status {
+            status,
+            retry_after,
+        }) => return Ok(fault_response(is_rest, status, retry_after)),
         None => {}
     }
     let resp = if let Some(p) = path.strip_prefix("/blob/") {
@@ -196,9 +234,17 @@ fn fault_response(is_rest: bool, status: u16, retry_after: u64) -> Response<Body
         } else {
             "The service is unavailable (emulator fault profile). Retry after the Retry-After interval."
         };
-        rest::spo_error(code, "-2147024860, Microsoft.SharePoint.SPQueryThrottledException", msg)
+        rest::spo_error(
+            code,
+            "-2147024860, Microsoft.SharePoint.SPQueryThrottledException",
+            msg,
+        )
     } else {
-        azure_error(code, "ServerBusy", "The server is busy (emulator fault profile).")
+        azure_error(
+            code,
+            "ServerBusy",
+            "The server is busy (emulator fault profile).",
+        )
     };
     if let Ok(v) = hyper::header::HeaderValue::from_str(&retry_after.to_string()) {
         r.headers_mut().insert("retry-after", v);
