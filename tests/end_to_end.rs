@@ -338,7 +338,7 @@ async fn relative_path_folders_are_created_and_reruns_reuse_ids() {
     let ids: Vec<_> = recs
         .iter()
         .filter(|r| r.server_relative_url.ends_with("/sub/a.txt"))
-        .map(|r| r.object_id.clone())
+        .map(|r| r.object_id)
         .collect();
     assert_eq!(ids.len(), 2);
     assert_eq!(ids[0], ids[1], "same object id on both runs");

@@ -58,7 +58,9 @@ struct EncState {
 fn next_block(st: &mut EncState, block: usize) -> std::io::Result<(Vec<u8>, bool)> {
     // Sized from what the scan saw, not from the block size: a 1 KiB file must not cost an
     // 8 MiB zeroed buffer (that memset dominated small-file runs).
-    let hint = (st.expected.saturating_sub(st.plain) as usize).saturating_add(1).min(block);
+    let hint = (st.expected.saturating_sub(st.plain) as usize)
+        .saturating_add(1)
+        .min(block);
     let mut buf = Vec::with_capacity(hint);
     let n = (&mut st.file).take(block as u64).read_to_end(&mut buf)?;
     st.plain += n as u64;
