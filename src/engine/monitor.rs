@@ -223,25 +223,14 @@ pub async fn run(
 /// `GetMigrationJobProgress`: queues are not ordered, so a JobError may still be in flight
 /// when JobEnd arrives, and an item must never be called migrated while an error names it.
 async fn finish(shared: &Shared, mut w: Watch) {
-    let mut token = "0".to_string();
-    for _ in 0..1000 {
-        match shared.spo.job_progress(w.sub.job_id, &token).await {
-            Ok((events, next)) => {
-                let empty = events.is_empty();
-                for e in events {
-                    if let Some(ev) = wire::parse_event(&e) {
-                        w.apply(&ev);
-                    }
-                }
-                if empty || next == token {
-                    break;
-                }
-                token = next;
+    match shared.spo.all_job_events(w.sub.job_id).await {
+        Ok(events) => {
+            for ev in events.iter().filter_map(|e| wire::parse_event(e)) {
+                w.apply(&ev);
             }
-            Err(e) => {
-                tracing::warn!(job = %w.sub.job_id, error = %e, "could not re-read the job's events; deciding from the queue");
-                break;
-            }
+        }
+        Err(e) => {
+            tracing::warn!(job = %w.sub.job_id, error = %e, "could not re-read the job's events; deciding from the queue")
         }
     }
     let job = w.sub.job_id.to_string();

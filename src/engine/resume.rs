@@ -17,26 +17,13 @@ use uuid::Uuid;
 async fn settled_events(spo: &SpoClient, job: Uuid, opts: &MigrateOptions) -> Option<Vec<String>> {
     let start = Instant::now();
     loop {
-        let mut all = Vec::new();
-        let mut token = "0".to_string();
-        let mut ok = false;
-        for _ in 0..1000 {
-            match spo.job_progress(job, &token).await {
-                Ok((events, next)) => {
-                    ok = true;
-                    let done = events.is_empty() || next == token;
-                    all.extend(events);
-                    if done {
-                        break;
-                    }
-                    token = next;
-                }
-                Err(e) => {
-                    tracing::warn!(job = %job, error = %e, "cannot read the events of an earlier job");
-                    break;
-                }
+        let (all, ok) = match spo.all_job_events(job).await {
+            Ok(all) => (all, true),
+            Err(e) => {
+                tracing::warn!(job = %job, error = %e, "cannot read the events of an earlier job");
+                (Vec::new(), false)
             }
-        }
+        };
         let ended = all.iter().filter_map(|e| parse_event(e)).any(|e| {
             matches!(
                 wire::field(&e, "Event"),

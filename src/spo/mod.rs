@@ -352,6 +352,31 @@ impl SpoClient {
         Ok((events, next))
     }
 
+    /// Every event of a job from the start (following `NextToken`). Fails only when nothing
+    /// could be read; a failure part-way returns what was read, with a warning.
+    pub async fn all_job_events(&self, job: Uuid) -> Result<Vec<String>, SpoError> {
+        let mut all = Vec::new();
+        let mut token = "0".to_string();
+        for page in 0..1000 {
+            match self.job_progress(job, &token).await {
+                Ok((events, next)) => {
+                    let done = events.is_empty() || next == token;
+                    all.extend(events);
+                    if done {
+                        break;
+                    }
+                    token = next;
+                }
+                Err(e) if page == 0 => return Err(e),
+                Err(e) => {
+                    tracing::warn!(job = %job, error = %e, "reading the job's events stopped part-way");
+                    break;
+                }
+            }
+        }
+        Ok(all)
+    }
+
     pub async fn job_status(&self, job: Uuid) -> Result<i32, SpoError> {
         let name = "GetMigrationJobStatus";
         let v = self
