@@ -94,23 +94,56 @@ async fn finish(src: &Path, site: &str, work: &Path) -> (serde_json::Value, i32)
     )
 }
 
-async fn kill_then_resume(kill_after: Duration, faults: FaultProfile) {
+/// The moment of the kill, read from what the run has committed to its state database.
+#[derive(Clone, Copy, Debug)]
+enum Phase {
+    /// Some items recorded, the scan not finished.
+    Scan,
+    /// Every item recorded, no job submitted yet.
+    Upload,
+    /// At least one job submitted, not every item confirmed.
+    Import,
+}
+
+fn reached(phase: Phase, (items, migrated, jobs): (i64, i64, i64), total: i64) -> bool {
+    match phase {
+        Phase::Scan => items > 0,
+        Phase::Upload => items >= total && jobs == 0,
+        Phase::Import => jobs > 0 && migrated < total,
+    }
+}
+
+async fn kill_then_resume(phase: Phase, faults: FaultProfile, jobs: usize) {
     let (src, tgt, work) = (
         tempfile::tempdir().unwrap(),
         tempfile::tempdir().unwrap(),
         tempfile::tempdir().unwrap(),
     );
     let files = make_tree(src.path(), 1200);
-    let h = start(tgt.path(), faults, 2).await;
+    let total = (files.len() + 21) as i64; // 7 + 7×3 folders
+    let h = start(tgt.path(), faults, jobs).await;
     let site = h.site_url("local");
 
     let mut child = migrate_cmd(src.path(), &site, work.path()).spawn().unwrap();
-    tokio::time::sleep(kill_after).await;
+    let started = std::time::Instant::now();
+    while !reached(phase, db_state(work.path()), total)
+        && child.try_wait().unwrap().is_none()
+        && started.elapsed() < Duration::from_secs(60)
+    {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
     let finished_early = child.try_wait().unwrap().is_some();
     child.kill().unwrap(); // SIGKILL: no cleanup runs
     child.wait().unwrap();
     let state = db_state(work.path());
-    eprintln!("killed after {kill_after:?}: {state:?} (finished early: {finished_early})");
+    eprintln!(
+        "killed in {phase:?} after {:?}: {state:?}",
+        started.elapsed()
+    );
+    assert!(
+        !finished_early,
+        "the run ended before the {phase:?} phase could be interrupted"
+    );
 
     let (summary, code) = finish(src.path(), &site, work.path()).await;
     eprintln!("resumed run took {} s", summary["duration_secs"]);
@@ -127,36 +160,42 @@ async fn kill_then_resume(kill_after: Duration, faults: FaultProfile) {
     let imports = file_imports(tgt.path());
     assert_eq!(imports.len(), files.len());
     let twice: Vec<_> = imports.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(twice.is_empty(), "files imported twice after a kill at {kill_after:?} (finished early: {finished_early}): {twice:?}");
+    assert!(
+        twice.is_empty(),
+        "files imported twice after a kill in {phase:?}: {twice:?}"
+    );
     h.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resume_after_kill_during_scan_migrates_each_file_once() {
-    kill_then_resume(Duration::from_millis(60), FaultProfile::default()).await;
+    kill_then_resume(Phase::Scan, FaultProfile::default(), 2).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resume_after_kill_during_upload_migrates_each_file_once() {
-    // Latency on every request keeps the run in its upload phase when the kill comes.
+    // Latency on every request keeps the run in its upload phase long enough to be caught.
     kill_then_resume(
-        Duration::from_millis(1500),
+        Phase::Upload,
         FaultProfile {
             latency_ms: 5,
             ..Default::default()
         },
+        2,
     )
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resume_after_kill_while_waiting_for_import_migrates_each_file_once() {
+    // One job at a time: the later packages' jobs wait while the kill comes.
     kill_then_resume(
-        Duration::from_millis(3500),
+        Phase::Import,
         FaultProfile {
             latency_ms: 5,
             ..Default::default()
         },
+        1,
     )
     .await;
 }
