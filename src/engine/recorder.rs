@@ -62,6 +62,40 @@ impl Recorder {
         }
     }
 
+    /// Records an item that will not be sent (skipped or failed) with its rule and message.
+    #[allow(clippy::too_many_arguments)]
+    fn record_final(
+        &self,
+        it: &ScanItem,
+        url: &str,
+        mtime_ns: i64,
+        outcome: Outcome,
+        code: Option<&str>,
+        rule: &str,
+        message: &str,
+    ) -> Result<(), StoreError> {
+        self.store.insert_item(
+            self.run,
+            &it.rel_path,
+            url,
+            it.kind.as_str(),
+            it.size,
+            mtime_ns,
+            None,
+            None,
+            outcome,
+            code,
+            Some(rule),
+            Some(message),
+        )?;
+        let c = &self.counters;
+        match outcome {
+            Outcome::Failed => c.failed_items.fetch_add(1, Ordering::Relaxed),
+            _ => c.skipped_items.fetch_add(1, Ordering::Relaxed),
+        };
+        Ok(())
+    }
+
     fn record_scanned(
         &self,
         it: ScanItem,
@@ -88,21 +122,15 @@ impl Recorder {
                             "{}: unchanged since round {round}, already migrated",
                             it.rel_path
                         );
-                        self.store.insert_item(
-                            self.run,
-                            &it.rel_path,
+                        self.record_final(
+                            &it,
                             &url,
-                            kind,
-                            it.size,
                             mtime_ns,
-                            None,
-                            None,
                             Outcome::Skipped,
                             None,
-                            Some("Unchanged"),
-                            Some(&message),
+                            "Unchanged",
+                            &message,
                         )?;
-                        c.skipped_items.fetch_add(1, Ordering::Relaxed);
                         c.unchanged_items.fetch_add(1, Ordering::Relaxed);
                         return Ok(true);
                     }
@@ -145,21 +173,7 @@ impl Recorder {
                 Ok(out.blocking_send(Candidate { row, item }).is_ok())
             }
             Verdict::Skip { rule, message } => {
-                self.store.insert_item(
-                    self.run,
-                    &it.rel_path,
-                    &url,
-                    kind,
-                    it.size,
-                    mtime_ns,
-                    None,
-                    None,
-                    Outcome::Skipped,
-                    None,
-                    Some(rule),
-                    Some(message),
-                )?;
-                c.skipped_items.fetch_add(1, Ordering::Relaxed);
+                self.record_final(&it, &url, mtime_ns, Outcome::Skipped, None, rule, message)?;
                 log_item(&it.rel_path, Outcome::Skipped, message);
                 Ok(true)
             }
@@ -168,21 +182,15 @@ impl Recorder {
                 rule,
                 message,
             } => {
-                self.store.insert_item(
-                    self.run,
-                    &it.rel_path,
+                self.record_final(
+                    &it,
                     &url,
-                    kind,
-                    it.size,
                     mtime_ns,
-                    None,
-                    None,
                     Outcome::Failed,
                     Some(code),
-                    Some(rule),
-                    Some(message),
+                    rule,
+                    message,
                 )?;
-                c.failed_items.fetch_add(1, Ordering::Relaxed);
                 log_item(&it.rel_path, Outcome::Failed, message);
                 Ok(true)
             }

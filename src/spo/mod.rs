@@ -146,6 +146,17 @@ impl SpoClient {
             .body(body.to_string())
     }
 
+    /// Calls the Migration API function `name` on `SP.Site` with a JSON body and returns
+    /// its result with the OData wrappers removed.
+    async fn site_function(&self, name: &str, body: &Value) -> Result<Value, SpoError> {
+        self.call(
+            self.post_json(&format!("/_api/site/{name}"), body),
+            name,
+            Some(name),
+        )
+        .await
+    }
+
     pub async fn web(&self) -> Result<WebInfo, SpoError> {
         let v = self
             .call(
@@ -234,14 +245,7 @@ impl SpoClient {
     pub async fn provision_containers(&self) -> Result<(ProvisionedContainers, Key), SpoError> {
         let name = "ProvisionMigrationContainers";
         let v = self
-            .call(
-                self.post_json(
-                    &format!("/_api/site/{name}"),
-                    &Value::Object(Default::default()),
-                ),
-                name,
-                Some(name),
-            )
+            .site_function(name, &Value::Object(Default::default()))
             .await?;
         let shape = |d: &str| SpoError::Shape {
             what: name.into(),
@@ -265,14 +269,7 @@ impl SpoClient {
     pub async fn provision_queue(&self) -> Result<ProvisionedQueue, SpoError> {
         let name = "ProvisionMigrationQueue";
         let v = self
-            .call(
-                self.post_json(
-                    &format!("/_api/site/{name}"),
-                    &Value::Object(Default::default()),
-                ),
-                name,
-                Some(name),
-            )
+            .site_function(name, &Value::Object(Default::default()))
             .await?;
         Ok(ProvisionedQueue {
             job_queue_uri: prop_str(&v, "JobQueueUri").ok_or_else(|| SpoError::Shape {
@@ -304,13 +301,7 @@ impl SpoClient {
             what: name.into(),
             detail: e.to_string(),
         })?;
-        let v = self
-            .call(
-                self.post_json(&format!("/_api/site/{name}"), &body),
-                name,
-                Some(name),
-            )
-            .await?;
+        let v = self.site_function(name, &body).await?;
         let s = match &v {
             Value::String(s) => Some(s.clone()),
             other => prop_str(other, "value"),
@@ -380,14 +371,7 @@ impl SpoClient {
     pub async fn job_status(&self, job: Uuid) -> Result<i32, SpoError> {
         let name = "GetMigrationJobStatus";
         let v = self
-            .call(
-                self.post_json(
-                    &format!("/_api/site/{name}"),
-                    &serde_json::json!({ "id": job.to_string() }),
-                ),
-                name,
-                Some(name),
-            )
+            .site_function(name, &serde_json::json!({ "id": job.to_string() }))
             .await?;
         let n = match &v {
             Value::Number(n) => n.as_i64(),
