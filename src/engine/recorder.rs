@@ -168,7 +168,9 @@ impl Recorder {
                             "Unchanged",
                             &message,
                         )?;
-                        if let Some(h) = &hash {
+                        // The hash carries over, so a later --check-content round compares
+                        // with the content that was migrated.
+                        if let Some(h) = hash.as_ref().or(p.content_hash.as_ref()) {
                             self.store.set_hash(row, h)?;
                         }
                         c.unchanged_items.fetch_add(1, Ordering::Relaxed);

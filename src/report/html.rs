@@ -47,6 +47,9 @@ fn human_bytes(b: u64) -> String {
 const W: f64 = 640.0;
 const H: f64 = 220.0;
 const PAD: f64 = 44.0;
+/// The plot area's top and bottom edges (the value axis).
+const TOP: f64 = 20.0;
+const BOTTOM: f64 = H - 40.0;
 
 /// Upload throughput (MB/s between samples) and items migrated per second, over time.
 fn throughput_chart(r: &RoundReport) -> String {
@@ -73,7 +76,7 @@ fn throughput_chart(r: &RoundReport) -> String {
         let mut d = String::new();
         for (i, (t, v)) in pts.iter().enumerate() {
             let x = PAD + (t / t_max) * (W - 2.0 * PAD);
-            let y = H - PAD + 10.0 - (v / vmax.max(1e-9)) * (H - 2.0 * PAD);
+            let y = BOTTOM - (v / vmax.max(1e-9)) * (BOTTOM - TOP - 4.0);
             let _ = write!(d, "{}{x:.1},{y:.1} ", if i == 0 { "M" } else { "L" });
         }
         d
@@ -82,23 +85,22 @@ fn throughput_chart(r: &RoundReport) -> String {
     let i_max = ips.iter().map(|p| p.1).fold(0.0, f64::max);
     format!(
         r##"<svg viewBox="0 0 {W} {H}" role="img" aria-label="Throughput over time">
-<rect x="{PAD}" y="{top}" width="{pw}" height="{ph}" class="plot"/>
+<rect x="{PAD}" y="{TOP}" width="{pw}" height="{ph}" class="plot"/>
 <path d="{m}" class="l1"/><path d="{i}" class="l2"/>
 <text x="{PAD}" y="{lbl}" class="ax">0 s</text><text x="{xr}" y="{lbl}" class="ax" text-anchor="end">{t_max:.1} s</text>
-<text x="6" y="{top2}" class="ax">{m_max:.1} MB/s</text><text x="{xr}" y="{top2}" class="ax" text-anchor="end" fill="#b45309">{i_max:.0} items/s</text>
+<text x="{PAD}" y="{top2}" class="ax">{m_max:.1} MB/s</text><text x="{xr}" y="{top2}" class="ax" text-anchor="end">{i_max:.0} items/s</text>
 <rect x="{PAD}" y="{legy}" width="12" height="3" fill="#2563eb"/><text x="{lx1}" y="{legt}" class="ax">upload MB/s</text>
 <rect x="{lx2}" y="{legy}" width="12" height="3" fill="#b45309"/><text x="{lx3}" y="{legt}" class="ax">items migrated/s</text>
 </svg>"##,
-        top = PAD - 24.0,
         pw = W - 2.0 * PAD,
-        ph = H - 2.0 * PAD + 14.0,
+        ph = BOTTOM - TOP,
         m = path(&mbps, m_max),
         i = path(&ips, i_max),
-        lbl = H - 12.0,
+        lbl = BOTTOM + 14.0,
         xr = W - PAD,
-        top2 = PAD - 28.0,
-        legy = H - 4.0,
-        legt = H - 0.5,
+        top2 = TOP - 6.0,
+        legy = H - 10.0,
+        legt = H - 6.0,
         lx1 = PAD + 16.0,
         lx2 = PAD + 110.0,
         lx3 = PAD + 126.0,
