@@ -67,7 +67,10 @@ impl Run {
 /// (header, rows as column name → value).
 fn read_csv(p: &Path) -> (Vec<String>, Vec<HashMap<String, String>>) {
     let bytes = std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    assert!(bytes.starts_with("\u{feff}".as_bytes()), "UTF-8 BOM for Excel");
+    assert!(
+        bytes.starts_with("\u{feff}".as_bytes()),
+        "UTF-8 BOM for Excel"
+    );
     let mut r = csv::Reader::from_reader(&bytes[3..]);
     let header: Vec<String> = r.headers().unwrap().iter().map(str::to_string).collect();
     let rows = r
@@ -147,13 +150,20 @@ fn csv_reports_status_exit_code_and_tree_agree() {
             "Device name",
         ],
     );
-    assert_eq!(items.len(), 12 + 3 + 2, "files, folders, the bad and the filtered one");
+    assert_eq!(
+        items.len(),
+        12 + 3 + 2,
+        "files, folders, the bad and the filtered one"
+    );
     let migrated_files = items
         .iter()
         .filter(|i| i["Status"] == "Migrated" && i["Content type"] == "Document")
         .count();
     assert_eq!(migrated_files, tree_files);
-    let filtered = items.iter().find(|i| i["File name"] == "notes.tmp").unwrap();
+    let filtered = items
+        .iter()
+        .find(|i| i["File name"] == "notes.tmp")
+        .unwrap();
     assert_eq!(filtered["Result category"], "FILTERED OUT");
     for i in items.iter().filter(|i| i["Status"] == "Migrated") {
         assert_eq!(i["Message"], "Migrated Successfully");
@@ -164,7 +174,11 @@ fn csv_reports_status_exit_code_and_tree_agree() {
     let (h, fails) = read_csv(&dir.join("ItemFailureReport_R1.csv"));
     has_columns(&h, &["Item name", "Item size", "Error code", "Message"]);
     let msg_at = h.iter().position(|c| c == "Message").unwrap();
-    assert_eq!(h[msg_at + 1], "Error code", "SPMT puts the code after Message");
+    assert_eq!(
+        h[msg_at + 1],
+        "Error code",
+        "SPMT puts the code after Message"
+    );
     assert_eq!(fails.len(), 1);
     assert_eq!(fails[0]["Item name"], "bad:name.txt");
     assert_eq!(fails[0]["Error code"], "0x01110010");
@@ -224,7 +238,10 @@ fn csv_reports_status_exit_code_and_tree_agree() {
         let row = &rows[0];
         assert_eq!(row["Status"], "COMPLETED_WITH_ERRORS");
         assert_eq!(row["Migrated items in current round"], "15");
-        assert_eq!(row["Migrated bytes"], sum["items"]["migrated_bytes"].to_string());
+        assert_eq!(
+            row["Migrated bytes"],
+            sum["items"]["migrated_bytes"].to_string()
+        );
         assert_eq!(row["Failed items"], "1");
         assert_eq!(row["Round number"], "1");
         assert_eq!(row["Task ID"], task);

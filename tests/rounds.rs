@@ -107,7 +107,11 @@ fn rounds_send_only_changes_and_delete_only_when_asked() {
     assert_eq!(code, 0, "{r2}");
     assert_eq!(r2["round"], 2);
     assert_eq!(n(&r2, &["items", "migrated"]), 0, "{r2}");
-    assert_eq!(r2["job_ids"].as_array().unwrap().len(), 0, "no job for no change");
+    assert_eq!(
+        r2["job_ids"].as_array().unwrap().len(),
+        0,
+        "no job for no change"
+    );
 
     // Change one file, add one, delete a file and a folder tree.
     std::fs::write(s.src.join("edit.txt"), "version two, longer").unwrap();
@@ -123,7 +127,11 @@ fn rounds_send_only_changes_and_delete_only_when_asked() {
     let imports = s.imports();
     assert_eq!(imports[&url("edit.txt")], 2);
     assert_eq!(imports[&url("docs/new.txt")], 1);
-    assert_eq!(imports[&url("keep.txt")], 1, "an unchanged file is never sent again");
+    assert_eq!(
+        imports[&url("keep.txt")],
+        1,
+        "an unchanged file is never sent again"
+    );
     assert_eq!(
         std::fs::read_to_string(s.library().join("edit.txt")).unwrap(),
         "version two, longer"
@@ -140,7 +148,10 @@ fn rounds_send_only_changes_and_delete_only_when_asked() {
         .map(|v| v.as_str().unwrap())
         .collect();
     for p in ["old", "old/gone.txt", "old/deeper", "old/deeper/also.txt"] {
-        assert!(would_delete.contains(&p), "{p} missing from {would_delete:?}");
+        assert!(
+            would_delete.contains(&p),
+            "{p} missing from {would_delete:?}"
+        );
     }
     assert_eq!(would_delete.len(), 4, "{would_delete:?}");
     assert!(dry["dry_run"]["would_send"].as_array().unwrap().is_empty());

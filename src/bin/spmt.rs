@@ -180,14 +180,24 @@ fn main() -> ExitCode {
 
 async fn migrate(a: MigrateArgs) -> ExitCode {
     let local = a.target_site_url.eq_ignore_ascii_case("local");
+    // Default: one session per source and target, so running the same command again is the
+    // task's next round: spmt/<source folder name>-<id>.
     let working = a.working_folder.clone().unwrap_or_else(|| {
-        let name = a
-            .file_share_source
-            .file_name()
-            .map(|s| s.to_string_lossy().into_owned())
+        let name = std::path::absolute(&a.file_share_source)
+            .ok()
+            .and_then(|p| p.file_name().map(|s| s.to_string_lossy().into_owned()))
             .unwrap_or_else(|| "session".into());
-        engine::default_working_folder(&name)
+        let id = task::task_id(
+            &a.file_share_source,
+            &a.target_site_url,
+            &a.target_list,
+            &a.target_list_relative_path,
+        );
+        engine::default_working_folder(&format!("{name}-{}", &id.simple().to_string()[..8]))
     });
+    if a.working_folder.is_none() && !a.json {
+        eprintln!("working folder: {}", working.display());
+    }
     spmt::logging::init(Some(&working.join("spmt.log")));
     if !local && a.access_token.is_none() && !a.dry_run {
         return usage_error("no access token: pass --access-token or set SPMT_ACCESS_TOKEN (or use --target-site-url local)");
