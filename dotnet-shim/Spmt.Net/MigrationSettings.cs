@@ -1,0 +1,72 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+
+namespace Spmt
+{
+    /// <summary>Session settings, named as Register-SPMTMigration's parameters (plus WorkingFolder,
+    /// AccessToken, LocalTargetRoot, PerItemEvents). Unset (null) values take the engine's
+    /// defaults, which are SPMT's.</summary>
+    public sealed class MigrationSettings
+    {
+        /// <summary>The session's folder (state, logs, reports). Default: a per-user data folder.</summary>
+        public string WorkingFolder { get; set; }
+        /// <summary>OAuth bearer token for https://{tenant}.sharepoint.com (a real target site).</summary>
+        public string AccessToken { get; set; }
+        /// <summary>Where the embedded local target ('local' as the target site) keeps its data.</summary>
+        public string LocalTargetRoot { get; set; }
+        public bool? ScanOnly { get; set; }
+        public bool? IncludeHiddenFiles { get; set; }
+        public DateTime? MigrateFilesCreatedAfter { get; set; }
+        public DateTime? MigrateFilesModifiedAfter { get; set; }
+        /// <summary>Extensions without the dot, e.g. "tmp", "bak".</summary>
+        public IList<string> SkipFilesWithExtension { get; set; }
+        public string ReplacementOfInvalidChar { get; set; }
+        public bool? MigrateWithoutRootFolder { get; set; }
+        /// <summary>Per-item events (item path, outcome, code) besides progress.</summary>
+        public bool? PerItemEvents { get; set; }
+
+        /// <summary>The engine's settings JSON (only the values that were set).</summary>
+        public string ToJson()
+        {
+            var o = new Dictionary<string, object>();
+            if (WorkingFolder != null) o["WorkingFolder"] = WorkingFolder;
+            if (AccessToken != null) o["AccessToken"] = AccessToken;
+            if (LocalTargetRoot != null) o["LocalTargetRoot"] = LocalTargetRoot;
+            if (ScanOnly.HasValue) o["ScanOnly"] = ScanOnly.Value;
+            if (IncludeHiddenFiles.HasValue) o["IncludeHiddenFiles"] = IncludeHiddenFiles.Value;
+            if (MigrateFilesCreatedAfter.HasValue) o["MigrateFilesCreatedAfter"] = MigrateFilesCreatedAfter.Value;
+            if (MigrateFilesModifiedAfter.HasValue) o["MigrateFilesModifiedAfter"] = MigrateFilesModifiedAfter.Value;
+            if (SkipFilesWithExtension != null) o["SkipFilesWithExtension"] = SplitExtensions(SkipFilesWithExtension);
+            if (ReplacementOfInvalidChar != null) o["ReplacementOfInvalidChar"] = ReplacementOfInvalidChar;
+            if (MigrateWithoutRootFolder.HasValue) o["MigrateWithoutRootFolder"] = MigrateWithoutRootFolder.Value;
+            if (PerItemEvents.HasValue) o["PerItemEvents"] = PerItemEvents.Value;
+            return Json.Serialize(o);
+        }
+
+        /// <summary>SPMT writes "tmp:bak" (one string), PowerShell gives a list; either way, one
+        /// extension per entry, without dots.</summary>
+        public static List<string> SplitExtensions(IEnumerable<string> values)
+        {
+            return values.Where(v => v != null)
+                .SelectMany(v => v.Split(new[] { ':', ';', ',' }, StringSplitOptions.RemoveEmptyEntries))
+                .Select(v => v.Trim().TrimStart('.'))
+                .Where(v => v.Length > 0)
+                .ToList();
+        }
+
+        /// <summary>A copy without the secret (AccessToken shows as REDACTED), for display.</summary>
+        public MigrationSettings Redacted()
+        {
+            var c = (MigrationSettings)MemberwiseClone();
+            if (c.AccessToken != null) c.AccessToken = "REDACTED";
+            if (c.SkipFilesWithExtension != null) c.SkipFilesWithExtension = new List<string>(c.SkipFilesWithExtension);
+            return c;
+        }
+
+        public override string ToString()
+        {
+            return Redacted().ToJson();
+        }
+    }
+}

@@ -1,0 +1,342 @@
+// SPMT's eight cmdlets. Names, parameter sets, parameter types and aliases follow SPMT's
+// reference (reference/spmt-features.md §1.2–1.3); SPMT's Boolean settings are bool
+// (-ScanOnly $true), switches stay switches. These classes only bind, call Spmt.PowerShell's
+// plain classes, and write, always on the pipeline thread (native callbacks only queue events).
+using System;
+using System.Collections.Generic;
+using System.Management.Automation;
+using Spmt;
+
+namespace Spmt.PowerShell.Commands
+{
+    public abstract class SpmtCmdlet : PSCmdlet
+    {
+        /// <summary>The bound parameters as plain values: switches as bool, credentials as their
+        /// user name (the plain classes never see PowerShell types).</summary>
+        protected Dictionary<string, object> PlainParameters()
+        {
+            var d = new Dictionary<string, object>(StringComparer.OrdinalIgnoreCase);
+            foreach (var kv in MyInvocation.BoundParameters)
+            {
+                var v = kv.Value;
+                if (v is SwitchParameter) v = ((SwitchParameter)v).IsPresent;
+                else if (v is PSCredential) v = ((PSCredential)v).UserName;
+                d[kv.Key] = v;
+            }
+            return d;
+        }
+
+        protected void Warn(IEnumerable<string> warnings)
+        {
+            foreach (var w in warnings) WriteWarning(w);
+        }
+
+        protected void Write(ProgressMessage m)
+        {
+            if (m.IsWarning) WriteWarning(m.Text);
+            else WriteVerbose(m.Text);
+        }
+
+        protected void Write(ProgressUpdate u)
+        {
+            var r = new ProgressRecord(u.ActivityId, string.IsNullOrEmpty(u.Activity) ? "spmt" : u.Activity,
+                string.IsNullOrEmpty(u.StatusDescription) ? "..." : u.StatusDescription)
+            {
+                ParentActivityId = u.ParentActivityId,
+                PercentComplete = u.PercentComplete,
+                CurrentOperation = u.CurrentOperation,
+                RecordType = u.Completed ? ProgressRecordType.Completed : ProgressRecordType.Processing,
+            };
+            WriteProgress(r);
+        }
+
+        /// <summary>Runs the cmdlet's body; a failure becomes a terminating error with a category
+        /// that says what kind of problem it is.</summary>
+        protected void Run(Action body)
+        {
+            try { body(); }
+            catch (PipelineStoppedException) { throw; }
+            catch (Exception e) { ThrowTerminatingError(ToError(e)); }
+        }
+
+        internal static ErrorRecord ToError(Exception e)
+        {
+            var category = ErrorCategory.NotSpecified;
+            var id = "Spmt." + e.GetType().Name;
+            var fns = e as FeatureNotSupportedException;
+            var se = e as SpmtException;
+            if (fns != null) { category = ErrorCategory.NotImplemented; id = "Spmt.NotSupported." + fns.Parameter; }
+            else if (se != null)
+            {
+                id = "Spmt." + se.Status;
+                switch (se.Status)
+                {
+                    case SpmtStatus.NotSupported: category = ErrorCategory.NotImplemented; break;
+                    case SpmtStatus.InvalidArgument:
+                    case SpmtStatus.InvalidJson:
+                    case SpmtStatus.InvalidUtf8: category = ErrorCategory.InvalidArgument; break;
+                    case SpmtStatus.InvalidState: category = ErrorCategory.InvalidOperation; break;
+                    case SpmtStatus.NotFound: category = ErrorCategory.ObjectNotFound; break;
+                    case SpmtStatus.Io: category = ErrorCategory.ResourceUnavailable; break;
+                    default: category = ErrorCategory.NotSpecified; break;
+                }
+            }
+            else if (e is ArgumentException) category = ErrorCategory.InvalidArgument;
+            else if (e is InvalidOperationException) category = ErrorCategory.InvalidOperation;
+            return new ErrorRecord(e, id, category, null);
+        }
+
+        /// <summary>Drains the session's events into Write-Progress until the run ends or Ctrl+C.</summary>
+        protected bool ShowProgress(MigrationSession session, ProgressView view)
+        {
+            return ProgressPump.Run(session, view, () => stopping, Write, Write);
+        }
+
+        volatile bool stopping;
+
+        protected override void StopProcessing()
+        {
+            // Ctrl+C: the drain loop notices within 100 ms; the migration keeps running.
+            stopping = true;
+        }
+    }
+
+    /// <summary>Creates and initialises the migration session (session-level settings).</summary>
+    [Cmdlet("Register", "SPMTMigration")]
+    public sealed class RegisterSPMTMigrationCommand : SpmtCmdlet
+    {
+        [Parameter] public PSCredential SPOCredential { get; set; }
+        [Parameter] public SwitchParameter Force { get; set; }
+        [Parameter] public bool ScanOnly { get; set; }
+        [Parameter] public bool StartMigrationAutomaticallyWhenNoScanIssue { get; set; }
+        [Parameter] public bool EnableMultiRound { get; set; }
+        [Parameter] public bool MigrateAllSiteFieldsAndContentTypes { get; set; }
+        [Parameter] public bool MigrateFileVersionHistory { get; set; }
+        [Parameter] public bool KeepAllVersions { get; set; }
+        [Parameter] public int NumberOfVersionToMigrate { get; set; }
+        [Parameter, Alias("MigrateHiddenFiles")] public bool IncludeHiddenFiles { get; set; }
+        [Parameter] public DateTime MigrateFilesCreatedAfter { get; set; }
+        [Parameter] public DateTime MigrateFilesModifiedAfter { get; set; }
+        [Parameter] public List<string> SkipFilesWithExtension { get; set; }
+        [Parameter] public string SkipSitesWithName { get; set; }
+        [Parameter] public string SkipListsWithName { get; set; }
+        [Parameter] public string SkipContentTypesWithName { get; set; }
+        [Parameter] public string ReplacementOfInvalidChar { get; set; }
+        [Parameter] public string DuplicatePageBehavior { get; set; }
+        [Parameter] public bool AutomaticUserMapping { get; set; }
+        [Parameter] public string UserMappingFile { get; set; }
+        [Parameter] public bool PreserveUserPermissionsForSharePointSource { get; set; }
+        [Parameter] public bool PreserveUserPermissionsForFileShare { get; set; }
+        [Parameter] public bool PreservePermissionInheritance { get; set; }
+        [Parameter] public string MigrateSiteSettings { get; set; }
+        [Parameter] public bool SkipListWithAudienceTargetingEnabled { get; set; }
+        [Parameter] public bool MigrateNavigation { get; set; }
+        [Parameter] public bool MigrateTermGroups { get; set; }
+        [Parameter] public LookupReferenceScanPolicyEnum LookupReferencePolicy { get; set; }
+        [Parameter] public bool DisableNoScriptDuringMigration { get; set; }
+        [Parameter] public string WorkingFolder { get; set; }
+        [Parameter] public bool UseCustomAzureStorage { get; set; }
+        [Parameter] public string CustomAzureStorageAccount { get; set; }
+        [Parameter] public string CustomAzureAccessKey { get; set; }
+        [Parameter] public bool EnableEncryption { get; set; }
+        [Parameter] public bool DeleteTempFilesWhenMigrationDone { get; set; }
+        [Parameter] public SwitchParameter MigrateWithoutRootFolder { get; set; }
+        [Parameter] public SwitchParameter IgnoreUpdate { get; set; }
+        [Parameter] public string MigrationType { get; set; }
+        [Parameter] public string DefaultFlowOwnerEmail { get; set; }
+        [Parameter] public string HandleUnspportedWorkflowActions { get; set; }
+
+        // Removed or deprecated by SPMT but still in admins' scripts: they bind and warn.
+        [Parameter] public bool Incremental { get; set; }
+        [Parameter] public bool MigrateFilesAndFoldersWithInvalidChars { get; set; }
+        [Parameter] public bool AzureActiveDirectoryLookup { get; set; }
+        [Parameter] public bool MigrateOneNoteFolderAsOneNoteNoteBook { get; set; }
+
+        // spmt's own: a bearer token until interactive sign-in lands, and the local target's data.
+        [Parameter] public string AccessToken { get; set; }
+        [Parameter] public string LocalTargetRoot { get; set; }
+
+        protected override void ProcessRecord()
+        {
+            Run(() =>
+            {
+                var warnings = new List<string>();
+                var settings = RegisterParameters.ToSettings(PlainParameters(), warnings);
+                SessionHost.Register(settings, Force.IsPresent, warnings);
+                Warn(warnings);
+            });
+        }
+    }
+
+    /// <summary>Adds one task (or each task of a JSON definition) to the registered session.</summary>
+    [Cmdlet("Add", "SPMTTask", DefaultParameterSetName = TaskParameters.FileShareSet)]
+    public sealed class AddSPMTTaskCommand : SpmtCmdlet
+    {
+        [Parameter(Mandatory = true, ParameterSetName = TaskParameters.FileShareSet)]
+        public string FileShareSource { get; set; }
+
+        [Parameter(ParameterSetName = TaskParameters.MigrateAllSet)]
+        public SwitchParameter MigrateAll { get; set; }
+
+        [Parameter(Mandatory = true, ParameterSetName = TaskParameters.MigrateAllSet)]
+        [Parameter(Mandatory = true, ParameterSetName = TaskParameters.MigrateSelectedSet)]
+        public string SharePointSourceSiteUrl { get; set; }
+
+        [Parameter(Mandatory = true, ParameterSetName = TaskParameters.MigrateAllSet)]
+        [Parameter(Mandatory = true, ParameterSetName = TaskParameters.MigrateSelectedSet)]
+        [Parameter(ParameterSetName = TaskParameters.JsonSet)]
+        public PSCredential SharePointSourceCredential { get; set; }
+
+        [Parameter(ParameterSetName = TaskParameters.MigrateSelectedSet)]
+        public string SourceListRelativePath { get; set; }
+
+        [Parameter(Mandatory = true, ParameterSetName = TaskParameters.MigrateSelectedSet)]
+        public string SourceList { get; set; }
+
+        [Parameter(Mandatory = true, ParameterSetName = TaskParameters.FileShareSet)]
+        [Parameter(Mandatory = true, ParameterSetName = TaskParameters.MigrateAllSet)]
+        [Parameter(Mandatory = true, ParameterSetName = TaskParameters.MigrateSelectedSet)]
+        public string TargetSiteUrl { get; set; }
+
+        [Parameter(Mandatory = true, ParameterSetName = TaskParameters.FileShareSet)]
+        [Parameter(Mandatory = true, ParameterSetName = TaskParameters.MigrateSelectedSet)]
+        public string TargetList { get; set; }
+
+        [Parameter(ParameterSetName = TaskParameters.FileShareSet)]
+        [Parameter(ParameterSetName = TaskParameters.MigrateSelectedSet)]
+        public string TargetListRelativePath { get; set; }
+
+        [Parameter(Mandatory = true, ParameterSetName = TaskParameters.JsonSet)]
+        public string JsonDefinition { get; set; }
+
+        [Parameter]
+        public string MigrationType { get; set; }
+
+        protected override void ProcessRecord()
+        {
+            Run(() =>
+            {
+                var notes = new List<string>();
+                var tasks = TaskParameters.ToTaskJson(ParameterSetName, PlainParameters(), notes);
+                foreach (var n in notes) WriteVerbose(n);
+                foreach (var id in SessionHost.AddTasks(tasks)) WriteVerbose("Added task " + id);
+            });
+        }
+    }
+
+    /// <summary>Runs every task of the session; in the foreground (progress) unless -NoShow.</summary>
+    [Cmdlet("Start", "SPMTMigration")]
+    public sealed class StartSPMTMigrationCommand : SpmtCmdlet
+    {
+        [Parameter] public SwitchParameter NoShow { get; set; }
+        [Parameter] public SwitchParameter ParametersValidationOnly { get; set; }
+
+        protected override void ProcessRecord()
+        {
+            Run(() =>
+            {
+                if (ParametersValidationOnly.IsPresent)
+                {
+                    var problems = SessionHost.Validate();
+                    foreach (var p in problems)
+                        WriteError(new ErrorRecord(new ArgumentException(p), "Spmt.ValidationFailed", ErrorCategory.InvalidArgument, null));
+                    if (problems.Count == 0) WriteVerbose("Every task's source can be read and its target is valid.");
+                    return;
+                }
+                var s = SessionHost.Require();
+                s.Start();
+                if (NoShow.IsPresent)
+                {
+                    Host.UI.WriteLine("The migration is running in the background. Get-SPMTMigration shows its status; Show-SPMTMigration shows its progress.");
+                    return;
+                }
+                if (ShowProgress(s, new ProgressView()))
+                {
+                    foreach (var m in SessionHost.Summary(s.GetStatus())) Write(m);
+                }
+                else
+                {
+                    Host.UI.WriteLine("The migration keeps running in the background; Stop-SPMTMigration cancels it.");
+                }
+            });
+        }
+    }
+
+    /// <summary>The registered session: task status and session settings, SPMT's property names.</summary>
+    [Cmdlet("Get", "SPMTMigration")]
+    [OutputType(typeof(SpmtMigrationSession))]
+    public sealed class GetSPMTMigrationCommand : SpmtCmdlet
+    {
+        protected override void ProcessRecord()
+        {
+            Run(() => WriteObject(SessionHost.View()));
+        }
+    }
+
+    /// <summary>Brings a -NoShow run's progress to the foreground; Ctrl+C goes back to the background.</summary>
+    [Cmdlet("Show", "SPMTMigration")]
+    public sealed class ShowSPMTMigrationCommand : SpmtCmdlet
+    {
+        protected override void ProcessRecord()
+        {
+            Run(() =>
+            {
+                var s = SessionHost.Require();
+                var view = new ProgressView();
+                var status = s.GetStatus();
+                view.Seed(status);
+                if (!s.IsRunning && s.EventsCompleted)
+                {
+                    foreach (var m in SessionHost.Summary(status)) Write(m);
+                    return;
+                }
+                if (ShowProgress(s, view))
+                    foreach (var m in SessionHost.Summary(s.GetStatus())) Write(m);
+            });
+        }
+    }
+
+    /// <summary>Cancels the running migration (the running task stops, the others do not start).</summary>
+    [Cmdlet("Stop", "SPMTMigration")]
+    public sealed class StopSPMTMigrationCommand : SpmtCmdlet
+    {
+        protected override void ProcessRecord()
+        {
+            Run(() =>
+            {
+                if (!SessionHost.Stop(60000)) WriteWarning("No migration is running in this session.");
+            });
+        }
+    }
+
+    /// <summary>Removes a task; a started one needs -Force.</summary>
+    [Cmdlet("Remove", "SPMTTask")]
+    public sealed class RemoveSPMTTaskCommand : SpmtCmdlet
+    {
+        [Parameter(Mandatory = true)] public Guid TaskId { get; set; }
+        [Parameter] public SwitchParameter Force { get; set; }
+
+        protected override void ProcessRecord()
+        {
+            Run(() =>
+            {
+                var warnings = new List<string>();
+                SessionHost.RemoveTask(TaskId, Force.IsPresent, warnings);
+                Warn(warnings);
+            });
+        }
+    }
+
+    /// <summary>Deletes the session (stopping a run first).</summary>
+    [Cmdlet("Unregister", "SPMTMigration")]
+    public sealed class UnregisterSPMTMigrationCommand : SpmtCmdlet
+    {
+        protected override void ProcessRecord()
+        {
+            Run(() =>
+            {
+                if (!SessionHost.Unregister()) WriteWarning("No migration session is registered.");
+            });
+        }
+    }
+}

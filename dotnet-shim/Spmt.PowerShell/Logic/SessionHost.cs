@@ -1,0 +1,252 @@
+// The session the cmdlets share (SPMT: one migration session per PowerShell host) and what each
+// cmdlet does with it. Plain code over Spmt.Net's MigrationSession: the cmdlets only bind, call
+// these, and write.
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+
+namespace Spmt.PowerShell
+{
+    /// <summary>What Get-SPMTMigration returns: the registered session with SPMT's property names.
+    /// Like SPMT's, it is a live reference: reading Status or StatusOfTasks again shows the current
+    /// state (at most every 250 ms from the engine), so a script can loop on
+    /// <c>while ($session.Status -ne "Finished")</c>.</summary>
+    public sealed class SpmtMigrationSession
+    {
+        readonly Func<string> source;
+        readonly Func<DateTime> clock;
+        readonly MigrationSettings settings;
+        MigrationSessionStatus last = new MigrationSessionStatus();
+        DateTime lastAt = DateTime.MinValue;
+
+        public SpmtMigrationSession(Func<string> statusJson, MigrationSettings settings) : this(statusJson, settings, null) { }
+
+        public SpmtMigrationSession(Func<string> statusJson, MigrationSettings settings, Func<DateTime> clock)
+        {
+            source = statusJson;
+            this.settings = (settings ?? new MigrationSettings()).Redacted();
+            this.clock = clock ?? (() => DateTime.UtcNow);
+        }
+
+        MigrationSessionStatus Snap()
+        {
+            var now = clock();
+            if (now - lastAt >= TimeSpan.FromMilliseconds(250))
+            {
+                lastAt = now;
+                try
+                {
+                    var j = source();
+                    if (j != null) last = MigrationSessionStatus.Parse(j);
+                }
+                catch (ObjectDisposedException) { /* unregistered: keep the last state */ }
+                catch (SpmtException) { }
+            }
+            return last;
+        }
+
+        /// <summary>Reads the engine's state now.</summary>
+        public void Refresh() { lastAt = DateTime.MinValue; Snap(); }
+
+        public string Id { get { return Snap().Id; } }
+        /// <summary>NotStarted, a running state, or Finished.</summary>
+        public string Status { get { return Snap().Status; } }
+        public string Result { get { return Snap().Result; } }
+        public string WorkingFolder { get { var w = Snap().WorkingFolder; return string.IsNullOrEmpty(w) ? settings.WorkingFolder : w; } }
+        public string ReportFolderPath { get { return Snap().ReportFolderPath; } }
+        public List<MigrationTaskStatus> StatusOfTasks { get { return Snap().StatusOfTasks; } }
+
+        // The session-level settings, as Register-SPMTMigration took them (defaults filled in).
+        public bool ScanOnly { get { return settings.ScanOnly ?? false; } }
+        public bool IncludeHiddenFiles { get { return settings.IncludeHiddenFiles ?? true; } }
+        public DateTime? MigrateFilesCreatedAfter { get { return settings.MigrateFilesCreatedAfter; } }
+        public DateTime? MigrateFilesModifiedAfter { get { return settings.MigrateFilesModifiedAfter; } }
+        public List<string> SkipFilesWithExtension { get { return settings.SkipFilesWithExtension == null ? new List<string>() : settings.SkipFilesWithExtension.ToList(); } }
+        public string ReplacementOfInvalidChar { get { return settings.ReplacementOfInvalidChar; } }
+        public bool MigrateWithoutRootFolder { get { return settings.MigrateWithoutRootFolder ?? false; } }
+        public string MigrationType { get { return "CONTENT"; } }
+        public bool EnableEncryption { get { return true; } }
+        public bool StartMigrationAutomaticallyWhenNoScanIssue { get { return true; } }
+        public string LocalTargetRoot { get { return settings.LocalTargetRoot; } }
+        /// <summary>All settings (AccessToken shown as REDACTED).</summary>
+        public MigrationSettings Settings { get { return settings; } }
+
+        public override string ToString()
+        {
+            return "spmt session " + Status + " (" + StatusOfTasks.Count + " tasks) " + WorkingFolder;
+        }
+    }
+
+    /// <summary>The host's one registered session and the cmdlets' operations on it.</summary>
+    public static class SessionHost
+    {
+        static readonly object Gate = new object();
+        static MigrationSession current;
+        static SpmtMigrationSession view;
+
+        /// <summary>Creates sessions; tests may replace it.</summary>
+        public static Func<MigrationSettings, MigrationSession> Factory = s => new MigrationSession(s);
+
+        public static MigrationSession Current { get { lock (Gate) return current; } }
+
+        /// <summary>The registered session, or an InvalidOperationException saying what to run first.</summary>
+        public static MigrationSession Require()
+        {
+            lock (Gate)
+            {
+                if (current == null)
+                    throw new InvalidOperationException("No migration session is registered in this PowerShell session; run Register-SPMTMigration first.");
+                return current;
+            }
+        }
+
+        /// <summary>Register-SPMTMigration. A running session is replaced only with -Force (stopped
+        /// and unregistered first); an idle one is replaced (with a warning).</summary>
+        public static MigrationSession Register(MigrationSettings settings, bool force, ICollection<string> warnings)
+        {
+            lock (Gate)
+            {
+                if (current != null)
+                {
+                    if (current.IsRunning && !force)
+                        throw new InvalidOperationException("A migration is running in this session; run Stop-SPMTMigration and Unregister-SPMTMigration first, or pass -Force.");
+                    if (!force) warnings.Add("The previously registered migration session was unregistered.");
+                    Unregister();
+                }
+                current = Factory(settings);
+                var s = current;
+                view = new SpmtMigrationSession(() => s.IsDisposed ? null : s.GetStatusJson(), settings);
+                return current;
+            }
+        }
+
+        /// <summary>Get-SPMTMigration's object (the same live object each time).</summary>
+        public static SpmtMigrationSession View()
+        {
+            lock (Gate)
+            {
+                Require();
+                view.Refresh();
+                return view;
+            }
+        }
+
+        /// <summary>Add-SPMTTask: adds each task; returns their ids.</summary>
+        public static IList<string> AddTasks(IEnumerable<string> taskJson)
+        {
+            var s = Require();
+            return taskJson.Select(s.AddTask).ToList();
+        }
+
+        /// <summary>Start-SPMTMigration -ParametersValidationOnly: a pre-flight, not a scan. Each
+        /// problem names the task and what to fix; none means every task can start.</summary>
+        public static IList<string> Validate()
+        {
+            var st = Require().GetStatus();
+            var problems = new List<string>();
+            if (st.StatusOfTasks.Count == 0) problems.Add("The session has no tasks; add one with Add-SPMTTask.");
+            foreach (var t in st.StatusOfTasks)
+            {
+                var p = ValidateSource(t.SourceURI);
+                if (p != null) problems.Add("Task " + t.TaskId + ": " + p);
+                if (!ValidTarget(t.TargetURI))
+                    problems.Add("Task " + t.TaskId + ": target '" + t.TargetURI + "' is not an http(s) site URL or the 'local' target.");
+            }
+            return problems;
+        }
+
+        internal static string ValidateSource(string path)
+        {
+            if (string.IsNullOrEmpty(path)) return "the source path is empty.";
+            if (!Directory.Exists(path)) return "source folder '" + path + "' does not exist (or is not a folder).";
+            try
+            {
+                using (var e = Directory.EnumerateFileSystemEntries(path).GetEnumerator()) e.MoveNext();
+            }
+            catch (Exception e) when (e is UnauthorizedAccessException || e is IOException)
+            {
+                return "source folder '" + path + "' cannot be read: " + e.Message;
+            }
+            return null;
+        }
+
+        internal static bool ValidTarget(string target)
+        {
+            if (string.IsNullOrEmpty(target)) return false;
+            if (target.StartsWith("local/", StringComparison.OrdinalIgnoreCase) || target.Equals("local", StringComparison.OrdinalIgnoreCase)) return true;
+            Uri u;
+            return Uri.TryCreate(target, UriKind.Absolute, out u) && (u.Scheme == "https" || u.Scheme == "http");
+        }
+
+        /// <summary>Stop-SPMTMigration: stops the run and waits up to timeoutMs for it to end
+        /// (draining its events). False when no run was going.</summary>
+        public static bool Stop(int timeoutMs)
+        {
+            var s = Require();
+            if (!s.Stop()) return false;
+            Drain(s, timeoutMs);
+            return true;
+        }
+
+        static void Drain(MigrationSession s, int timeoutMs)
+        {
+            var deadline = DateTime.UtcNow.AddMilliseconds(timeoutMs);
+            MigrationEvent e;
+            while (DateTime.UtcNow < deadline)
+            {
+                while (s.TryTakeEvent(out e, 100)) { }
+                if (s.EventsCompleted && !s.IsRunning) return;
+            }
+        }
+
+        /// <summary>Remove-SPMTTask. A started task needs -Force; since spmt stops runs per session,
+        /// -Force stops the session's run first (reported as a warning).</summary>
+        public static void RemoveTask(Guid taskId, bool force, ICollection<string> warnings)
+        {
+            var s = Require();
+            var t = s.GetStatus().StatusOfTasks.FirstOrDefault(x => x.TaskId == taskId);
+            if (t == null)
+                throw new SpmtException(SpmtStatus.NotFound, "No task " + taskId + " in this session (Get-SPMTMigration lists them in StatusOfTasks).");
+            if (t.Status == "INPROGRESS")
+            {
+                if (!force)
+                    throw new InvalidOperationException("Task " + taskId + " has already started; pass -Force to remove it.");
+                Stop(60000);
+                warnings.Add("The session's run was stopped to remove task " + taskId + "; Start-SPMTMigration runs the other tasks again (incrementally).");
+            }
+            s.RemoveTask(taskId.ToString());
+        }
+
+        /// <summary>Unregister-SPMTMigration: stops a run, frees the session (joins its threads).</summary>
+        public static bool Unregister()
+        {
+            lock (Gate)
+            {
+                if (current == null) return false;
+                try
+                {
+                    if (current.IsRunning && current.Stop()) Drain(current, 30000);
+                }
+                finally
+                {
+                    current.Dispose();
+                    current = null;
+                }
+                return true;
+            }
+        }
+
+        /// <summary>One line per task for the host when a foreground run ends.</summary>
+        public static IList<ProgressMessage> Summary(MigrationSessionStatus st)
+        {
+            return st.StatusOfTasks.Select(t => new ProgressMessage
+            {
+                IsWarning = t.Status != "COMPLETED",
+                Text = "Task " + t.TaskId + " " + t.Status + ": " + t.NumActuallyMigratedFiles + " files migrated, " +
+                       t.NumFailedFiles + " failed (" + t.SourceURI + " -> " + t.TargetURI + ")" +
+                       (string.IsNullOrEmpty(t.ErrorMsg) ? "" : ". " + t.ErrorMsg),
+            }).ToList();
+        }
+    }
+}
