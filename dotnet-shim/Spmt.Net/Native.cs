@@ -214,6 +214,9 @@ namespace Spmt
         internal static extern IntPtr spmt_error_message(ErrorHandle e);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern SpmtStatus spmt_error_status(ErrorHandle e);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
         internal static extern void spmt_error_free(IntPtr e);
 
         /// <summary>Diagnostic export of issue 5 (not in the fixed list): sends threads × perThread

@@ -2,7 +2,8 @@
 // as PowerShell 7 lays modules out) and checks spmt_abi_version() before anything else calls in.
 // netstandard2.0 has no NativeLibrary, so each runtime gets its own mechanism:
 //   .NET Core 3+ / PowerShell 7  NativeLibrary.SetDllImportResolver, reached by reflection;
-//   Mono                         mono_dllmap_insert (the API behind <dllmap> config entries);
+//   Mono                         Spmt.Net.dll.config's <dllmap> entries (build.sh puts it beside
+//                                the assembly; Mono ignores dllmap entries added at run time);
 //   .NET Framework (Windows)     LoadLibraryW on the full path first: later DllImports of
 //                                "spmt" bind to the module already loaded under that name.
 using System;
@@ -112,11 +113,7 @@ namespace Spmt
         static void Register(string path)
         {
             if (TryCoreResolver(path)) return;
-            if (Type.GetType("Mono.Runtime") != null)
-            {
-                try { mono_dllmap_insert(IntPtr.Zero, Native.Lib, null, path, null); return; }
-                catch (Exception e) when (e is EntryPointNotFoundException || e is DllNotFoundException) { }
-            }
+            if (Type.GetType("Mono.Runtime") != null) return; // Spmt.Net.dll.config maps it
             if (RidOs() == "win") LoadLibraryW(path);
         }
 
@@ -146,9 +143,6 @@ namespace Spmt
             if (name != Native.Lib || resolvedPath == null) return IntPtr.Zero;
             return (IntPtr)loadPath.Invoke(null, new object[] { resolvedPath });
         }
-
-        [DllImport("__Internal", CharSet = CharSet.Ansi)]
-        static extern void mono_dllmap_insert(IntPtr assembly, string dll, string func, string tdll, string tfunc);
 
         [DllImport("kernel32", CharSet = CharSet.Unicode, SetLastError = true)]
         static extern IntPtr LoadLibraryW(string path);

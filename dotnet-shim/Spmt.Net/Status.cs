@@ -74,7 +74,11 @@ namespace Spmt
         public string ReportFolderPath { get; set; }
         public List<MigrationTaskStatus> StatusOfTasks { get; set; }
 
-        public MigrationSessionStatus() { StatusOfTasks = new List<MigrationTaskStatus>(); }
+        public MigrationSessionStatus()
+        {
+            Id = Status = WorkingFolder = ReportFolderPath = "";
+            StatusOfTasks = new List<MigrationTaskStatus>();
+        }
 
         public static MigrationSessionStatus Parse(string json)
         {
