@@ -273,6 +273,17 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
+    /// Source-relative path of an item row (for per-item events).
+    pub fn item_rel_path(&self, item: i64) -> Result<Option<String>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT rel_path FROM items WHERE id = ?1")
+            .map_err(|e| self.err(e))?;
+        st.query_row(params![item], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
     pub fn upsert_package(
         &self,
         run: i64,
