@@ -22,4 +22,5 @@ fi
 echo "== C ABI test under valgrind"
 valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,possible \
   --show-leak-kinds=definite,possible --num-callers=30 --quiet \
+  --suppressions=tests/c/valgrind.supp \
   "$out/session_test" "$work/valgrind" --quick
