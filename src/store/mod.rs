@@ -380,8 +380,13 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
+    /// Starts a write transaction. IMMEDIATE takes the write lock now (waiting up to the busy
+    /// timeout): a deferred one that reads first fails outright with SQLITE_BUSY when another
+    /// connection (the live reports) wrote in between.
     pub fn begin(&self) -> Result<(), StoreError> {
-        self.conn.execute_batch("BEGIN").map_err(|e| self.err(e))
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| self.err(e))
     }
 
     pub fn commit(&self) -> Result<(), StoreError> {
@@ -712,6 +717,10 @@ impl Store {
 
     /// The session's id, made on first use.
     pub fn session_id(&self) -> Result<String, StoreError> {
+        // Read first: status and reports call this often and should not need the write lock.
+        if let Some(id) = self.meta("session_id")? {
+            return Ok(id);
+        }
         let id = uuid::Uuid::new_v4().to_string();
         self.conn
             .execute(
