@@ -162,7 +162,8 @@ enum spmt_event_kind_t
   SPMT_EVENT_ITEM = 7,
   /**
    * A task ended: outcome MIGRATED (all fine) or FAILED (the task or some item failed);
-   * message starts with the task's Status (COMPLETED, FAILED, CANCELED).
+   * message starts with the task's Status (COMPLETED, COMPLETED_WITH_ERRORS, FAILED,
+   * STOPPED).
    */
   SPMT_EVENT_TASK_FINISHED = 8,
   /**
@@ -193,6 +194,10 @@ enum spmt_outcome_t
    */
   SPMT_OUTCOME_SKIPPED = 2,
   SPMT_OUTCOME_FAILED = 3,
+  /**
+   * Removed from the target because the source no longer has it (delete propagation).
+   */
+  SPMT_OUTCOME_DELETED = 4,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -326,11 +331,13 @@ void spmt_event_free(struct spmt_event_t *e);
 spmt_status_t spmt_session_wait(struct spmt_session_t *s, uint32_t timeout_ms);
 
 /**
- * The session's status as JSON, in Get-SPMTMigration's shape: {"Status", "ReportFolderPath",
- * "StatusOfTasks": [{"TaskId", "SourceURI", "TargetURI", "Status", "MigratingProgressPercentage",
- * "NumScannedTotalFiles", "NumScannedBadFiles", "NumFileWillBeMigrated",
- * "NumActuallyMigratedFiles", "NumFailedFiles", "ErrorMsg", "ReportFolder"}]}, with live
- * numbers for a running task. Free `*out_json` with spmt_string_free.
+ * The session's status as JSON: what `spmt status --json` shows for the working folder
+ * (Get-SPMTMigration's shape: {"Status": NotStarted|Running|Finished, "Result",
+ * "ReportFolderPath", "StatusOfTasks": [{"TaskId", "SourceURI", "TargetURI", "Status",
+ * "MigratingProgressPercentage", "NumScannedTotalFiles", "NumScannedBadFiles",
+ * "NumFileWillBeMigrated", "NumActuallyMigratedFiles", "NumFailedFiles", "ErrorMsg",
+ * "ReportFolder", ...}]}) for this session's tasks, with a "Live" object of engine counters
+ * for the task running now. Free `*out_json` with spmt_string_free.
  */
 spmt_status_t spmt_session_status(struct spmt_session_t *s,
                                   char **out_json,
@@ -338,7 +345,7 @@ spmt_status_t spmt_session_status(struct spmt_session_t *s,
 
 /**
  * Asks a running session to stop and returns at once (spmt_session_wait to see it end): the
- * running task ends CANCELED, the others do not start. Jobs already submitted are settled by
+ * running task ends STOPPED, the others do not start. Jobs already submitted are settled by
  * the next run. SPMT_STATUS_INVALID_STATE when not running.
  */
 spmt_status_t spmt_session_stop(struct spmt_session_t *s);

@@ -474,14 +474,39 @@ impl TaskDef {
         Ok(())
     }
 
-    fn same_task(&self, o: &TaskDef) -> bool {
-        let norm = |s: &str| s.trim_matches(['/', '\\']).to_ascii_lowercase();
-        self.source == o.source
-            && self
-                .target_site_url
-                .eq_ignore_ascii_case(&o.target_site_url)
-            && self.target_list.eq_ignore_ascii_case(&o.target_list)
-            && norm(&self.target_list_relative_path) == norm(&o.target_list_relative_path)
+    /// `local`, or the site URL: the target as the task's identity names it.
+    fn target_name(&self) -> String {
+        if self.is_local() {
+            engine::task::LOCAL.to_string()
+        } else {
+            self.target_site_url.clone()
+        }
+    }
+
+    /// The folder in the library the items land in: SPMT migrates the source folder itself
+    /// (under TargetListRelativePath) unless MigrateWithoutRootFolder is set.
+    fn effective_relative_path(&self, settings: &Settings) -> String {
+        let base = self.target_list_relative_path.trim_matches(['/', '\\']);
+        if settings.migrate_without_root_folder {
+            return base.to_string();
+        }
+        match self.source.file_name().map(|n| n.to_string_lossy()) {
+            Some(name) if base.is_empty() => name.into_owned(),
+            Some(name) => format!("{base}/{name}"),
+            None => base.to_string(),
+        }
+    }
+
+    /// The engine's task id (`engine::task::task_id`): the same migration is the same task in
+    /// every round and in `spmt status`.
+    fn task_id(&self, settings: &Settings) -> Uuid {
+        let source = std::path::absolute(&self.source).unwrap_or_else(|_| self.source.clone());
+        engine::task::task_id(
+            &source,
+            &self.target_name(),
+            &self.target_list,
+            &self.effective_relative_path(settings),
+        )
     }
 }
 
@@ -628,24 +653,27 @@ impl Emitter {
 // ---------------------------------------------------------------------------------------------
 // The session
 
-/// SPMT's task states (`Get-SPMTMigration`'s `StatusOfTasks[].Status`).
+/// A task's state within this session (the persisted state, per round, is `crate::status`'s).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TaskState {
     Inited,
     InProgress,
     Completed,
+    CompletedWithErrors,
     Failed,
-    Canceled,
+    Stopped,
 }
 
 impl TaskState {
+    /// The words of `spmt status --json` (`crate::status::task_state`).
     pub fn as_str(self) -> &'static str {
         match self {
             TaskState::Inited => "INITED",
             TaskState::InProgress => "INPROGRESS",
             TaskState::Completed => "COMPLETED",
+            TaskState::CompletedWithErrors => "COMPLETED_WITH_ERRORS",
             TaskState::Failed => "FAILED",
-            TaskState::Canceled => "CANCELED",
+            TaskState::Stopped => "STOPPED",
         }
     }
 }
@@ -742,12 +770,12 @@ impl Session {
     /// Adds a task (SPMT JSON) and returns its id, a GUID string.
     pub fn add_task(&self, task_json: &str) -> Result<String> {
         let def = TaskDef::from_json(task_json, &self.shared.settings)?;
+        let id = def.task_id(&self.shared.settings);
         let mut inner = self.shared.lock();
-        if inner.tasks.iter().any(|t| t.def.same_task(&def)) {
+        if inner.tasks.iter().any(|t| t.id == id) {
             // SPMT's words (reference §2.1).
             return Err(invalid("A duplicate task has already been created."));
         }
-        let id = Uuid::new_v4();
         inner.tasks.push(TaskEntry {
             id,
             def,
@@ -987,22 +1015,135 @@ impl Session {
         }
     }
 
-    /// Get-SPMTMigration's shape: `Status`, `ReportFolderPath`, `StatusOfTasks[]`.
-    pub fn status_json(&self) -> Value {
-        let inner = self.shared.lock();
-        let status = match inner.run {
-            RunState::NotStarted => "NotStarted",
-            RunState::Running => "InProgress",
-            RunState::Finished => "Finished",
+    /// Get-SPMTMigration's shape, as `spmt status --json` shows it (`crate::status`): the
+    /// working folder's record of each task's last round, with live numbers from the engine's
+    /// counters for the task running now (`Live`), and tasks not run yet as `INITED`.
+    pub fn status_json(&self) -> Result<Value> {
+        let wf = &self.shared.settings.working_folder;
+        let wf = std::path::absolute(wf).unwrap_or_else(|_| wf.clone());
+        // Read before taking the session's lock: SQLite may wait on the recorder.
+        let persisted = if wf.join("spmt.db").exists() {
+            Some(
+                crate::status::load(&wf)
+                    .map_err(|e| SessionError::Io(format!("cannot read the session state: {e}")))?,
+            )
+        } else {
+            None
         };
-        let wf = self.shared.settings.working_folder.display().to_string();
-        let tasks: Vec<Value> = inner.tasks.iter().map(|t| task_status(t, &wf)).collect();
-        serde_json::json!({
+        let inner = self.shared.lock();
+        let mut tasks = Vec::new();
+        for t in &inner.tasks {
+            let id = t.id.to_string();
+            let mut ts = persisted
+                .as_ref()
+                .and_then(|p| p.status_of_tasks.iter().find(|x| x.task_id == id).cloned())
+                .unwrap_or_else(|| inited_status(t, &self.shared.settings, &wf));
+            if t.state == TaskState::InProgress {
+                ts.status = TaskState::InProgress.as_str().into();
+            }
+            if ts.error_msg.is_empty() {
+                if let Some(e) = &t.error {
+                    ts.error_msg = e.clone();
+                }
+            }
+            let mut v =
+                serde_json::to_value(&ts).map_err(|e| SessionError::Internal(e.to_string()))?;
+            if let (TaskState::InProgress, Some(c), Some(obj)) =
+                (t.state, &t.counters, v.as_object_mut())
+            {
+                let p = Progress::read(c);
+                let pct = p.percent().max(ts.migrating_progress_percentage as u64);
+                obj.insert("MigratingProgressPercentage".into(), pct.into());
+                obj.insert(
+                    "Live".into(),
+                    serde_json::json!({
+                        "ScannedItems": p.scanned + p.skipped,
+                        "ScannedBytes": p.scanned_bytes,
+                        "ScanDone": p.scan_done,
+                        "PackagedItems": p.packaged,
+                        "UploadedBytes": p.uploaded_bytes,
+                        "ImportedItems": p.imported,
+                        "FailedItems": p.failed,
+                        "SkippedItems": p.skipped,
+                    }),
+                );
+            }
+            tasks.push(v);
+        }
+        let state = |v: &Value| {
+            v.get("Status")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
+        let states: Vec<String> = tasks.iter().map(state).collect();
+        let any = |w: &str| states.iter().any(|s| s == w);
+        let (status, result) = match inner.run {
+            RunState::NotStarted => ("NotStarted", None),
+            RunState::Running => ("Running", None),
+            RunState::Finished if any("FAILED") => ("Finished", Some("Failed")),
+            RunState::Finished if any("STOPPED") || any("INTERRUPTED") || any("INITED") => {
+                ("Finished", Some("Interrupted"))
+            }
+            RunState::Finished if any("COMPLETED_WITH_ERRORS") => {
+                ("Finished", Some("FinishedWithErrors"))
+            }
+            RunState::Finished => ("Finished", Some("Succeeded")),
+        };
+        Ok(serde_json::json!({
+            "Id": persisted.as_ref().map(|p| p.id.clone()),
             "Status": status,
-            "WorkingFolder": wf,
-            "ReportFolderPath": wf,
+            "Result": result,
+            "WorkingFolder": wf.display().to_string(),
+            "ReportFolderPath": crate::report::folder(&wf).display().to_string(),
             "StatusOfTasks": tasks,
-        })
+        }))
+    }
+}
+
+/// A task the working folder has no round of yet.
+fn inited_status(
+    t: &TaskEntry,
+    settings: &Settings,
+    wf: &std::path::Path,
+) -> crate::status::TaskStatus {
+    let rel = t.def.effective_relative_path(settings);
+    let mut target = format!(
+        "{}/{}",
+        t.def.target_name().trim_end_matches('/'),
+        t.def.target_list
+    );
+    if !rel.is_empty() {
+        target.push('/');
+        target.push_str(&rel);
+    }
+    let id = t.id.to_string();
+    crate::status::TaskStatus {
+        source_uri: std::path::absolute(&t.def.source)
+            .unwrap_or_else(|_| t.def.source.clone())
+            .display()
+            .to_string(),
+        target_uri: target,
+        target_list: t.def.target_list.clone(),
+        target_list_relative_path: rel,
+        status: TaskState::Inited.as_str().into(),
+        migrating_progress_percentage: 0,
+        num_scanned_total_files: 0,
+        num_scanned_bad_files: 0,
+        num_filtered_out_files: 0,
+        num_file_will_be_migrated: 0,
+        num_actually_migrated_files: 0,
+        num_failed_files: 0,
+        num_unchanged_files: 0,
+        num_deleted_items: 0,
+        error_msg: String::new(),
+        report_folder: crate::report::task_folder(wf, &id).display().to_string(),
+        round: 0,
+        start_time: None,
+        end_time: None,
+        counts: Default::default(),
+        settings: Value::Null,
+        task_id: id,
     }
 }
 
@@ -1013,55 +1154,6 @@ impl Drop for Session {
             rt.shutdown_background();
         }
     }
-}
-
-fn task_status(t: &TaskEntry, wf: &str) -> Value {
-    let (scanned, bad, will, migrated, failed, pct) = match (&t.summary, &t.counters) {
-        (Some(s), _) => {
-            let i = &s.items;
-            let total = i.migrated + i.skipped + i.failed + i.pending;
-            let pct = if t.state == TaskState::Completed {
-                100
-            } else {
-                0
-            };
-            (
-                total,
-                i.failed,
-                total - i.skipped - i.failed,
-                i.migrated,
-                i.failed,
-                pct,
-            )
-        }
-        (None, Some(c)) => {
-            let p = Progress::read(c);
-            (
-                p.scanned + p.skipped,
-                p.failed,
-                p.scanned,
-                p.imported,
-                p.failed,
-                p.percent(),
-            )
-        }
-        (None, None) => (0, 0, 0, 0, 0, 0),
-    };
-    serde_json::json!({
-        "TaskId": t.id.to_string(),
-        "SourceURI": t.def.source.display().to_string(),
-        "TargetURI": format!("{}/{}{}", t.def.target_site_url.trim_end_matches('/'), t.def.target_list,
-            if t.def.target_list_relative_path.is_empty() { String::new() } else { format!("/{}", t.def.target_list_relative_path.trim_matches('/')) }),
-        "Status": t.state.as_str(),
-        "MigratingProgressPercentage": pct,
-        "NumScannedTotalFiles": scanned,
-        "NumScannedBadFiles": bad,
-        "NumFileWillBeMigrated": will,
-        "NumActuallyMigratedFiles": migrated,
-        "NumFailedFiles": failed,
-        "ErrorMsg": t.error.clone().unwrap_or_default(),
-        "ReportFolder": wf,
-    })
 }
 
 /// One reading of a task's counters.
@@ -1167,10 +1259,10 @@ async fn run_session(shared: Arc<SessionShared>, em: &Emitter) {
         };
         let task = id.to_string();
         if shared.stop.load(Ordering::SeqCst) {
-            set_task(&shared, id, |t| t.state = TaskState::Canceled);
+            set_task(&shared, id, |t| t.state = TaskState::Inited);
             let mut e = Event::new(EventKind::TaskFinished, Some(&task));
             e.outcome = Some(Outcome::Skipped);
-            e.message = Some("CANCELED: the session was stopped before this task started".into());
+            e.message = Some("INITED: the session was stopped before this task started".into());
             em.emit(e);
             continue;
         }
@@ -1209,7 +1301,9 @@ async fn run_session(shared: Arc<SessionShared>, em: &Emitter) {
                     Outcome::Migrated
                 });
                 let state = if s.status == "Stopped" {
-                    TaskState::Canceled
+                    TaskState::Stopped
+                } else if i.failed > 0 || i.pending > 0 {
+                    TaskState::CompletedWithErrors
                 } else {
                     TaskState::Completed
                 };
@@ -1324,19 +1418,15 @@ async fn run_task(
         settings.working_folder.clone(),
     );
     opts.access_token = token;
-    opts.scan_only = settings.scan_only;
-    opts.target_list_relative_path = def.target_list_relative_path.clone();
-    if !settings.migrate_without_root_folder {
-        // SPMT migrates the source folder itself unless MigrateWithoutRootFolder is set.
-        if let Some(name) = def.source.file_name().map(|n| n.to_string_lossy()) {
-            let base = opts.target_list_relative_path.trim_matches(['/', '\\']);
-            opts.target_list_relative_path = if base.is_empty() {
-                name.into_owned()
-            } else {
-                format!("{base}/{name}")
-            };
-        }
+    opts.target_name = def.target_name();
+    if def.is_local() {
+        opts.local_target_root = Some(
+            std::path::absolute(&settings.local_target_root)
+                .unwrap_or_else(|_| settings.local_target_root.clone()),
+        );
     }
+    opts.scan_only = settings.scan_only;
+    opts.target_list_relative_path = def.effective_relative_path(settings);
     opts.scan.replace_invalid_char = settings.replacement_of_invalid_char;
     opts.scan.include_hidden = def
         .migrate_hidden_items

@@ -145,6 +145,19 @@ async fn kill_then_resume(phase: Phase, faults: FaultProfile, jobs: usize) {
         "the run ended before the {phase:?} phase could be interrupted"
     );
 
+    // The killed round is no longer running: status says it was interrupted.
+    let out = Command::new(env!("CARGO_BIN_EXE_spmt"))
+        .args(["status", "--json", "--working-folder"])
+        .arg(work.path())
+        .output()
+        .unwrap();
+    let st: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(st["StatusOfTasks"][0]["Status"], "INTERRUPTED", "{st}");
+    assert_eq!(
+        (st["Result"].as_str(), out.status.code()),
+        (Some("Interrupted"), Some(1))
+    );
+
     let (summary, code) = finish(src.path(), &site, work.path()).await;
     eprintln!("resumed run took {} s", summary["duration_secs"]);
     assert_eq!(code, 0, "resumed run succeeds: {summary}");

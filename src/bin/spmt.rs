@@ -4,7 +4,7 @@
 use clap::{Args, Parser, Subcommand};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use spmt::emulator::{self, EmulatorConfig, FaultProfile};
-use spmt::engine::{self, Counters, MigrateOptions, Summary};
+use spmt::engine::{self, task, Counters, MigrateOptions, Summary};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,8 +27,36 @@ struct Cli {
 enum Cmd {
     /// Migrate a file-share folder into a SharePoint document library.
     Migrate(MigrateArgs),
+    /// Continue a session: run every task of a working folder again (an interrupted round
+    /// is settled and finished; a finished one gets an incremental round).
+    Resume(ResumeArgs),
+    /// Show a session's state and its tasks, as Get-SPMTMigration does.
+    Status(StatusArgs),
     /// Run the local SharePoint-compatible target as a server.
     Emulator(EmulatorArgs),
+}
+
+#[derive(Args)]
+struct ResumeArgs {
+    /// The session's working folder.
+    #[arg(long, value_name = "DIR")]
+    working_folder: PathBuf,
+    /// Bearer token for the target site (not needed for `local` tasks).
+    #[arg(long, env = "SPMT_ACCESS_TOKEN", hide_env_values = true)]
+    access_token: Option<String>,
+    /// Print a machine-readable summary per task on stdout (one JSON array).
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct StatusArgs {
+    /// The session's working folder.
+    #[arg(long, value_name = "DIR")]
+    working_folder: PathBuf,
+    /// Print the status as JSON with SPMT's property names.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -78,6 +106,17 @@ struct MigrateArgs {
     /// Follow symbolic links (loops are detected and reported).
     #[arg(long)]
     follow_symlinks: bool,
+    /// In later rounds, compare file content (MD5) too, not only size and modification time.
+    #[arg(long)]
+    check_content: bool,
+    /// Remove from the target (to its recycle bin) what earlier rounds migrated and the source
+    /// no longer has. Off by default, as in SPMT.
+    #[arg(long)]
+    propagate_deletes: bool,
+    /// List what this round would send (and delete, with --propagate-deletes) without sending
+    /// or changing anything.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 #[derive(Args)]
@@ -122,16 +161,6 @@ fn usage_error(msg: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
-fn parse_date(s: &str, flag: &str) -> Result<std::time::SystemTime, String> {
-    let d = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .map_err(|_| format!("{flag} '{s}': use the form YYYY-MM-DD"))?;
-    let t = d
-        .and_hms_opt(0, 0, 0)
-        .ok_or_else(|| format!("{flag} '{s}': not a date"))?
-        .and_utc();
-    Ok(std::time::UNIX_EPOCH + Duration::from_secs(t.timestamp().max(0) as u64))
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -143,64 +172,48 @@ fn main() -> ExitCode {
     };
     match cli.cmd {
         Cmd::Migrate(a) => rt.block_on(migrate(a)),
+        Cmd::Resume(a) => rt.block_on(resume(a)),
+        Cmd::Status(a) => status(a),
         Cmd::Emulator(a) => rt.block_on(run_emulator(a)),
     }
 }
 
 async fn migrate(a: MigrateArgs) -> ExitCode {
     let local = a.target_site_url.eq_ignore_ascii_case("local");
+    // Default: one session per source and target, so running the same command again is the
+    // task's next round: spmt/<source folder name>-<id>.
     let working = a.working_folder.clone().unwrap_or_else(|| {
-        let name = a
-            .file_share_source
-            .file_name()
-            .map(|s| s.to_string_lossy().into_owned())
+        let name = std::path::absolute(&a.file_share_source)
+            .ok()
+            .and_then(|p| p.file_name().map(|s| s.to_string_lossy().into_owned()))
             .unwrap_or_else(|| "session".into());
-        engine::default_working_folder(&name)
+        let id = task::task_id(
+            &a.file_share_source,
+            &a.target_site_url,
+            &a.target_list,
+            &a.target_list_relative_path,
+        );
+        engine::default_working_folder(&format!("{name}-{}", &id.simple().to_string()[..8]))
     });
+    if a.working_folder.is_none() && !a.json {
+        eprintln!("working folder: {}", working.display());
+    }
     spmt::logging::init(Some(&working.join("spmt.log")));
-
-    // The embedded local target runs in this process, on loopback, with a one-off token.
-    let mut handle = None;
-    let (site_url, token) = if local {
-        let token = uuid::Uuid::new_v4().simple().to_string();
-        let cfg = EmulatorConfig {
-            listen: ([127, 0, 0, 1], 0).into(),
-            root: a.local_target_root.clone(),
-            access_token: token.clone(),
-            strict: false,
-            faults: FaultProfile::default(),
-            max_concurrent_jobs: 4,
-            precreate: vec![],
-        };
-        match emulator::start(cfg).await {
-            Ok(h) => {
-                let url = h.site_url("local");
-                handle = Some(h);
-                (url, Some(token))
-            }
-            Err(e) => {
-                return usage_error(&format!(
-                    "cannot start the local target in {}: {e}",
-                    a.local_target_root.display()
-                ))
-            }
-        }
-    } else {
-        if a.access_token.is_none() {
-            return usage_error("no access token: pass --access-token or set SPMT_ACCESS_TOKEN (or use --target-site-url local)");
-        }
-        (a.target_site_url.clone(), a.access_token.clone())
-    };
-
+    if !local && a.access_token.is_none() && !a.dry_run {
+        return usage_error("no access token: pass --access-token or set SPMT_ACCESS_TOKEN (or use --target-site-url local)");
+    }
     let mut opts = MigrateOptions::new(
         a.file_share_source.clone(),
-        site_url,
+        a.target_site_url.clone(),
         a.target_list.clone(),
         working,
     );
-    opts.access_token = token;
+    opts.access_token = a.access_token.clone();
     opts.target_list_relative_path = a.target_list_relative_path.clone();
     opts.scan_only = a.scan_only;
+    opts.check_content = a.check_content;
+    opts.propagate_deletes = a.propagate_deletes;
+    opts.dry_run = a.dry_run;
     opts.scan.replace_invalid_char = a.replace_invalid_char;
     if let Some(c) = a.replace_invalid_char {
         if spmt::scan::check_name(&c.to_string(), None).is_err() {
@@ -229,13 +242,83 @@ async fn migrate(a: MigrateArgs) -> ExitCode {
         ),
     ] {
         if let Some(s) = v {
-            match parse_date(s, flag) {
+            match task::parse_date(s, flag) {
                 Ok(t) => *slot = Some(t),
                 Err(m) => return usage_error(&m),
             }
         }
     }
+    if local {
+        opts.target_name = task::LOCAL.into();
+        opts.local_target_root =
+            Some(std::path::absolute(&a.local_target_root).unwrap_or(a.local_target_root.clone()));
+    }
+    match run_task(opts).await {
+        Ok((s, library)) => {
+            print_summary(&s, library.as_deref(), a.json);
+            ExitCode::from(s.exit_code() as u8)
+        }
+        Err((code, message)) => {
+            if a.json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "status": "Failed", "error": message })
+                );
+            }
+            eprintln!("error: {message}");
+            ExitCode::from(code)
+        }
+    }
+}
 
+/// Runs one round of a task, starting the embedded local target first when the task's
+/// target is `local`. Returns the summary and, for `local`, the library's folder; or the
+/// exit code and the (redacted) error.
+async fn run_task(mut opts: MigrateOptions) -> Result<(Summary, Option<PathBuf>), (u8, String)> {
+    let mut handle = None;
+    let mut library = None;
+    if let Some(root) = opts.local_target_root.clone() {
+        // The embedded local target runs in this process, on loopback, with a one-off token.
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        let cfg = EmulatorConfig {
+            listen: ([127, 0, 0, 1], 0).into(),
+            root: root.clone(),
+            access_token: token.clone(),
+            strict: false,
+            faults: FaultProfile::default(),
+            max_concurrent_jobs: 4,
+            precreate: vec![],
+        };
+        let h = emulator::start(cfg).await.map_err(|e| {
+            (
+                2,
+                format!("cannot start the local target in {}: {e}", root.display()),
+            )
+        })?;
+        // Loopback timings (quick polling) come with a loopback site URL.
+        let loopback = MigrateOptions::new(
+            opts.source.clone(),
+            h.site_url("local"),
+            opts.target_list.clone(),
+            opts.working_folder.clone(),
+        );
+        opts.site_url = loopback.site_url;
+        opts.poll_interval = loopback.poll_interval;
+        opts.progress_fallback_after = loopback.progress_fallback_after;
+        opts.status_check_every = loopback.status_check_every;
+        opts.job_timeout = loopback.job_timeout;
+        opts.access_token = Some(token);
+        let mut p = root.join("sites").join("local").join(&opts.target_list);
+        for seg in opts
+            .target_list_relative_path
+            .split(['/', '\\'])
+            .filter(|s| !s.is_empty())
+        {
+            p = p.join(seg);
+        }
+        library = Some(p);
+        handle = Some(h);
+    }
     let counters = Arc::new(Counters::default());
     let progress = tokio::spawn(show_progress(counters.clone()));
     let result = engine::migrate(opts, counters.clone()).await;
@@ -245,36 +328,133 @@ async fn migrate(a: MigrateArgs) -> ExitCode {
         h.shutdown().await;
     }
     match result {
-        Ok(s) => {
-            let library = local.then(|| {
-                let mut p = a
-                    .local_target_root
-                    .join("sites")
-                    .join("local")
-                    .join(&a.target_list);
-                for seg in a
-                    .target_list_relative_path
-                    .split(['/', '\\'])
-                    .filter(|s| !s.is_empty())
-                {
-                    p = p.join(seg);
-                }
-                p
-            });
-            print_summary(&s, library.as_deref(), a.json);
-            ExitCode::from(s.exit_code() as u8)
+        Ok(s) => Ok((s, library)),
+        Err(e) => Err((
+            if e.is_configuration() { 2 } else { 1 },
+            spmt::secrets::redact(&e.to_string()),
+        )),
+    }
+}
+
+async fn resume(a: ResumeArgs) -> ExitCode {
+    if !a.working_folder.join("spmt.db").exists() {
+        return usage_error(&format!(
+            "{} is not a working folder (no spmt.db): pass the --working-folder of an earlier spmt migrate",
+            a.working_folder.display()
+        ));
+    }
+    spmt::logging::init(Some(&a.working_folder.join("spmt.log")));
+    let tasks = match spmt::store::Store::open(&a.working_folder).and_then(|s| s.tasks()) {
+        Ok(t) => t,
+        Err(e) => return usage_error(&e.to_string()),
+    };
+    if tasks.is_empty() {
+        return usage_error("the session has no tasks: start one with spmt migrate");
+    }
+    let mut worst = 0u8;
+    let mut summaries = Vec::new();
+    for t in tasks {
+        let settings: task::TaskSettings = serde_json::from_str(&t.settings).unwrap_or_default();
+        let mut opts = MigrateOptions::new(
+            PathBuf::from(&t.source),
+            t.site_url.clone(),
+            t.target_list.clone(),
+            a.working_folder.clone(),
+        );
+        opts.target_list_relative_path = t.rel_path.clone();
+        if let Err(m) = settings.apply(&mut opts) {
+            return usage_error(&format!("task {}: {m}", t.id));
         }
-        Err(e) => {
-            let code = if e.is_configuration() { 2 } else { 1 };
-            if a.json {
-                println!(
-                    "{}",
-                    serde_json::json!({ "status": "Failed", "error": spmt::secrets::redact(&e.to_string()) })
+        if t.site_url == task::LOCAL {
+            opts.target_name = task::LOCAL.into();
+            opts.local_target_root = settings.local_target_root.clone();
+            if opts.local_target_root.is_none() {
+                return usage_error(&format!("task {}: the local target's folder was not recorded; run spmt migrate again with --local-target-root", t.id));
+            }
+        } else if a.access_token.is_none() {
+            return usage_error("no access token: pass --access-token or set SPMT_ACCESS_TOKEN");
+        } else {
+            opts.access_token = a.access_token.clone();
+        }
+        if !a.json {
+            eprintln!(
+                "task {}: {} → {}",
+                t.id,
+                t.source,
+                spmt::status::target_uri(&t)
+            );
+        }
+        match run_task(opts).await {
+            Ok((s, library)) => {
+                worst = worst.max(s.exit_code() as u8);
+                if a.json {
+                    summaries.push(serde_json::to_value(&s).unwrap_or_default());
+                } else {
+                    print_summary(&s, library.as_deref(), false);
+                }
+            }
+            Err((code, message)) => {
+                worst = worst.max(code);
+                eprintln!("error: task {}: {message}", t.id);
+                summaries.push(
+                    serde_json::json!({"task_id": t.id, "status": "Failed", "error": message}),
                 );
             }
-            eprintln!("error: {}", spmt::secrets::redact(&e.to_string()));
-            ExitCode::from(code)
         }
+    }
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&summaries).unwrap_or_default()
+        );
+    }
+    ExitCode::from(worst)
+}
+
+fn status(a: StatusArgs) -> ExitCode {
+    if !a.working_folder.join("spmt.db").exists() {
+        return usage_error(&format!(
+            "{} is not a working folder (no spmt.db): pass the --working-folder of an spmt migrate",
+            a.working_folder.display()
+        ));
+    }
+    let st = match spmt::status::load(&a.working_folder) {
+        Ok(s) => s,
+        Err(e) => return usage_error(&e.to_string()),
+    };
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&st).unwrap_or_default());
+    } else {
+        println!(
+            "session {}: {}{}",
+            st.id,
+            st.status,
+            st.result
+                .as_deref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default()
+        );
+        for t in &st.status_of_tasks {
+            println!(
+                "task {} [{}] round {} {}%\n  {} → {}\n  scanned {} files ({} bad, {} filtered out), to migrate {}, migrated {}, failed {}, unchanged {}, deleted {}",
+                t.task_id, t.status, t.round, t.migrating_progress_percentage,
+                t.source_uri, t.target_uri,
+                t.num_scanned_total_files, t.num_scanned_bad_files, t.num_filtered_out_files,
+                t.num_file_will_be_migrated, t.num_actually_migrated_files, t.num_failed_files,
+                t.num_unchanged_files, t.num_deleted_items
+            );
+            if !t.error_msg.is_empty() {
+                println!("  {}", t.error_msg);
+            }
+            println!("  reports: {}", t.report_folder);
+        }
+        println!("reports: {}", st.report_folder_path);
+    }
+    // The exit code says the same as the status: 0 finished cleanly (or still running or
+    // not started), 1 finished with failures or interrupted.
+    match st.result.as_deref() {
+        Some("FinishedWithErrors" | "Failed" | "Interrupted") => ExitCode::from(1),
+        _ => ExitCode::SUCCESS,
     }
 }
 
@@ -288,6 +468,22 @@ fn print_summary(s: &Summary, library: Option<&std::path::Path>, json: bool) {
             );
         }
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        return;
+    }
+    if let Some(d) = &s.dry_run {
+        println!(
+            "dry run (round {} of task {}): would send {} item(s), would delete {}; nothing was sent or changed",
+            s.round,
+            s.task_id,
+            d.would_send.len(),
+            d.would_delete.len()
+        );
+        for p in &d.would_send {
+            println!("  send    {p}");
+        }
+        for p in &d.would_delete {
+            println!("  delete  {p}");
+        }
         return;
     }
     let i = &s.items;
@@ -313,6 +509,7 @@ fn print_summary(s: &Summary, library: Option<&std::path::Path>, json: bool) {
     if let Some(p) = library {
         println!("library: {}", p.display());
     }
+    println!("reports: {}", s.report_folder);
     println!("working folder: {}", s.working_folder);
 }
 

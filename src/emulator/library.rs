@@ -26,6 +26,8 @@ CREATE TABLE IF NOT EXISTS imports (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, job_id TEXT NOT NULL, object_id TEXT NOT NULL,
     url TEXT NOT NULL, kind TEXT NOT NULL, version TEXT NOT NULL, bytes INTEGER NOT NULL,
     time TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS recycled (
+    id TEXT PRIMARY KEY, url TEXT NOT NULL, kind TEXT NOT NULL, time TEXT NOT NULL);
 ";
 
 #[derive(Debug, Clone)]
@@ -330,6 +332,18 @@ impl Library {
                 })
             })
             .map_err(|e| self.err(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+    }
+}
+
+impl Library {
+    /// Server-relative URLs recycled so far, oldest first.
+    pub fn recycled(&self) -> Result<Vec<String>, EmulatorError> {
+        let c = self.lock();
+        let mut st = c
+            .prepare("SELECT url FROM recycled ORDER BY rowid")
+            .map_err(|e| self.err(e))?;
+        let rows = st.query_map([], |r| r.get(0)).map_err(|e| self.err(e))?;
         rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
     }
 }

@@ -19,6 +19,7 @@ mod importer;
 mod library;
 mod manifest;
 mod queue;
+mod recycle;
 mod rest;
 mod sas;
 mod server;
@@ -202,6 +203,11 @@ pub async fn serve_until_ctrl_c(cfg: EmulatorConfig) -> Result<(), EmulatorError
 /// Every object import ever done under `root`, oldest first, from the sidecar store.
 pub fn import_records(root: &Path) -> Result<Vec<ImportRecord>, EmulatorError> {
     library::Library::open(root)?.import_records()
+}
+
+/// Server-relative URLs of the files and folders clients recycled under `root`, oldest first.
+pub fn recycled(root: &Path) -> Result<Vec<String>, EmulatorError> {
+    library::Library::open(root)?.recycled()
 }
 
 /// Reads a [`FaultProfile`] from a JSON file (every field optional).

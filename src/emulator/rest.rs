@@ -4,6 +4,7 @@
 
 use super::importer::{self, JobSpec};
 use super::library::{List, Site};
+use super::recycle;
 use super::sas::SasAuthority;
 use super::server::{body_bytes, read_body, Body};
 use super::{Emu, EmulatorError};
@@ -475,6 +476,38 @@ fn route_calls(
                     || format!("{}{}", emu.base_url, full).eq_ignore_ascii_case(&url)
             });
             return list_response(ctx, found, &url, &tail);
+        }
+        for (prefix, folder) in [
+            ("/_api/web/getfilebyserverrelativepath(", false),
+            ("/_api/web/getfilebyserverrelativeurl(", false),
+            ("/_api/web/getfolderbyserverrelativepath(", true),
+            ("/_api/web/getfolderbyserverrelativeurl(", true),
+        ] {
+            let Some((args, tail)) = call(prefix) else {
+                continue;
+            };
+            let url = arg(&args, "decodedurl")
+                .or(arg(&args, "serverrelativeurl"))
+                .or(args.first().map(|(_, v)| v.as_str()))
+                .unwrap_or_default()
+                .to_string();
+            if !matches!(tail.as_str(), "/recycle()" | "/recycle") {
+                return Ok(spo_error(
+                    StatusCode::NOT_FOUND,
+                    BAD_QUERY,
+                    &format!(
+                        "The emulator serves only recycle() on files and folders, not '{tail}'."
+                    ),
+                ));
+            }
+            return Ok(match recycle::recycle(emu, &ctx.site.name, &url, folder)? {
+                recycle::Recycled::Done(id) => ctx.function("Recycle", None, json!(id.to_string())),
+                recycle::Recycled::NotFound => spo_error(
+                    StatusCode::NOT_FOUND,
+                    "-2147024894, System.IO.FileNotFoundException",
+                    "File Not Found.",
+                ),
+            });
         }
         if lower == "/_api/site/getmigrationjobstatus"
             || lower.starts_with("/_api/site/getmigrationjobstatus(")

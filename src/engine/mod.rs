@@ -6,19 +6,22 @@
 //! tasks. Progress is published as atomic counters that hosts read at their own pace, so a
 //! million-file run never floods a terminal or an FFI callback.
 
+pub mod deletes;
 pub mod ledger;
 pub mod monitor;
 pub mod packager;
 pub mod recorder;
 pub mod resume;
+pub mod task;
 pub mod upload;
 
 use crate::azure::QueueClient;
 use crate::http::Http;
 use crate::package::{ids, PkgItem, Target};
+use crate::report;
 use crate::scan::{self, ItemKind, ScanOptions};
 use crate::spo::{SpoClient, SpoError};
-use crate::store::{ItemRow, Outcome, OutcomeCounts, Store, StoreError};
+use crate::store::{ItemRow, Outcome, OutcomeCounts, RunFigures, Store, StoreError};
 use recorder::{Candidate, Rec, Recorder};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -49,6 +52,19 @@ pub struct MigrateOptions {
     pub progress_fallback_after: Duration,
     pub status_check_every: Duration,
     pub job_timeout: Duration,
+    /// The target as the user named it (`local`, or the site URL): the task's identity and
+    /// what reports show, where `site_url` may be an ephemeral loopback address.
+    pub target_name: String,
+    /// Data folder of the embedded local target, remembered so `spmt resume` can restart it.
+    pub local_target_root: Option<PathBuf>,
+    /// Later rounds compare a content hash too, not only size and modification time.
+    pub check_content: bool,
+    /// Remove from the target what earlier rounds migrated and the source no longer has.
+    pub propagate_deletes: bool,
+    /// Work out what this round would send and delete, change nothing, send nothing.
+    pub dry_run: bool,
+    /// Seconds between live report rewrites (they are also written at the end).
+    pub report_every: Duration,
     /// Called on the recorder thread with every item's final outcome, when a host asks for
     /// per-item events (the C ABI's `PerItemEvents`). Keep it cheap: it runs inline.
     pub item_observer: Option<ItemObserver>,
@@ -91,6 +107,12 @@ impl MigrateOptions {
             .unwrap_or(false);
         MigrateOptions {
             source,
+            target_name: site_url.clone(),
+            local_target_root: None,
+            check_content: false,
+            propagate_deletes: false,
+            dry_run: false,
+            report_every: Duration::from_secs(5),
             site_url,
             access_token: None,
             target_list,
@@ -143,6 +165,8 @@ pub enum EngineError {
     RelativePath { path: String, message: String },
     #[error("internal error: {0}")]
     Internal(String),
+    #[error("{0}")]
+    Busy(String),
 }
 
 impl EngineError {
@@ -150,7 +174,10 @@ impl EngineError {
     pub fn is_configuration(&self) -> bool {
         matches!(
             self,
-            EngineError::Target(_) | EngineError::RelativePath { .. } | EngineError::Scan(_)
+            EngineError::Target(_)
+                | EngineError::RelativePath { .. }
+                | EngineError::Scan(_)
+                | EngineError::Busy(_)
         )
     }
 }
@@ -234,9 +261,25 @@ impl Shared {
     }
 }
 
+/// What a dry run found: the source paths a round would send, and the target paths it would
+/// delete (with `--propagate-deletes`).
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct DryRun {
+    pub would_send: Vec<String>,
+    pub would_delete: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DeleteOutcome {
+    /// Paths a dry run would delete.
+    pub planned: Vec<String>,
+}
+
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Summary {
     pub status: String,
+    pub task_id: String,
+    pub round: i64,
     pub source: String,
     pub target_site_url: String,
     pub target_list: String,
@@ -248,8 +291,11 @@ pub struct Summary {
     pub job_ids: Vec<String>,
     pub duration_secs: f64,
     pub working_folder: String,
+    pub report_folder: String,
     pub problems: Vec<ItemRow>,
     pub throttled_requests: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<DryRun>,
 }
 
 impl Summary {
@@ -294,10 +340,98 @@ fn clean_relative_path(p: &str) -> Result<String, EngineError> {
     Ok(segs.join("/"))
 }
 
-/// Runs one migration to the end and returns its summary. `counters` may be watched meanwhile.
+/// Runs one round of the task `opts` describes to the end and returns its summary.
+/// `counters` may be watched meanwhile. The round is recorded in the working folder whatever
+/// happens: a round that cannot start (unreadable source, unknown library) is recorded as
+/// failed with its error, and reports are written for it.
 pub async fn migrate(
     opts: MigrateOptions,
     counters: Arc<Counters>,
+) -> Result<Summary, EngineError> {
+    let mut opts = opts;
+    // Absolute paths: the task's identity and its reports must not depend on the directory
+    // the run was started from.
+    opts.source = std::path::absolute(&opts.source).unwrap_or(opts.source);
+    opts.working_folder = std::path::absolute(&opts.working_folder).unwrap_or(opts.working_folder);
+    let store = Store::open(&opts.working_folder)?;
+    let _lock = crate::store::lock::acquire(&opts.working_folder).map_err(EngineError::Busy)?;
+    let source = opts.source.display().to_string();
+    let task_id = task::task_id(
+        &opts.source,
+        &opts.target_name,
+        &opts.target_list,
+        &opts.target_list_relative_path,
+    )
+    .to_string();
+    let settings = task::TaskSettings::from_options(&opts, opts.local_target_root.as_deref());
+    store.session_id()?;
+    store.ensure_task(
+        &task_id,
+        &source,
+        &opts.target_name,
+        &opts.target_list,
+        &opts.target_list_relative_path,
+        &serde_json::to_string(&settings).unwrap_or_default(),
+    )?;
+    // A dry run works on a copy of the state, which it throws away.
+    let mut scratch = None;
+    let store = if opts.dry_run {
+        let dir = opts
+            .working_folder
+            .join(format!(".dry-run-{}", uuid::Uuid::new_v4().simple()));
+        let copy = store.copy_to(&dir)?;
+        scratch = Some(dir);
+        copy
+    } else {
+        store
+    };
+    let (run, round) = store.begin_run(
+        &task_id,
+        &source,
+        &format!("{}|{}", opts.target_name, opts.target_list),
+    )?;
+    let folder = opts.working_folder.clone();
+    let dry_run = opts.dry_run;
+    let started = Instant::now();
+    let result = run_round(opts, counters.clone(), store, run, round, task_id.clone()).await;
+    if let Some(dir) = scratch {
+        let _ = std::fs::remove_dir_all(dir);
+        return result;
+    }
+    if let Err(e) = &result {
+        // Record why the round failed; its items stay as the round left them.
+        let message = crate::secrets::redact(&e.to_string());
+        if let Ok(store) = Store::open(&folder) {
+            let figures = figures(&counters, 0, started);
+            let _ = store.finish_run(run, "Failed", Some(&message), &figures);
+            if !dry_run {
+                if let Err(w) = crate::report::write_round(&store, &folder, &task_id, run) {
+                    tracing::warn!(error = %w, "cannot write the reports");
+                }
+            }
+        }
+    }
+    result
+}
+
+fn figures(counters: &Counters, throttled: u64, started: Instant) -> RunFigures {
+    RunFigures {
+        scanned_items: counters.scanned_items.load(Ordering::Relaxed),
+        scanned_bytes: counters.scanned_bytes.load(Ordering::Relaxed),
+        uploaded_bytes: counters.uploaded_bytes.load(Ordering::Relaxed),
+        packages: counters.packages.load(Ordering::Relaxed),
+        throttled,
+        duration_secs: started.elapsed().as_secs_f64(),
+    }
+}
+
+async fn run_round(
+    opts: MigrateOptions,
+    counters: Arc<Counters>,
+    store: Store,
+    run: i64,
+    round: i64,
+    task_id: String,
 ) -> Result<Summary, EngineError> {
     let started = Instant::now();
     let http = Http::new().map_err(SpoError::from)?;
@@ -317,17 +451,13 @@ pub async fn migrate(
     let web = spo.web().await?;
     let list = spo.list_by_title(&opts.target_list).await?;
     let target = build_target(&opts.site_url, &web, &list);
-    tracing::info!(web = %web.server_relative_url, list = %list.title, "target resolved");
+    tracing::info!(web = %web.server_relative_url, list = %list.title, round, "target resolved");
 
-    let store = Store::open(&opts.working_folder)?;
-    let run = store.begin_run(
-        &opts.source.display().to_string(),
-        &format!("{}|{}", opts.site_url, opts.target_list),
-    )?;
     // New list-item ids go above the highest one the target already uses.
     let max_id = spo.max_item_id(&opts.target_list).await?;
     store.reserve_int_ids_above(&target.list_id.to_string(), max_id)?;
-    if !opts.scan_only {
+    let scan_only = opts.scan_only || opts.dry_run;
+    if !scan_only {
         let (settled, again) = resume::settle(&store, run, &spo, &target, &opts).await?;
         if settled + again > 0 {
             tracing::info!(
@@ -361,7 +491,7 @@ pub async fn migrate(
         });
     }
 
-    let queue_uri = if opts.scan_only {
+    let queue_uri = if scan_only {
         None
     } else {
         match spo.provision_queue().await {
@@ -403,6 +533,7 @@ pub async fn migrate(
     let recorder = Recorder {
         store,
         run,
+        check_content: opts.check_content,
         target: target.clone(),
         prefix: prefix.clone(),
         counters: counters.clone(),
@@ -455,7 +586,15 @@ pub async fn migrate(
     let (sub_tx, sub_rx) = mpsc::channel(64);
     let monitor = tokio::spawn(monitor::run(shared.clone(), sub_rx, queue));
     let pk_shared = shared.clone();
-    let scan_only = opts.scan_only;
+    let reporter = (!opts.dry_run).then(|| {
+        report::live::start(
+            opts.working_folder.clone(),
+            task_id.clone(),
+            run,
+            counters.clone(),
+            opts.report_every,
+        )
+    });
     let pipeline = tokio::spawn(async move {
         let sh = pk_shared;
         let mut packager = packager::Packager::new(
@@ -583,6 +722,7 @@ pub async fn migrate(
     // Last senders go away with `shared`; the recorder then commits and hands the store back.
     let job_ids = shared.job_ids.lock().map(|v| v.clone()).unwrap_or_default();
     let throttled = shared.http.stats.throttled.load(Ordering::Relaxed);
+    let spo_for_deletes = shared.spo.clone();
     drop(shared);
     let store = tokio::task::spawn_blocking(move || rec_thread.join())
         .await
@@ -590,8 +730,26 @@ pub async fn migrate(
         .map_err(|_| EngineError::Internal("the recorder thread panicked".into()))??;
     scan_result?;
 
+    if let Some(r) = reporter {
+        r.stop();
+    }
+
+    let mut deletes = DeleteOutcome::default();
+    if opts.propagate_deletes || opts.dry_run {
+        let vanished = deletes::vanished(&store, &task_id, run, &target.server_relative(&prefix))?;
+        if opts.dry_run {
+            deletes.planned = vanished.iter().map(|v| v.rel_path.clone()).collect();
+        } else if !opts.scan_only && !counters.cancelled() {
+            deletes = deletes::apply(&store, run, &spo_for_deletes, vanished).await?;
+        }
+    }
+
     // Items still pending here were never confirmed: say so rather than call them migrated.
     let mut items = store.counts(run)?;
+    let dry_run = opts.dry_run.then(|| DryRun {
+        would_send: store.pending_paths(run).unwrap_or_default(),
+        would_delete: deletes.planned.clone(),
+    });
     if scan_only {
         items.pending = 0;
     }
@@ -604,11 +762,18 @@ pub async fn migrate(
     } else {
         "Completed"
     };
-    store.finish_run(run, status)?;
+    store.finish_run(run, status, None, &figures(&counters, throttled, started))?;
+    let report_folder = report::folder(&opts.working_folder);
+    if !opts.dry_run {
+        report::write_round(&store, &opts.working_folder, &task_id, run)
+            .map_err(|e| EngineError::Internal(format!("cannot write the reports: {e}")))?;
+    }
     Ok(Summary {
         status: status.into(),
+        task_id,
+        round,
         source: opts.source.display().to_string(),
-        target_site_url: opts.site_url.clone(),
+        target_site_url: opts.target_name.clone(),
         target_list: opts.target_list.clone(),
         problems: store.problems(run, 200)?,
         items,
@@ -619,7 +784,9 @@ pub async fn migrate(
         job_ids,
         duration_secs: started.elapsed().as_secs_f64(),
         working_folder: opts.working_folder.display().to_string(),
+        report_folder: report_folder.display().to_string(),
         throttled_requests: throttled,
+        dry_run,
     })
 }
 

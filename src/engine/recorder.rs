@@ -38,6 +38,29 @@ pub enum Rec {
     ScanDone,
 }
 
+/// MD5 of a file's bytes, hex (`--check-content`). None when it cannot be read; the
+/// item is then sent again rather than assumed unchanged.
+fn content_hash(path: &std::path::Path) -> Option<String> {
+    use md5::{Digest, Md5};
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).ok()?;
+    let mut h = Md5::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).ok()?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Some(
+        h.finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>(),
+    )
+}
+
 /// An item on its way to a package: its row id and its manifest form.
 pub struct Candidate {
     pub row: i64,
@@ -47,6 +70,8 @@ pub struct Candidate {
 pub struct Recorder {
     pub store: Store,
     pub run: i64,
+    /// `--check-content`: a file is unchanged only if its content hash is too.
+    pub check_content: bool,
     pub target: Target,
     /// Folder prefix under the library root (`--target-list-relative-path`), no slashes around.
     pub prefix: String,
@@ -86,8 +111,8 @@ impl Recorder {
         code: Option<&str>,
         rule: &str,
         message: &str,
-    ) -> Result<(), StoreError> {
-        self.store.insert_item(
+    ) -> Result<i64, StoreError> {
+        let row = self.store.insert_item(
             self.run,
             &it.rel_path,
             url,
@@ -107,7 +132,7 @@ impl Recorder {
             _ => c.skipped_items.fetch_add(1, Ordering::Relaxed),
         };
         self.observe(&it.rel_path, outcome, code, Some(message));
-        Ok(())
+        Ok(row)
     }
 
     fn record_scanned(
@@ -127,16 +152,28 @@ impl Recorder {
         match &it.verdict {
             Verdict::Migrate => {
                 // Incremental rounds: what an earlier round migrated and has not changed since
-                // (same size and modification time; a folder by its path) is not sent again.
-                if let Some((outcome, size, mtime, round)) = self.store.previous(&url, self.run)? {
-                    if outcome == Outcome::Migrated.as_str()
-                        && (it.kind == ItemKind::Folder || (size == it.size && mtime == mtime_ns))
-                    {
+                // (same size and modification time, and with --check-content the same content
+                // hash; a folder by its path) is not sent again.
+                let hash = if self.check_content && it.kind == ItemKind::File {
+                    content_hash(&it.abs_path)
+                } else {
+                    None
+                };
+                if let Some(p) = self.store.previous(&url, self.run)? {
+                    // In the target: migrated, or found unchanged by a round after that.
+                    let was_there = p.outcome == Outcome::Migrated.as_str()
+                        || (p.outcome == Outcome::Skipped.as_str()
+                            && p.rule.as_deref() == Some("Unchanged"));
+                    let same = it.kind == ItemKind::Folder
+                        || (p.size == it.size
+                            && p.mtime_ns == mtime_ns
+                            && (!self.check_content || (hash.is_some() && p.content_hash == hash)));
+                    if was_there && same {
                         let message = format!(
-                            "{}: unchanged since round {round}, already migrated",
+                            "{}: unchanged since an earlier round migrated it",
                             it.rel_path
                         );
-                        self.record_final(
+                        let row = self.record_final(
                             &it,
                             &url,
                             mtime_ns,
@@ -145,6 +182,11 @@ impl Recorder {
                             "Unchanged",
                             &message,
                         )?;
+                        // The hash carries over, so a later --check-content round compares
+                        // with the content that was migrated.
+                        if let Some(h) = hash.as_ref().or(p.content_hash.as_ref()) {
+                            self.store.set_hash(row, h)?;
+                        }
                         c.unchanged_items.fetch_add(1, Ordering::Relaxed);
                         return Ok(true);
                     }
@@ -166,6 +208,9 @@ impl Recorder {
                     None,
                     None,
                 )?;
+                if let Some(h) = &hash {
+                    self.store.set_hash(row, h)?;
+                }
                 c.scanned_items.fetch_add(1, Ordering::Relaxed);
                 c.scanned_bytes.fetch_add(it.size, Ordering::Relaxed);
                 let item = PkgItem {

@@ -79,7 +79,8 @@ pub enum spmt_event_kind_t {
     /// items_failed, items_skipped.
     SPMT_EVENT_ITEM = 7,
     /// A task ended: outcome MIGRATED (all fine) or FAILED (the task or some item failed);
-    /// message starts with the task's Status (COMPLETED, FAILED, CANCELED).
+    /// message starts with the task's Status (COMPLETED, COMPLETED_WITH_ERRORS, FAILED,
+    /// STOPPED).
     SPMT_EVENT_TASK_FINISHED = 8,
     /// The run ended; always the last event of a run.
     SPMT_EVENT_SESSION_FINISHED = 9,
@@ -94,6 +95,8 @@ pub enum spmt_outcome_t {
     /// Left out by a rule (hidden, extension, date, unchanged since an earlier round...).
     SPMT_OUTCOME_SKIPPED = 2,
     SPMT_OUTCOME_FAILED = 3,
+    /// Removed from the target because the source no longer has it (delete propagation).
+    SPMT_OUTCOME_DELETED = 4,
 }
 
 /// One event. Passed to callbacks as `const spmt_event_t *`, valid only during the call; from
@@ -294,6 +297,7 @@ fn outcome_of(o: Option<Outcome>) -> spmt_outcome_t {
         Some(Outcome::Migrated) => SPMT_OUTCOME_MIGRATED,
         Some(Outcome::Skipped) => SPMT_OUTCOME_SKIPPED,
         Some(Outcome::Failed) => SPMT_OUTCOME_FAILED,
+        Some(Outcome::Deleted) => SPMT_OUTCOME_DELETED,
     }
 }
 
@@ -549,11 +553,13 @@ pub unsafe extern "C" fn spmt_session_wait(
     })
 }
 
-/// The session's status as JSON, in Get-SPMTMigration's shape: {"Status", "ReportFolderPath",
-/// "StatusOfTasks": [{"TaskId", "SourceURI", "TargetURI", "Status", "MigratingProgressPercentage",
-/// "NumScannedTotalFiles", "NumScannedBadFiles", "NumFileWillBeMigrated",
-/// "NumActuallyMigratedFiles", "NumFailedFiles", "ErrorMsg", "ReportFolder"}]}, with live
-/// numbers for a running task. Free `*out_json` with spmt_string_free.
+/// The session's status as JSON: what `spmt status --json` shows for the working folder
+/// (Get-SPMTMigration's shape: {"Status": NotStarted|Running|Finished, "Result",
+/// "ReportFolderPath", "StatusOfTasks": [{"TaskId", "SourceURI", "TargetURI", "Status",
+/// "MigratingProgressPercentage", "NumScannedTotalFiles", "NumScannedBadFiles",
+/// "NumFileWillBeMigrated", "NumActuallyMigratedFiles", "NumFailedFiles", "ErrorMsg",
+/// "ReportFolder", ...}]}) for this session's tasks, with a "Live" object of engine counters
+/// for the task running now. Free `*out_json` with spmt_string_free.
 #[no_mangle]
 pub unsafe extern "C" fn spmt_session_status(
     s: *mut spmt_session_t,
@@ -563,7 +569,7 @@ pub unsafe extern "C" fn spmt_session_status(
     guard(err, || {
         let sess = session(s)?;
         not_null(out_json, "out_json")?;
-        let text = serde_json::to_string(&sess.status_json())
+        let text = serde_json::to_string(&sess.status_json()?)
             .map_err(|e| FfiError::new(SPMT_STATUS_INTERNAL, e.to_string()))?;
         // SAFETY: `out_json` is non-NULL.
         unsafe { *out_json = c_string(&text).into_raw() };
@@ -572,7 +578,7 @@ pub unsafe extern "C" fn spmt_session_status(
 }
 
 /// Asks a running session to stop and returns at once (spmt_session_wait to see it end): the
-/// running task ends CANCELED, the others do not start. Jobs already submitted are settled by
+/// running task ends STOPPED, the others do not start. Jobs already submitted are settled by
 /// the next run. SPMT_STATUS_INVALID_STATE when not running.
 #[no_mangle]
 pub unsafe extern "C" fn spmt_session_stop(s: *mut spmt_session_t) -> spmt_status_t {

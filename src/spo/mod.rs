@@ -242,6 +242,28 @@ impl SpoClient {
             .unwrap_or(0))
     }
 
+    /// Moves a file or folder to the site's recycle bin (restorable there, unlike a delete).
+    /// Returns false when the target no longer had it.
+    pub async fn recycle(&self, server_relative_url: &str, folder: bool) -> Result<bool, SpoError> {
+        let path = format!(
+            "/_api/web/{}(DecodedUrl='{}')/recycle()",
+            if folder {
+                "GetFolderByServerRelativePath"
+            } else {
+                "GetFileByServerRelativePath"
+            },
+            odata_string(server_relative_url)
+        );
+        match self
+            .call(self.req(Method::POST, &path), "recycle", Some("Recycle"))
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(SpoError::Http(e)) if e.status() == Some(404) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     pub async fn provision_containers(&self) -> Result<(ProvisionedContainers, Key), SpoError> {
         let name = "ProvisionMigrationContainers";
         let v = self

@@ -4,6 +4,8 @@
 //! `IntId`s per target URL). Writes are batched in transactions by the single thread that owns
 //! the connection (see `engine::recorder`).
 
+pub mod lock;
+
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::{Path, PathBuf};
 
@@ -28,6 +30,8 @@ pub enum Outcome {
     Migrated,
     Skipped,
     Failed,
+    /// Removed from the target (delete propagation).
+    Deleted,
 }
 
 impl Outcome {
@@ -37,6 +41,7 @@ impl Outcome {
             Outcome::Migrated => "Migrated",
             Outcome::Skipped => "Skipped",
             Outcome::Failed => "Failed",
+            Outcome::Deleted => "Deleted",
         }
     }
 }
@@ -55,6 +60,8 @@ pub struct OutcomeCounts {
     pub migrated_files: u64,
     pub migrated_folders: u64,
     pub migrated_bytes: u64,
+    /// Removed from the target because the source no longer has them (`--propagate-deletes`).
+    pub deleted: u64,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -68,6 +75,142 @@ pub struct ItemRow {
     pub rule: Option<String>,
     pub message: Option<String>,
     pub job_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub object_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub int_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub package: Option<i64>,
+}
+
+const ITEM_COLS: &str = "rel_path, target_url, kind, size, outcome, code, rule, message, job_id, object_id, int_id, package";
+
+fn item_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ItemRow> {
+    Ok(ItemRow {
+        rel_path: r.get(0)?,
+        target_url: r.get(1)?,
+        kind: r.get(2)?,
+        size: r.get::<_, i64>(3)? as u64,
+        outcome: r.get(4)?,
+        code: r.get(5)?,
+        rule: r.get(6)?,
+        message: r.get(7)?,
+        job_id: r.get(8)?,
+        object_id: r.get(9)?,
+        int_id: r.get(10)?,
+        package: r.get(11)?,
+    })
+}
+
+/// Failed or left-out items of a run sharing an outcome, code and rule.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Reason {
+    pub outcome: String,
+    pub code: String,
+    pub rule: String,
+    pub count: u64,
+    pub bytes: u64,
+}
+
+/// Items of a run with the same kind, outcome, rule, scan failure and "sent" flag.
+#[derive(Debug, Clone)]
+pub struct TallyRow {
+    pub kind: String,
+    pub outcome: String,
+    /// Empty when none.
+    pub rule: String,
+    /// Failed by the scan (an SPMT 0x0111… code): never sent.
+    pub scan_failure: bool,
+    /// Was put in a package (has an object id).
+    pub sent: bool,
+    pub count: u64,
+    pub bytes: u64,
+}
+
+/// The latest record of an item in an earlier round.
+#[derive(Debug, Clone)]
+pub struct Previous {
+    pub outcome: String,
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub run: i64,
+    pub content_hash: Option<String>,
+    pub rule: Option<String>,
+}
+
+/// A task of the session: one source folder into one library folder. Its id is stable for
+/// the same source and target, so running the same migration again is its next round.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TaskRow {
+    pub id: String,
+    pub ord: i64,
+    pub source: String,
+    pub site_url: String,
+    pub target_list: String,
+    pub rel_path: String,
+    /// The task's settings as JSON (never secrets).
+    pub settings: String,
+    pub created: String,
+}
+
+/// One round of a task.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct RunRow {
+    pub id: i64,
+    pub task_id: Option<String>,
+    pub round: i64,
+    pub started: String,
+    pub finished: Option<String>,
+    pub status: String,
+    pub error: Option<String>,
+    pub scanned_items: u64,
+    pub scanned_bytes: u64,
+    pub uploaded_bytes: u64,
+    pub packages: u64,
+    pub throttled: u64,
+    pub duration_secs: f64,
+}
+
+const RUN_COLS: &str = "id, task_id, COALESCE(round, 0), started, finished, COALESCE(status, ''), error, COALESCE(scanned_items, 0), COALESCE(scanned_bytes, 0), COALESCE(uploaded_bytes, 0), COALESCE(packages, 0), COALESCE(throttled, 0), COALESCE(duration_secs, 0)";
+
+fn run_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
+    Ok(RunRow {
+        id: r.get(0)?,
+        task_id: r.get(1)?,
+        round: r.get(2)?,
+        started: r.get(3)?,
+        finished: r.get(4)?,
+        status: r.get(5)?,
+        error: r.get(6)?,
+        scanned_items: r.get::<_, i64>(7)? as u64,
+        scanned_bytes: r.get::<_, i64>(8)? as u64,
+        uploaded_bytes: r.get::<_, i64>(9)? as u64,
+        packages: r.get::<_, i64>(10)? as u64,
+        throttled: r.get::<_, i64>(11)? as u64,
+        duration_secs: r.get(12)?,
+    })
+}
+
+/// Figures a finished round keeps beside its items.
+#[derive(Debug, Clone, Default)]
+pub struct RunFigures {
+    pub scanned_items: u64,
+    pub scanned_bytes: u64,
+    pub uploaded_bytes: u64,
+    pub packages: u64,
+    pub throttled: u64,
+    pub duration_secs: f64,
+}
+
+/// One point of a round's progress over time (for the throughput chart).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Sample {
+    pub t: f64,
+    pub scanned: u64,
+    pub uploaded_bytes: u64,
+    pub migrated: u64,
+    pub failed: u64,
 }
 
 const SCHEMA: &str = r#"
@@ -89,14 +232,55 @@ CREATE TABLE IF NOT EXISTS items (
     outcome TEXT NOT NULL,
     code TEXT,
     rule TEXT,
-    message TEXT);
+    message TEXT,
+    content_hash TEXT);
 CREATE INDEX IF NOT EXISTS items_run ON items(run, outcome);
 CREATE INDEX IF NOT EXISTS items_url ON items(target_url, run);
 CREATE INDEX IF NOT EXISTS items_package ON items(run, package);
-CREATE TABLE IF NOT EXISTS runs (id INTEGER PRIMARY KEY, started TEXT NOT NULL, finished TEXT, source TEXT, target TEXT, status TEXT);
+CREATE TABLE IF NOT EXISTS runs (id INTEGER PRIMARY KEY, started TEXT NOT NULL, finished TEXT, source TEXT, target TEXT, status TEXT,
+    task_id TEXT, round INTEGER, error TEXT, scanned_items INTEGER, scanned_bytes INTEGER, uploaded_bytes INTEGER,
+    packages INTEGER, throttled INTEGER, duration_secs REAL);
+CREATE TABLE IF NOT EXISTS tasks (id TEXT PRIMARY KEY, ord INTEGER NOT NULL, source TEXT NOT NULL, site_url TEXT NOT NULL,
+    target_list TEXT NOT NULL, rel_path TEXT NOT NULL, settings TEXT NOT NULL, created TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS samples (run INTEGER NOT NULL, t REAL NOT NULL, scanned INTEGER NOT NULL, uploaded_bytes INTEGER NOT NULL,
+    migrated INTEGER NOT NULL, failed INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS packages (run INTEGER NOT NULL, id INTEGER NOT NULL, items INTEGER, bytes INTEGER, job_id TEXT, state TEXT,
     PRIMARY KEY (run, id));
 "#;
+
+/// Adds the columns later versions introduced to a working folder made by an earlier one.
+fn upgrade(conn: &Connection) -> rusqlite::Result<()> {
+    let wanted: &[(&str, &[&str])] = &[
+        (
+            "runs",
+            &[
+                "task_id TEXT",
+                "round INTEGER",
+                "error TEXT",
+                "scanned_items INTEGER",
+                "scanned_bytes INTEGER",
+                "uploaded_bytes INTEGER",
+                "packages INTEGER",
+                "throttled INTEGER",
+                "duration_secs REAL",
+            ],
+        ),
+        ("items", &["content_hash TEXT"]),
+    ];
+    for (table, cols) in wanted {
+        let mut st = conn.prepare(&format!("PRAGMA table_info({table})"))?;
+        let have: Vec<String> = st
+            .query_map([], |r| r.get::<_, String>(1))?
+            .collect::<Result<_, _>>()?;
+        for col in *cols {
+            let name = col.split(' ').next().unwrap_or_default();
+            if !have.iter().any(|h| h == name) {
+                conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {col}"))?;
+            }
+        }
+    }
+    Ok(())
+}
 
 impl Store {
     /// Opens (creating) `spmt.db` in `folder`, which is created readable by its owner only.
@@ -121,6 +305,7 @@ impl Store {
         )
         .map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
+        upgrade(&conn).map_err(err)?;
         Ok(Store { conn, path })
     }
 
@@ -131,28 +316,77 @@ impl Store {
         }
     }
 
-    pub fn begin_run(&self, source: &str, target: &str) -> Result<i64, StoreError> {
-        self.conn
-            .execute(
-                "INSERT INTO runs (started, source, target, status) VALUES (?1, ?2, ?3, 'Running')",
-                params![chrono::Utc::now().to_rfc3339(), source, target],
-            )
-            .map_err(|e| self.err(e))?;
-        Ok(self.conn.last_insert_rowid())
+    /// Every row of a query, each made by `f`.
+    fn rows<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        f: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut st = self.conn.prepare_cached(sql).map_err(|e| self.err(e))?;
+        let rows = st.query_map(params, f).map_err(|e| self.err(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
     }
 
-    pub fn finish_run(&self, run: i64, status: &str) -> Result<(), StoreError> {
+    /// Starts the next round of `task_id`: returns (run id, round number from 1).
+    pub fn begin_run(
+        &self,
+        task_id: &str,
+        source: &str,
+        target: &str,
+    ) -> Result<(i64, i64), StoreError> {
+        let round: i64 = self
+            .conn
+            .query_row(
+                "SELECT COUNT(*) + 1 FROM runs WHERE task_id = ?1",
+                params![task_id],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))?;
         self.conn
             .execute(
-                "UPDATE runs SET finished = ?1, status = ?2 WHERE id = ?3",
-                params![chrono::Utc::now().to_rfc3339(), status, run],
+                "INSERT INTO runs (started, source, target, status, task_id, round) VALUES (?1, ?2, ?3, 'Running', ?4, ?5)",
+                params![chrono::Utc::now().to_rfc3339(), source, target, task_id, round],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok((self.conn.last_insert_rowid(), round))
+    }
+
+    pub fn finish_run(
+        &self,
+        run: i64,
+        status: &str,
+        error: Option<&str>,
+        f: &RunFigures,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE runs SET finished = ?1, status = ?2, error = ?3, scanned_items = ?4, scanned_bytes = ?5,
+                 uploaded_bytes = ?6, packages = ?7, throttled = ?8, duration_secs = ?9 WHERE id = ?10",
+                params![
+                    chrono::Utc::now().to_rfc3339(),
+                    status,
+                    error,
+                    f.scanned_items as i64,
+                    f.scanned_bytes as i64,
+                    f.uploaded_bytes as i64,
+                    f.packages as i64,
+                    f.throttled as i64,
+                    f.duration_secs,
+                    run
+                ],
             )
             .map(|_| ())
             .map_err(|e| self.err(e))
     }
 
+    /// Starts a write transaction. IMMEDIATE takes the write lock now (waiting up to the busy
+    /// timeout): a deferred one that reads first fails outright with SQLITE_BUSY when another
+    /// connection (the live reports) wrote in between.
     pub fn begin(&self) -> Result<(), StoreError> {
-        self.conn.execute_batch("BEGIN").map_err(|e| self.err(e))
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| self.err(e))
     }
 
     pub fn commit(&self) -> Result<(), StoreError> {
@@ -303,18 +537,21 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
-    /// The latest record of `target_url` in an earlier run: (outcome, size, mtime in ns, run).
-    pub fn previous(
-        &self,
-        target_url: &str,
-        run: i64,
-    ) -> Result<Option<(String, u64, i64, i64)>, StoreError> {
+    /// The latest record of `target_url` in an earlier run.
+    pub fn previous(&self, target_url: &str, run: i64) -> Result<Option<Previous>, StoreError> {
         let mut st = self
             .conn
-            .prepare_cached("SELECT outcome, size, mtime_ns, run FROM items WHERE target_url = ?1 AND run < ?2 ORDER BY run DESC, id DESC LIMIT 1")
+            .prepare_cached("SELECT outcome, size, mtime_ns, run, content_hash, rule FROM items WHERE target_url = ?1 AND run < ?2 ORDER BY run DESC, id DESC LIMIT 1")
             .map_err(|e| self.err(e))?;
         st.query_row(params![target_url, run], |r| {
-            Ok((r.get(0)?, r.get::<_, i64>(1)? as u64, r.get(2)?, r.get(3)?))
+            Ok(Previous {
+                outcome: r.get(0)?,
+                size: r.get::<_, i64>(1)? as u64,
+                mtime_ns: r.get(2)?,
+                run: r.get(3)?,
+                content_hash: r.get(4)?,
+                rule: r.get(5)?,
+            })
         })
         .optional()
         .map_err(|e| self.err(e))
@@ -409,6 +646,7 @@ impl Store {
                 }
                 "Skipped" => c.skipped += n,
                 "Failed" => c.failed += n,
+                "Deleted" => c.deleted += n,
                 _ => c.pending += n,
             }
         }
@@ -417,29 +655,275 @@ impl Store {
 
     /// Items of a run that did not migrate (failed first), for the summary and reports.
     pub fn problems(&self, run: i64, limit: usize) -> Result<Vec<ItemRow>, StoreError> {
+        self.rows(
+            &format!(
+                "SELECT {ITEM_COLS} FROM items
+                 WHERE run = ?1 AND outcome NOT IN ('Migrated', 'Deleted') ORDER BY outcome = 'Skipped', id LIMIT ?2"
+            ),
+            params![run, limit as i64], item_row
+        )
+    }
+
+    /// Calls `f` with every item of a run in scan order, without holding them all in memory.
+    pub fn each_item(
+        &self,
+        run: i64,
+        mut f: impl FnMut(&ItemRow) -> std::io::Result<()>,
+    ) -> Result<(), StoreError> {
         let mut st = self
             .conn
-            .prepare(
-                "SELECT rel_path, target_url, kind, size, outcome, code, rule, message, job_id FROM items
-                 WHERE run = ?1 AND outcome != 'Migrated' ORDER BY outcome = 'Skipped', id LIMIT ?2",
+            .prepare(&format!(
+                "SELECT {ITEM_COLS} FROM items WHERE run = ?1 ORDER BY id"
+            ))
+            .map_err(|e| self.err(e))?;
+        let mut rows = st.query(params![run]).map_err(|e| self.err(e))?;
+        while let Some(r) = rows.next().map_err(|e| self.err(e))? {
+            let item = item_row(r).map_err(|e| self.err(e))?;
+            f(&item).map_err(|e| StoreError::Folder {
+                path: "report".into(),
+                source: e,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Failed and skipped items of a run grouped by (outcome, code, rule): count and bytes.
+    pub fn reasons(&self, run: i64) -> Result<Vec<Reason>, StoreError> {
+        self.rows(
+            "SELECT outcome, COALESCE(code, ''), COALESCE(rule, ''), COUNT(*), COALESCE(SUM(size), 0) FROM items
+                 WHERE run = ?1 AND outcome IN ('Failed', 'Skipped') GROUP BY 1, 2, 3 ORDER BY 4 DESC",
+            params![run], |r| {
+                Ok(Reason {
+                    outcome: r.get(0)?,
+                    code: r.get(1)?,
+                    rule: r.get(2)?,
+                    count: r.get::<_, i64>(3)? as u64,
+                    bytes: r.get::<_, i64>(4)? as u64,
+                })
+            }
+        )
+    }
+
+    /// A run's items counted by what the status and reports tell apart.
+    pub fn tally(&self, run: i64) -> Result<Vec<TallyRow>, StoreError> {
+        self.rows(
+            "SELECT kind, outcome, COALESCE(rule, ''), COALESCE(code, '') LIKE '0x0111%', object_id IS NOT NULL,
+                        COUNT(*), COALESCE(SUM(size), 0) FROM items
+                 WHERE run = ?1 GROUP BY 1, 2, 3, 4, 5",
+            params![run], |r| {
+                Ok(TallyRow {
+                    kind: r.get(0)?,
+                    outcome: r.get(1)?,
+                    rule: r.get(2)?,
+                    scan_failure: r.get(3)?,
+                    sent: r.get(4)?,
+                    count: r.get::<_, i64>(5)? as u64,
+                    bytes: r.get::<_, i64>(6)? as u64,
+                })
+            }
+        )
+    }
+
+    // ---- session and tasks ----
+
+    /// The session's id, made on first use.
+    pub fn session_id(&self) -> Result<String, StoreError> {
+        // Read first: status and reports call this often and should not need the write lock.
+        if let Some(id) = self.meta("session_id")? {
+            return Ok(id);
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        self.conn
+            .execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('session_id', ?1)",
+                params![id],
             )
             .map_err(|e| self.err(e))?;
-        let rows = st
-            .query_map(params![run, limit as i64], |r| {
-                Ok(ItemRow {
-                    rel_path: r.get(0)?,
-                    target_url: r.get(1)?,
-                    kind: r.get(2)?,
-                    size: r.get::<_, i64>(3)? as u64,
-                    outcome: r.get(4)?,
-                    code: r.get(5)?,
-                    rule: r.get(6)?,
-                    message: r.get(7)?,
-                    job_id: r.get(8)?,
-                })
+        self.meta("session_id").map(|v| v.unwrap_or(id))
+    }
+
+    pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", params![key], |r| {
+                r.get(0)
             })
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                params![key, value],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Adds the task (or refreshes its settings when it exists) and returns it.
+    pub fn ensure_task(
+        &self,
+        id: &str,
+        source: &str,
+        site_url: &str,
+        target_list: &str,
+        rel_path: &str,
+        settings: &str,
+    ) -> Result<TaskRow, StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO tasks (id, ord, source, site_url, target_list, rel_path, settings, created)
+                 VALUES (?1, (SELECT COALESCE(MAX(ord), 0) + 1 FROM tasks), ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT(id) DO UPDATE SET settings = excluded.settings",
+                params![id, source, site_url, target_list, rel_path, settings, chrono::Utc::now().to_rfc3339()],
+            )
             .map_err(|e| self.err(e))?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+        self.task(id)?
+            .ok_or_else(|| self.err(rusqlite::Error::QueryReturnedNoRows))
+    }
+
+    pub fn task(&self, id: &str) -> Result<Option<TaskRow>, StoreError> {
+        Ok(self.tasks()?.into_iter().find(|t| t.id == id))
+    }
+
+    pub fn tasks(&self) -> Result<Vec<TaskRow>, StoreError> {
+        self.rows(
+            "SELECT id, ord, source, site_url, target_list, rel_path, settings, created FROM tasks ORDER BY ord",
+            [], |r| {
+                Ok(TaskRow {
+                    id: r.get(0)?,
+                    ord: r.get(1)?,
+                    source: r.get(2)?,
+                    site_url: r.get(3)?,
+                    target_list: r.get(4)?,
+                    rel_path: r.get(5)?,
+                    settings: r.get(6)?,
+                    created: r.get(7)?,
+                })
+            }
+        )
+    }
+
+    /// Removes a task from the session; its rounds' records stay for the reports.
+    pub fn remove_task(&self, id: &str) -> Result<bool, StoreError> {
+        self.conn
+            .execute("DELETE FROM tasks WHERE id = ?1", params![id])
+            .map(|n| n > 0)
+            .map_err(|e| self.err(e))
+    }
+
+    /// Rounds of a task, oldest first.
+    pub fn runs_of(&self, task_id: &str) -> Result<Vec<RunRow>, StoreError> {
+        self.rows(
+            &format!("SELECT {RUN_COLS} FROM runs WHERE task_id = ?1 ORDER BY id"),
+            params![task_id],
+            run_row,
+        )
+    }
+
+    pub fn run(&self, run: i64) -> Result<Option<RunRow>, StoreError> {
+        self.conn
+            .query_row(
+                &format!("SELECT {RUN_COLS} FROM runs WHERE id = ?1"),
+                params![run],
+                run_row,
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn add_sample(&self, run: i64, s: &Sample) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO samples (run, t, scanned, uploaded_bytes, migrated, failed) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![run, s.t, s.scanned as i64, s.uploaded_bytes as i64, s.migrated as i64, s.failed as i64],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn samples(&self, run: i64) -> Result<Vec<Sample>, StoreError> {
+        self.rows(
+            "SELECT t, scanned, uploaded_bytes, migrated, failed FROM samples WHERE run = ?1 ORDER BY t",
+            params![run], |r| {
+                Ok(Sample {
+                    t: r.get(0)?,
+                    scanned: r.get::<_, i64>(1)? as u64,
+                    uploaded_bytes: r.get::<_, i64>(2)? as u64,
+                    migrated: r.get::<_, i64>(3)? as u64,
+                    failed: r.get::<_, i64>(4)? as u64,
+                })
+            }
+        )
+    }
+
+    pub fn set_hash(&self, item: i64, hash: &str) -> Result<(), StoreError> {
+        let mut st = self
+            .conn
+            .prepare_cached("UPDATE items SET content_hash = ?1 WHERE id = ?2")
+            .map_err(|e| self.err(e))?;
+        st.execute(params![hash, item])
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// What earlier rounds of `task_id` put in the target and this round's scan did not see:
+    /// (rel_path, target_url, kind), deepest first so children go before their folder.
+    pub fn vanished(
+        &self,
+        task_id: &str,
+        run: i64,
+    ) -> Result<Vec<(String, String, String)>, StoreError> {
+        self.rows(
+            "WITH latest AS (
+                    SELECT i.target_url, i.rel_path, i.kind, i.outcome, i.rule,
+                           ROW_NUMBER() OVER (PARTITION BY i.target_url ORDER BY i.run DESC, i.id DESC) AS n
+                    FROM items i JOIN runs r ON r.id = i.run
+                    WHERE r.task_id = ?1 AND i.run < ?2)
+                 SELECT rel_path, target_url, kind FROM latest
+                 WHERE n = 1 AND (outcome = 'Migrated' OR (outcome = 'Skipped' AND rule = 'Unchanged'))
+                   AND NOT EXISTS (SELECT 1 FROM items k WHERE k.run = ?2 AND k.target_url = latest.target_url)
+                 ORDER BY LENGTH(target_url) - LENGTH(REPLACE(target_url, '/', '')) DESC, kind = 'Folder', target_url",
+            params![task_id, run], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            }
+        )
+    }
+
+    /// Folders recorded in a run: (target URL, outcome, rule).
+    #[allow(clippy::type_complexity)]
+    pub fn folders_of(
+        &self,
+        run: i64,
+    ) -> Result<Vec<(String, String, Option<String>)>, StoreError> {
+        self.rows(
+            "SELECT target_url, outcome, rule FROM items WHERE run = ?1 AND kind = 'Folder'",
+            params![run],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+    }
+
+    /// Source paths of the items a run would send (still pending).
+    pub fn pending_paths(&self, run: i64) -> Result<Vec<String>, StoreError> {
+        self.rows(
+            "SELECT rel_path FROM items WHERE run = ?1 AND outcome = 'Pending' ORDER BY id",
+            params![run],
+            |r| r.get(0),
+        )
+    }
+
+    /// A copy of this database in `folder` (for a dry run, which must leave the state as is).
+    pub fn copy_to(&self, folder: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(folder).map_err(|e| StoreError::Folder {
+            path: folder.display().to_string(),
+            source: e,
+        })?;
+        let dest = folder.join("spmt.db");
+        self.conn
+            .execute("VACUUM INTO ?1", params![dest.display().to_string()])
+            .map_err(|e| self.err(e))?;
+        Store::open(folder)
     }
 }
 

@@ -1,0 +1,700 @@
+//! Reports under `<working folder>/Report/`, with SPMT's file and column names (reference
+//! spmt-features.md §3; columns beyond SPMT's come after them):
+//!
+//! ```text
+//! Report/SummaryReport.csv            one row per task round, every task of the session
+//! Report/summary.json                 the same facts for programs (+ failures by reason, samples)
+//! Report/report.html                  one self-contained page with charts, for people
+//! Report/TaskReport_<task id>/        one set per round n:
+//!     SummaryReport_R<n>.csv  ItemReport_R<n>.csv  ItemFailureReport_R<n>.csv
+//!     FailureSummaryReport_R<n>.csv  ScanSummary_R<n>.csv  StructureReport_R<n>.csv
+//!     PerformanceReport_R<n>.csv
+//! ```
+//!
+//! Rounds count from 1. Reports are rewritten while a round runs (see `live`) and once more
+//! when it ends, each file replaced atomically. Every count comes from the items' recorded
+//! outcomes (`status::RoundCounts`), so the reports, `spmt status` and the exit code agree.
+
+pub mod csv;
+pub mod html;
+pub mod live;
+
+use crate::status::{self, RoundCounts};
+pub use crate::store::Reason;
+use crate::store::{ItemRow, RunRow, Sample, Store, StoreError, TaskRow};
+use csv::CsvFile;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot write {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+pub fn folder(working_folder: &Path) -> PathBuf {
+    working_folder.join("Report")
+}
+
+pub fn task_folder(working_folder: &Path, task_id: &str) -> PathBuf {
+    folder(working_folder).join(format!("TaskReport_{task_id}"))
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ReportError + '_ {
+    move |source| ReportError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// The machine's name, SPMT's "Device name" column.
+pub fn device_name() -> String {
+    std::env::var("COMPUTERNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// An item's full target: the site's origin and the item's server-relative URL, or
+/// `local:/sites/…` for the embedded local target.
+pub fn destination(task: &TaskRow, target_url: &str) -> String {
+    match url::Url::parse(&task.site_url) {
+        Ok(u) if u.has_host() => format!("{}{}", u.origin().ascii_serialization(), target_url),
+        _ => format!("{}:{}", task.site_url, target_url),
+    }
+}
+
+fn source_path(task: &TaskRow, rel_path: &str) -> String {
+    if rel_path.is_empty() {
+        return task.source.clone();
+    }
+    Path::new(&task.source)
+        .join(rel_path.replace('/', std::path::MAIN_SEPARATOR_STR))
+        .display()
+        .to_string()
+}
+
+/// SPMT's "Result category" for an item.
+pub fn result_category(it: &ItemRow) -> &'static str {
+    let code = it.code.as_deref().unwrap_or("");
+    match (it.outcome.as_str(), it.rule.as_deref()) {
+        ("Migrated", _) => "MIGRATED",
+        ("Deleted", _) => "DELETED",
+        ("Skipped", Some("Unchanged")) => "SKIPPED UNCHANGED",
+        ("Skipped", _) => "FILTERED OUT",
+        ("Pending", _) => "NOT CONFIRMED",
+        ("Failed", Some("Interrupted")) => "INTERRUPTED",
+        ("Failed", Some("SourceDeleted")) => "DELETE FAILURE",
+        ("Failed", _) if code.starts_with("0x0111") => "SCAN FILE FAILURE",
+        ("Failed", _) if code.starts_with("0x0113") => "READING FAILURE",
+        ("Failed", _) if code.starts_with("0x0114") => "PACKAGING FAILURE",
+        ("Failed", _) if code.starts_with("0x0115") || code.starts_with("0x0116") => {
+            "UPLOADING FAILURE"
+        }
+        ("Failed", _) if code.starts_with("0x0117") => "SERVER FAILURE",
+        _ => "FAILURE",
+    }
+}
+
+fn message(it: &ItemRow) -> String {
+    match (it.outcome.as_str(), &it.message) {
+        ("Migrated", _) => "Migrated Successfully".into(),
+        (_, Some(m)) => crate::secrets::redact(m),
+        (_, None) => String::new(),
+    }
+}
+
+fn name_and_extension(rel_path: &str) -> (String, String) {
+    let name = rel_path.rsplit('/').next().unwrap_or(rel_path).to_string();
+    let ext = match name.rfind('.') {
+        Some(i) if i > 0 => name[i..].to_string(),
+        _ => String::new(),
+    };
+    (name, ext)
+}
+
+fn content_type(kind: &str) -> &'static str {
+    if kind == "Folder" {
+        "Folder"
+    } else {
+        "Document"
+    }
+}
+
+fn gb(bytes: u64) -> String {
+    format!("{:.6}", bytes as f64 / 1e9)
+}
+
+/// One round of one task, everything the reports say about it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RoundReport {
+    pub task_id: String,
+    pub round: i64,
+    pub status: String,
+    pub source: String,
+    pub destination: String,
+    pub start_time: String,
+    pub end_time: Option<String>,
+    pub duration_secs: f64,
+    pub error: Option<String>,
+    pub counts: RoundCounts,
+    pub uploaded_bytes: u64,
+    pub packages: u64,
+    pub throttled_requests: u64,
+    /// Failed and left-out items by reason, most frequent first.
+    pub reasons: Vec<Reason>,
+    /// Progress over time (seconds since the round started).
+    pub samples: Vec<Sample>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SessionReport {
+    pub session_id: String,
+    pub generated: String,
+    pub device_name: String,
+    pub status: status::SessionStatus,
+    pub rounds: Vec<RoundReport>,
+}
+
+fn round_report(
+    store: &Store,
+    task: &TaskRow,
+    run: &RunRow,
+    live: bool,
+) -> Result<RoundReport, StoreError> {
+    let counts = RoundCounts::load(store, run.id)?;
+    let state = status::task_state(Some(run), &counts, live);
+    let duration = if run.duration_secs > 0.0 {
+        run.duration_secs
+    } else {
+        chrono::DateTime::parse_from_rfc3339(&run.started)
+            .map(|s| (chrono::Utc::now() - s.with_timezone(&chrono::Utc)).num_milliseconds())
+            .unwrap_or(0) as f64
+            / 1000.0
+    };
+    Ok(RoundReport {
+        task_id: task.id.clone(),
+        round: run.round,
+        status: state.into(),
+        source: task.source.clone(),
+        destination: status::target_uri(task),
+        start_time: run.started.clone(),
+        end_time: run.finished.clone(),
+        duration_secs: duration,
+        error: run.error.as_deref().map(crate::secrets::redact),
+        uploaded_bytes: run.uploaded_bytes,
+        packages: run.packages,
+        throttled_requests: run.throttled,
+        reasons: store.reasons(run.id)?,
+        samples: store.samples(run.id)?,
+        counts,
+    })
+}
+
+const SUMMARY_COLUMNS: &[&str] = &[
+    "Source",
+    "Destination",
+    "Status",
+    "Total bytes",
+    "Total GB",
+    "Count of files",
+    "Migrated bytes",
+    "Migrated GB in current round",
+    "GB not migrated in current round",
+    "Total scanned items",
+    "Total to be migrated in current round",
+    "Migrated items in current round",
+    "Items not migrated in current round",
+    "Warning count in current round",
+    "Start time",
+    "End time",
+    "Duration (minutes)",
+    "GB/hour",
+    "Round number",
+    "Workflow ID",
+    "Task ID",
+    "Log Path",
+    // spmt's additions
+    "Failed items",
+    "Unchanged items",
+    "Filtered out items",
+    "Deleted items",
+    "Error",
+];
+
+fn summary_row(r: &RoundReport, session_id: &str, log_path: &str) -> Vec<String> {
+    let c = &r.counts;
+    let minutes = r.duration_secs / 60.0;
+    let gb_hour = if r.duration_secs > 0.0 {
+        c.migrated_bytes as f64 / 1e9 / (r.duration_secs / 3600.0)
+    } else {
+        0.0
+    };
+    vec![
+        r.source.clone(),
+        r.destination.clone(),
+        r.status.clone(),
+        c.scanned_bytes.to_string(),
+        gb(c.scanned_bytes),
+        c.scanned_files.to_string(),
+        c.migrated_bytes.to_string(),
+        gb(c.migrated_bytes),
+        gb(c.to_migrate_bytes.saturating_sub(c.migrated_bytes)),
+        c.scanned_items.to_string(),
+        c.to_migrate().to_string(),
+        c.migrated().to_string(),
+        c.to_migrate().saturating_sub(c.migrated()).to_string(),
+        c.filtered.to_string(),
+        r.start_time.clone(),
+        r.end_time.clone().unwrap_or_default(),
+        format!("{minutes:.2}"),
+        format!("{gb_hour:.3}"),
+        r.round.to_string(),
+        session_id.to_string(),
+        r.task_id.clone(),
+        log_path.to_string(),
+        c.failed.to_string(),
+        c.unchanged.to_string(),
+        c.filtered.to_string(),
+        c.deleted.to_string(),
+        r.error.clone().unwrap_or_default(),
+    ]
+}
+
+const ITEM_COLUMNS: &[&str] = &[
+    "Source",
+    "Destination",
+    "File name",
+    "Extension",
+    "File size",
+    "Content type",
+    "Status",
+    "Result category",
+    "Message",
+    "Source item ID",
+    "Destination item ID",
+    "Package number",
+    "Migration job ID",
+    "Incremental round",
+    "Task ID",
+    "Device name",
+    // spmt's additions
+    "Error code",
+    "Rule",
+];
+
+/// As SPMT's ItemFailureReport: "Item name/Item size", and the error code after Message.
+const FAILURE_COLUMNS: &[&str] = &[
+    "Source",
+    "Destination",
+    "Item name",
+    "Extension",
+    "Item size",
+    "Content type",
+    "Status",
+    "Result category",
+    "Message",
+    "Error code",
+    "Source item ID",
+    "Destination item ID",
+    "Package number",
+    "Migration job ID",
+    "Incremental round",
+    "Task ID",
+    "Device name",
+    "Rule",
+];
+
+const FAILURE_SUMMARY_COLUMNS: &[&str] = &[
+    "Source",
+    "Destination",
+    "File name",
+    "Extension",
+    "File size",
+    "Content type",
+    "Status",
+    "Result category",
+    "Message",
+    "Error code",
+    "Package number",
+    "Migration job ID",
+    "Incremental round",
+    "Task ID",
+    "Device name",
+    // spmt's additions: one row per reason, with an example item
+    "Count",
+    "Total size",
+    "Rule",
+];
+
+const SCAN_COLUMNS: &[&str] = &[
+    "Incremental round",
+    "Total scanned items",
+    "Total scanned folders",
+    "Total scanned list items",
+    "Total scanned files",
+    "Folders with issues",
+    "Items with issues",
+    "Items filtered out",
+    "Folders to be migrated",
+    "Items to be migrated",
+    "Total items to be migrated",
+    "Device name",
+    // spmt's additions
+    "Items unchanged since the last round",
+    "Total scanned bytes",
+];
+
+const STRUCTURE_COLUMNS: &[&str] = &[
+    "Structure type",
+    "Structure title",
+    "Operation",
+    "Status",
+    "Details",
+    "Source structure URL",
+    "Destination structure URL",
+    "Source structure ID",
+    "Destination structure ID",
+    "Time stamp",
+];
+
+const PERFORMANCE_COLUMNS: &[&str] = &[
+    "Metric",
+    "Value",
+    "Unit",
+    "Score",
+    "Suggestion",
+    "Incremental round",
+    "Task ID",
+];
+
+struct RoundFiles<'a> {
+    dir: PathBuf,
+    n: i64,
+    task: &'a TaskRow,
+    device: String,
+}
+
+impl RoundFiles<'_> {
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{name}_R{}.csv", self.n))
+    }
+
+    fn open(&self, name: &str, header: &[&str]) -> Result<(CsvFile, PathBuf), ReportError> {
+        let p = self.path(name);
+        let f = CsvFile::create(&p, header).map_err(io_err(&p))?;
+        Ok((f, p))
+    }
+
+    fn item_fields(&self, it: &ItemRow, failure: bool) -> Vec<String> {
+        let (name, ext) = name_and_extension(&it.rel_path);
+        let na = || "N/A".to_string();
+        let mut v = vec![
+            source_path(self.task, &it.rel_path),
+            destination(self.task, &it.target_url),
+            name,
+            ext,
+            it.size.to_string(),
+            content_type(&it.kind).into(),
+            it.outcome.clone(),
+            result_category(it).into(),
+            message(it),
+        ];
+        if failure {
+            v.push(it.code.clone().unwrap_or_default());
+        }
+        v.extend([
+            na(),
+            it.object_id.clone().unwrap_or_else(na),
+            it.package.map(|p| p.to_string()).unwrap_or_else(na),
+            it.job_id.clone().unwrap_or_else(na),
+            self.n.to_string(),
+            self.task.id.clone(),
+            self.device.clone(),
+        ]);
+        if !failure {
+            v.push(it.code.clone().unwrap_or_default());
+        }
+        v.push(it.rule.clone().unwrap_or_default());
+        v
+    }
+}
+
+/// Writes the report set of round `run` of `task_id`, then the session-wide files.
+pub fn write_round(
+    store: &Store,
+    working_folder: &Path,
+    task_id: &str,
+    run: i64,
+) -> Result<(), ReportError> {
+    let live = crate::store::lock::is_held(working_folder);
+    if let (Some(task), Some(run)) = (store.task(task_id)?, store.run(run)?) {
+        write_task_round(store, working_folder, &task, &run, live)?;
+    }
+    write_session(store, working_folder)
+}
+
+fn write_task_round(
+    store: &Store,
+    working_folder: &Path,
+    task: &TaskRow,
+    run: &RunRow,
+    live: bool,
+) -> Result<(), ReportError> {
+    let dir = task_folder(working_folder, &task.id);
+    std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+    let files = RoundFiles {
+        dir,
+        n: run.round,
+        task,
+        device: device_name(),
+    };
+    let r = round_report(store, task, run, live)?;
+    let session_id = store.session_id()?;
+    let log_path = working_folder.join("spmt.log").display().to_string();
+
+    let (mut f, p) = files.open("SummaryReport", SUMMARY_COLUMNS)?;
+    f.row_owned(&summary_row(&r, &session_id, &log_path))
+        .and_then(|_| f.finish())
+        .map_err(io_err(&p))?;
+
+    // Items: one pass over the round's rows feeds both item reports.
+    let (mut items, ip) = files.open("ItemReport", ITEM_COLUMNS)?;
+    let (mut fails, fp) = files.open("ItemFailureReport", FAILURE_COLUMNS)?;
+    store.each_item(run.id, |it| {
+        items.row_owned(&files.item_fields(it, false))?;
+        if it.outcome == "Failed" || (it.outcome == "Pending" && !live) {
+            fails.row_owned(&files.item_fields(it, true))?;
+        }
+        Ok(())
+    })?;
+    items.finish().map_err(io_err(&ip))?;
+    fails.finish().map_err(io_err(&fp))?;
+
+    // Failure summary: one row per reason, an example item for each.
+    let (mut fs, fsp) = files.open("FailureSummaryReport", FAILURE_SUMMARY_COLUMNS)?;
+    let mut examples: std::collections::HashMap<(String, String), ItemRow> = Default::default();
+    store.each_item(run.id, |it| {
+        if it.outcome == "Failed" {
+            examples
+                .entry((
+                    it.code.clone().unwrap_or_default(),
+                    it.rule.clone().unwrap_or_default(),
+                ))
+                .or_insert_with(|| it.clone());
+        }
+        Ok(())
+    })?;
+    for reason in r.reasons.iter().filter(|x| x.outcome == "Failed") {
+        let Some(it) = examples.get(&(reason.code.clone(), reason.rule.clone())) else {
+            continue;
+        };
+        let (name, ext) = name_and_extension(&it.rel_path);
+        fs.row_owned(&[
+            source_path(task, &it.rel_path),
+            destination(task, &it.target_url),
+            name,
+            ext,
+            it.size.to_string(),
+            content_type(&it.kind).into(),
+            it.outcome.clone(),
+            result_category(it).into(),
+            message(it),
+            reason.code.clone(),
+            it.package
+                .map(|p| p.to_string())
+                .unwrap_or_else(|| "N/A".into()),
+            it.job_id.clone().unwrap_or_else(|| "N/A".into()),
+            run.round.to_string(),
+            task.id.clone(),
+            files.device.clone(),
+            reason.count.to_string(),
+            reason.bytes.to_string(),
+            reason.rule.clone(),
+        ])
+        .map_err(io_err(&fsp))?;
+    }
+    fs.finish().map_err(io_err(&fsp))?;
+
+    let c = &r.counts;
+    let (mut sc, scp) = files.open("ScanSummary", SCAN_COLUMNS)?;
+    sc.row_owned(&[
+        run.round.to_string(),
+        c.scanned_items.to_string(),
+        c.scanned_folders.to_string(),
+        "0".into(),
+        c.scanned_files.to_string(),
+        c.scan_failed_folders.to_string(),
+        c.scan_failed_files.to_string(),
+        c.filtered.to_string(),
+        c.to_migrate_folders.to_string(),
+        c.to_migrate_files.to_string(),
+        c.to_migrate().to_string(),
+        files.device.clone(),
+        c.unchanged.to_string(),
+        c.scanned_bytes.to_string(),
+    ])
+    .and_then(|_| sc.finish())
+    .map_err(io_err(&scp))?;
+
+    // A file-share task creates no site structure; the library must exist, the folder path
+    // is created by the import. Said plainly rather than left empty.
+    let (mut st, stp) = files.open("StructureReport", STRUCTURE_COLUMNS)?;
+    let now = chrono::Utc::now().to_rfc3339();
+    st.row_owned(&[
+        "list".into(),
+        task.target_list.clone(),
+        "skipped".into(),
+        if r.status == "FAILED" {
+            "failure".into()
+        } else {
+            "success".into()
+        },
+        "file-share task: the document library must exist and is used as it is".into(),
+        task.source.clone(),
+        status::target_uri(task),
+        "N/A".into(),
+        "N/A".into(),
+        now.clone(),
+    ])
+    .map_err(io_err(&stp))?;
+    if !task.rel_path.trim_matches('/').is_empty() {
+        st.row_owned(&[
+            "folder".into(),
+            task.rel_path.clone(),
+            "created".into(),
+            if c.failed > 0 && c.migrated() == 0 {
+                "failure".into()
+            } else {
+                "success".into()
+            },
+            "target folder (--target-list-relative-path), created by the import as needed".into(),
+            task.source.clone(),
+            status::target_uri(task),
+            "N/A".into(),
+            "N/A".into(),
+            now,
+        ])
+        .map_err(io_err(&stp))?;
+    }
+    st.finish().map_err(io_err(&stp))?;
+
+    let (mut pf, pfp) = files.open("PerformanceReport", PERFORMANCE_COLUMNS)?;
+    for (metric, value, unit, score, advice) in performance(&r) {
+        pf.row_owned(&[
+            metric.into(),
+            format!("{value:.2}"),
+            unit.into(),
+            score.to_string(),
+            advice.into(),
+            run.round.to_string(),
+            task.id.clone(),
+        ])
+        .map_err(io_err(&pfp))?;
+    }
+    pf.finish().map_err(io_err(&pfp))
+}
+
+/// SPMT scores reading, local processing, upload and service throughput 1–100. These are
+/// spmt's own scales: 100 means the stage kept up with what one SPMT machine is reported to
+/// reach at best (reference §6: ~15 GB/hour, about 4 MB/s), so a low score points at the stage
+/// that held the round back.
+fn performance(r: &RoundReport) -> Vec<(&'static str, f64, &'static str, u32, &'static str)> {
+    let secs = r.duration_secs.max(0.001);
+    let c = &r.counts;
+    let score = |v: f64, full: f64| ((v / full) * 100.0).clamp(1.0, 100.0) as u32;
+    let read = c.scanned_items as f64 / secs;
+    let upload = r.uploaded_bytes as f64 / 1e6 / secs;
+    let gb_hour = c.migrated_bytes as f64 / 1e9 / (secs / 3600.0);
+    let items = c.migrated() as f64 / secs;
+    vec![
+        (
+            "Reading source speed",
+            read,
+            "items/s",
+            score(read, 100.0),
+            "low: the source share is slow to list; run spmt near the file server",
+        ),
+        (
+            "Uploading speed",
+            upload,
+            "MB/s",
+            score(upload, 4.0),
+            "low: check the network path to Azure storage and proxies",
+        ),
+        (
+            "SharePoint throughput",
+            gb_hour,
+            "GB/hour",
+            score(gb_hour, 15.0),
+            "low with throttled requests: migrate outside business hours",
+        ),
+        (
+            "Items migrated",
+            items,
+            "items/s",
+            score(items, 10.0),
+            "many small files migrate slower than few large ones",
+        ),
+        (
+            "Throttled requests",
+            r.throttled_requests as f64,
+            "requests",
+            if r.throttled_requests == 0 { 100 } else { 50 },
+            "the service asked spmt to slow down; it waited as told",
+        ),
+    ]
+}
+
+/// Every task's every round, and the session's state.
+pub fn session_report(store: &Store, working_folder: &Path) -> Result<SessionReport, StoreError> {
+    let live = crate::store::lock::is_held(working_folder);
+    let mut rounds = Vec::new();
+    for task in store.tasks()? {
+        for run in store.runs_of(&task.id)? {
+            rounds.push(round_report(store, &task, &run, live)?);
+        }
+    }
+    Ok(SessionReport {
+        session_id: store.session_id()?,
+        generated: chrono::Utc::now().to_rfc3339(),
+        device_name: device_name(),
+        status: status::session_status(store, working_folder)?,
+        rounds,
+    })
+}
+
+/// SummaryReport.csv, summary.json and report.html for the whole session.
+pub fn write_session(store: &Store, working_folder: &Path) -> Result<(), ReportError> {
+    let dir = folder(working_folder);
+    std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+    let rep = session_report(store, working_folder)?;
+    let log_path = working_folder.join("spmt.log").display().to_string();
+    let p = dir.join("SummaryReport.csv");
+    let mut f = CsvFile::create(&p, SUMMARY_COLUMNS).map_err(io_err(&p))?;
+    for r in &rep.rounds {
+        f.row_owned(&summary_row(r, &rep.session_id, &log_path))
+            .map_err(io_err(&p))?;
+    }
+    f.finish().map_err(io_err(&p))?;
+    let json = serde_json::to_vec_pretty(&rep).unwrap_or_default();
+    write_atomic(&dir.join("summary.json"), &json)?;
+    write_atomic(&dir.join("report.html"), html::render(&rep).as_bytes())
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes)
+        .and_then(|_| std::fs::rename(&tmp, path))
+        .map_err(io_err(path))
+}
