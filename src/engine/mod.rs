@@ -65,6 +65,30 @@ pub struct MigrateOptions {
     pub dry_run: bool,
     /// Seconds between live report rewrites (they are also written at the end).
     pub report_every: Duration,
+    /// Called on the recorder thread with every item's final outcome, when a host asks for
+    /// per-item events (the C ABI's `PerItemEvents`). Keep it cheap: it runs inline.
+    pub item_observer: Option<ItemObserver>,
+}
+
+/// One item's final outcome, as handed to an [`ItemObserver`].
+#[derive(Debug, Clone, Copy)]
+pub struct ItemOutcome<'a> {
+    /// Path relative to the source folder, `/`-separated.
+    pub rel_path: &'a str,
+    pub outcome: Outcome,
+    /// SPMT's error code for failures (e.g. `0x01110010`).
+    pub code: Option<&'a str>,
+    pub message: Option<&'a str>,
+}
+
+/// See [`MigrateOptions::item_observer`].
+#[derive(Clone)]
+pub struct ItemObserver(pub Arc<dyn Fn(&ItemOutcome<'_>) + Send + Sync>);
+
+impl std::fmt::Debug for ItemObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ItemObserver")
+    }
 }
 
 impl MigrateOptions {
@@ -124,6 +148,7 @@ impl MigrateOptions {
             } else {
                 Duration::from_secs(24 * 3600)
             },
+            item_observer: None,
         }
     }
 }
@@ -173,6 +198,15 @@ pub struct Counters {
     /// Skipped because an earlier round migrated them and they have not changed.
     pub unchanged_items: AtomicU64,
     pub done: AtomicBool,
+    /// Set by the host to stop the run: the scan and packaging stop, submitted jobs are no
+    /// longer followed (a later run settles them), and the run ends with status `Stopped`.
+    pub cancel: AtomicBool,
+}
+
+impl Counters {
+    pub fn cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
 }
 
 /// One line per item that did not simply migrate, in the run's log file.
@@ -503,6 +537,7 @@ async fn run_round(
         target: target.clone(),
         prefix: prefix.clone(),
         counters: counters.clone(),
+        observer: opts.item_observer.clone(),
     };
     let rec_thread = std::thread::Builder::new()
         .name("spmt-recorder".into())
@@ -517,6 +552,9 @@ async fn run_round(
         .name("spmt-scan".into())
         .spawn(move || {
             let r = scan::scan(&source, &scan_opts, |item| {
+                if scan_counters.cancelled() {
+                    return false;
+                }
                 if item.kind == ItemKind::File
                     && item.verdict == scan::Verdict::Migrate
                     && item.target_rel != item.rel_path
@@ -646,6 +684,9 @@ async fn run_round(
             });
         };
         while let Some(c) = cand_rx.recv().await {
+            if sh.counters.cancelled() {
+                break;
+            }
             if scan_only {
                 continue;
             }
@@ -657,7 +698,7 @@ async fn run_round(
                 launch(p, slot, &mut tasks);
             }
         }
-        if let Some(p) = packager.finish() {
+        if let Some(p) = packager.finish().filter(|_| !sh.counters.cancelled()) {
             if let Ok(slot) = slots.clone().acquire_owned().await {
                 launch(p, slot, &mut tasks);
             }
@@ -698,7 +739,7 @@ async fn run_round(
         let vanished = deletes::vanished(&store, &task_id, run, &target.server_relative(&prefix))?;
         if opts.dry_run {
             deletes.planned = vanished.iter().map(|v| v.rel_path.clone()).collect();
-        } else if !opts.scan_only {
+        } else if !opts.scan_only && !counters.cancelled() {
             deletes = deletes::apply(&store, run, &spo_for_deletes, vanished).await?;
         }
     }
@@ -712,7 +753,9 @@ async fn run_round(
     if scan_only {
         items.pending = 0;
     }
-    let status = if items.failed > 0 || items.pending > 0 {
+    let status = if counters.cancelled() {
+        "Stopped"
+    } else if items.failed > 0 || items.pending > 0 {
         "CompletedWithErrors"
     } else if scan_only {
         "Scanned"

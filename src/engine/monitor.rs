@@ -98,6 +98,10 @@ pub async fn run(
         Duration::ZERO
     };
     loop {
+        // Stopped by the host: submitted jobs are left to the service; a later run settles them.
+        if shared.counters.cancelled() {
+            return;
+        }
         // Take newly submitted jobs without blocking while others are being followed.
         loop {
             match if jobs.is_empty() && open {

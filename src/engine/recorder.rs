@@ -2,7 +2,7 @@
 //! outcome in batched transactions, and forwards items to be migrated to the packager with
 //! their stable ids.
 
-use super::{log_item, Counters};
+use super::{log_item, Counters, ItemObserver, ItemOutcome};
 use crate::package::{ids, PkgItem, Target};
 use crate::scan::{ItemKind, ScanItem, Verdict};
 use crate::store::{Outcome, Store, StoreError};
@@ -76,9 +76,22 @@ pub struct Recorder {
     /// Folder prefix under the library root (`--target-list-relative-path`), no slashes around.
     pub prefix: String,
     pub counters: Arc<Counters>,
+    /// Per-item outcome events for a host that asked for them.
+    pub observer: Option<ItemObserver>,
 }
 
 impl Recorder {
+    fn observe(&self, rel_path: &str, outcome: Outcome, code: Option<&str>, message: Option<&str>) {
+        if let Some(o) = &self.observer {
+            (o.0)(&ItemOutcome {
+                rel_path,
+                outcome,
+                code,
+                message,
+            });
+        }
+    }
+
     fn lib_rel(&self, target_rel: &str) -> String {
         if self.prefix.is_empty() {
             target_rel.to_string()
@@ -118,6 +131,7 @@ impl Recorder {
             Outcome::Failed => c.failed_items.fetch_add(1, Ordering::Relaxed),
             _ => c.skipped_items.fetch_add(1, Ordering::Relaxed),
         };
+        self.observe(&it.rel_path, outcome, code, Some(message));
         Ok(row)
     }
 
@@ -342,6 +356,11 @@ impl Recorder {
                             code.as_deref(),
                             message.as_deref(),
                         )?;
+                        if self.observer.is_some() && outcome != Outcome::Pending {
+                            if let Some(path) = self.store.item_rel_path(item)? {
+                                self.observe(&path, outcome, code.as_deref(), message.as_deref());
+                            }
+                        }
                     }
                     // Closing the channel lets the packager cut its last package.
                     Rec::ScanDone => out = None,

@@ -19,17 +19,17 @@ pub struct Live {
 
 impl Live {
     /// Stops the thread after one last sample; the caller writes the final reports.
-    pub fn stop(mut self) {
+    pub fn stop(self) {}
+}
+
+impl Drop for Live {
+    /// Joined, not detached: the final reports must not race a live rewrite. The thread
+    /// notices the flag within 50 ms.
+    fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-    }
-}
-
-impl Drop for Live {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
     }
 }
 

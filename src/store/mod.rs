@@ -316,6 +316,18 @@ impl Store {
         }
     }
 
+    /// Every row of a query, each made by `f`.
+    fn rows<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        f: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut st = self.conn.prepare_cached(sql).map_err(|e| self.err(e))?;
+        let rows = st.query_map(params, f).map_err(|e| self.err(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+    }
+
     /// Starts the next round of `task_id`: returns (run id, round number from 1).
     pub fn begin_run(
         &self,
@@ -368,8 +380,13 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
+    /// Starts a write transaction. IMMEDIATE takes the write lock now (waiting up to the busy
+    /// timeout): a deferred one that reads first fails outright with SQLITE_BUSY when another
+    /// connection (the live reports) wrote in between.
     pub fn begin(&self) -> Result<(), StoreError> {
-        self.conn.execute_batch("BEGIN").map_err(|e| self.err(e))
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| self.err(e))
     }
 
     pub fn commit(&self) -> Result<(), StoreError> {
@@ -487,6 +504,17 @@ impl Store {
             .map_err(|e| self.err(e))?;
         st.execute(params![outcome.as_str(), job_id, code, message, item])
             .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Source-relative path of an item row (for per-item events).
+    pub fn item_rel_path(&self, item: i64) -> Result<Option<String>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT rel_path FROM items WHERE id = ?1")
+            .map_err(|e| self.err(e))?;
+        st.query_row(params![item], |r| r.get(0))
+            .optional()
             .map_err(|e| self.err(e))
     }
 
@@ -627,17 +655,13 @@ impl Store {
 
     /// Items of a run that did not migrate (failed first), for the summary and reports.
     pub fn problems(&self, run: i64, limit: usize) -> Result<Vec<ItemRow>, StoreError> {
-        let mut st = self
-            .conn
-            .prepare(&format!(
+        self.rows(
+            &format!(
                 "SELECT {ITEM_COLS} FROM items
                  WHERE run = ?1 AND outcome NOT IN ('Migrated', 'Deleted') ORDER BY outcome = 'Skipped', id LIMIT ?2"
-            ))
-            .map_err(|e| self.err(e))?;
-        let rows = st
-            .query_map(params![run, limit as i64], item_row)
-            .map_err(|e| self.err(e))?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+            ),
+            params![run, limit as i64], item_row
+        )
     }
 
     /// Calls `f` with every item of a run in scan order, without holding them all in memory.
@@ -665,15 +689,10 @@ impl Store {
 
     /// Failed and skipped items of a run grouped by (outcome, code, rule): count and bytes.
     pub fn reasons(&self, run: i64) -> Result<Vec<Reason>, StoreError> {
-        let mut st = self
-            .conn
-            .prepare(
-                "SELECT outcome, COALESCE(code, ''), COALESCE(rule, ''), COUNT(*), COALESCE(SUM(size), 0) FROM items
+        self.rows(
+            "SELECT outcome, COALESCE(code, ''), COALESCE(rule, ''), COUNT(*), COALESCE(SUM(size), 0) FROM items
                  WHERE run = ?1 AND outcome IN ('Failed', 'Skipped') GROUP BY 1, 2, 3 ORDER BY 4 DESC",
-            )
-            .map_err(|e| self.err(e))?;
-        let rows = st
-            .query_map(params![run], |r| {
+            params![run], |r| {
                 Ok(Reason {
                     outcome: r.get(0)?,
                     code: r.get(1)?,
@@ -681,23 +700,17 @@ impl Store {
                     count: r.get::<_, i64>(3)? as u64,
                     bytes: r.get::<_, i64>(4)? as u64,
                 })
-            })
-            .map_err(|e| self.err(e))?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+            }
+        )
     }
 
     /// A run's items counted by what the status and reports tell apart.
     pub fn tally(&self, run: i64) -> Result<Vec<TallyRow>, StoreError> {
-        let mut st = self
-            .conn
-            .prepare(
-                "SELECT kind, outcome, COALESCE(rule, ''), COALESCE(code, '') LIKE '0x0111%', object_id IS NOT NULL,
+        self.rows(
+            "SELECT kind, outcome, COALESCE(rule, ''), COALESCE(code, '') LIKE '0x0111%', object_id IS NOT NULL,
                         COUNT(*), COALESCE(SUM(size), 0) FROM items
                  WHERE run = ?1 GROUP BY 1, 2, 3, 4, 5",
-            )
-            .map_err(|e| self.err(e))?;
-        let rows = st
-            .query_map(params![run], |r| {
+            params![run], |r| {
                 Ok(TallyRow {
                     kind: r.get(0)?,
                     outcome: r.get(1)?,
@@ -707,15 +720,18 @@ impl Store {
                     count: r.get::<_, i64>(5)? as u64,
                     bytes: r.get::<_, i64>(6)? as u64,
                 })
-            })
-            .map_err(|e| self.err(e))?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+            }
+        )
     }
 
     // ---- session and tasks ----
 
     /// The session's id, made on first use.
     pub fn session_id(&self) -> Result<String, StoreError> {
+        // Read first: status and reports call this often and should not need the write lock.
+        if let Some(id) = self.meta("session_id")? {
+            return Ok(id);
+        }
         let id = uuid::Uuid::new_v4().to_string();
         self.conn
             .execute(
@@ -772,12 +788,9 @@ impl Store {
     }
 
     pub fn tasks(&self) -> Result<Vec<TaskRow>, StoreError> {
-        let mut st = self
-            .conn
-            .prepare("SELECT id, ord, source, site_url, target_list, rel_path, settings, created FROM tasks ORDER BY ord")
-            .map_err(|e| self.err(e))?;
-        let rows = st
-            .query_map([], |r| {
+        self.rows(
+            "SELECT id, ord, source, site_url, target_list, rel_path, settings, created FROM tasks ORDER BY ord",
+            [], |r| {
                 Ok(TaskRow {
                     id: r.get(0)?,
                     ord: r.get(1)?,
@@ -788,9 +801,8 @@ impl Store {
                     settings: r.get(6)?,
                     created: r.get(7)?,
                 })
-            })
-            .map_err(|e| self.err(e))?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+            }
+        )
     }
 
     /// Removes a task from the session; its rounds' records stay for the reports.
@@ -803,16 +815,11 @@ impl Store {
 
     /// Rounds of a task, oldest first.
     pub fn runs_of(&self, task_id: &str) -> Result<Vec<RunRow>, StoreError> {
-        let mut st = self
-            .conn
-            .prepare(&format!(
-                "SELECT {RUN_COLS} FROM runs WHERE task_id = ?1 ORDER BY id"
-            ))
-            .map_err(|e| self.err(e))?;
-        let rows = st
-            .query_map(params![task_id], run_row)
-            .map_err(|e| self.err(e))?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+        self.rows(
+            &format!("SELECT {RUN_COLS} FROM runs WHERE task_id = ?1 ORDER BY id"),
+            params![task_id],
+            run_row,
+        )
     }
 
     pub fn run(&self, run: i64) -> Result<Option<RunRow>, StoreError> {
@@ -837,12 +844,9 @@ impl Store {
     }
 
     pub fn samples(&self, run: i64) -> Result<Vec<Sample>, StoreError> {
-        let mut st = self
-            .conn
-            .prepare("SELECT t, scanned, uploaded_bytes, migrated, failed FROM samples WHERE run = ?1 ORDER BY t")
-            .map_err(|e| self.err(e))?;
-        let rows = st
-            .query_map(params![run], |r| {
+        self.rows(
+            "SELECT t, scanned, uploaded_bytes, migrated, failed FROM samples WHERE run = ?1 ORDER BY t",
+            params![run], |r| {
                 Ok(Sample {
                     t: r.get(0)?,
                     scanned: r.get::<_, i64>(1)? as u64,
@@ -850,9 +854,8 @@ impl Store {
                     migrated: r.get::<_, i64>(3)? as u64,
                     failed: r.get::<_, i64>(4)? as u64,
                 })
-            })
-            .map_err(|e| self.err(e))?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+            }
+        )
     }
 
     pub fn set_hash(&self, item: i64, hash: &str) -> Result<(), StoreError> {
@@ -872,10 +875,8 @@ impl Store {
         task_id: &str,
         run: i64,
     ) -> Result<Vec<(String, String, String)>, StoreError> {
-        let mut st = self
-            .conn
-            .prepare(
-                "WITH latest AS (
+        self.rows(
+            "WITH latest AS (
                     SELECT i.target_url, i.rel_path, i.kind, i.outcome, i.rule,
                            ROW_NUMBER() OVER (PARTITION BY i.target_url ORDER BY i.run DESC, i.id DESC) AS n
                     FROM items i JOIN runs r ON r.id = i.run
@@ -884,14 +885,10 @@ impl Store {
                  WHERE n = 1 AND (outcome = 'Migrated' OR (outcome = 'Skipped' AND rule = 'Unchanged'))
                    AND NOT EXISTS (SELECT 1 FROM items k WHERE k.run = ?2 AND k.target_url = latest.target_url)
                  ORDER BY LENGTH(target_url) - LENGTH(REPLACE(target_url, '/', '')) DESC, kind = 'Folder', target_url",
-            )
-            .map_err(|e| self.err(e))?;
-        let rows = st
-            .query_map(params![task_id, run], |r| {
+            params![task_id, run], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
-            .map_err(|e| self.err(e))?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+            }
+        )
     }
 
     /// Folders recorded in a run: (target URL, outcome, rule).
@@ -900,30 +897,20 @@ impl Store {
         &self,
         run: i64,
     ) -> Result<Vec<(String, String, Option<String>)>, StoreError> {
-        let mut st = self
-            .conn
-            .prepare(
-                "SELECT target_url, outcome, rule FROM items WHERE run = ?1 AND kind = 'Folder'",
-            )
-            .map_err(|e| self.err(e))?;
-        let rows = st
-            .query_map(params![run], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .map_err(|e| self.err(e))?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+        self.rows(
+            "SELECT target_url, outcome, rule FROM items WHERE run = ?1 AND kind = 'Folder'",
+            params![run],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
     }
 
     /// Source paths of the items a run would send (still pending).
     pub fn pending_paths(&self, run: i64) -> Result<Vec<String>, StoreError> {
-        let mut st = self
-            .conn
-            .prepare(
-                "SELECT rel_path FROM items WHERE run = ?1 AND outcome = 'Pending' ORDER BY id",
-            )
-            .map_err(|e| self.err(e))?;
-        let rows = st
-            .query_map(params![run], |r| r.get(0))
-            .map_err(|e| self.err(e))?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+        self.rows(
+            "SELECT rel_path FROM items WHERE run = ?1 AND outcome = 'Pending' ORDER BY id",
+            params![run],
+            |r| r.get(0),
+        )
     }
 
     /// A copy of this database in `folder` (for a dry run, which must leave the state as is).
