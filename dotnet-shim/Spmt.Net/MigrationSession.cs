@@ -171,14 +171,16 @@ namespace Spmt
         /// <summary>Events dropped from the current run's queue because nobody took them.</summary>
         public long DroppedEvents { get { var s = sink; return s == null ? 0 : s.Dropped; } }
 
-        /// <summary>True once the current run's last event has been taken.</summary>
+        /// <summary>True once the current run's last event has been taken and the run has ended
+        /// (its status is final, every callback has returned).</summary>
         public bool EventsCompleted
         {
             get
             {
-                if (pulling) return pullDone;
                 var s = sink;
-                return s == null || (s.Ended && s.IsEmpty);
+                var drained = pulling ? pullDone : s == null || (s.Ended && s.IsEmpty);
+                // The engine delivers SessionFinished just before it marks the run finished.
+                return drained && Native.spmt_session_wait(handle, 0) != SpmtStatus.Timeout;
             }
         }
 
@@ -249,8 +251,9 @@ namespace Spmt
             while (true)
             {
                 var left = deadline == DateTime.MaxValue ? 250 : (int)Math.Max(0, Math.Min(250, (deadline - DateTime.UtcNow).TotalMilliseconds));
-                DispatchEvents(left);
-                if (EventsCompleted && !IsRunning) return true;
+                var n = DispatchEvents(left);
+                if (EventsCompleted) return true;
+                if (n == 0 && left > 0) Thread.Sleep(5);
                 if (!pulling && sink == null)
                 {
                     // Never started with a queue: only the engine can say.

@@ -267,12 +267,11 @@ static partial class Program
         SessionHost.RemoveTask(missing.TaskId, false, warnings);
         Eq(0, SessionHost.Validate().Count, "valid now");
 
-        var s = SessionHost.Require();
-        s.Start();
+        var s = SessionHost.Start();
         var me = Thread.CurrentThread.ManagedThreadId;
         var off = 0;
         var records = new List<ProgressUpdate>();
-        var ended = ProgressPump.Run(s, new ProgressView(), () => false,
+        var ended = SessionHost.ShowProgress(s, new ProgressView(), () => false,
             u => { records.Add(u); if (Thread.CurrentThread.ManagedThreadId != me) off++; }, m => { });
         Assert(ended, "foreground run ends");
         Eq(0, off, "progress written on the pipeline thread only");
@@ -298,7 +297,7 @@ static partial class Program
         var w = new List<string>();
         SessionHost.Register(LocalSettings("force1"), false, w);
         SessionHost.AddTasks(new[] { MigrationSession.FileShareTaskJson(src, "local", "Documents", null) });
-        SessionHost.Require().Start();
+        SessionHost.Start();
         if (SessionHost.Require().IsRunning)
             Throws<InvalidOperationException>(() => SessionHost.Register(LocalSettings("force2"), false, w), "running, no -Force");
         SessionHost.Register(LocalSettings("force3"), true, w);

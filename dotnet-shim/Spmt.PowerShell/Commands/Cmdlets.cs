@@ -89,7 +89,7 @@ namespace Spmt.PowerShell.Commands
         /// <summary>Drains the session's events into Write-Progress until the run ends or Ctrl+C.</summary>
         protected bool ShowProgress(MigrationSession session, ProgressView view)
         {
-            return ProgressPump.Run(session, view, () => stopping, Write, Write);
+            return SessionHost.ShowProgress(session, view, () => stopping, Write, Write);
         }
 
         volatile bool stopping;
@@ -243,8 +243,7 @@ namespace Spmt.PowerShell.Commands
                     if (problems.Count == 0) WriteVerbose("Every task's source can be read and its target is valid.");
                     return;
                 }
-                var s = SessionHost.Require();
-                s.Start();
+                var s = SessionHost.Start();
                 if (NoShow.IsPresent)
                 {
                     Host.UI.WriteLine("The migration is running in the background. Get-SPMTMigration shows its status; Show-SPMTMigration shows its progress.");
@@ -285,7 +284,7 @@ namespace Spmt.PowerShell.Commands
                 var view = new ProgressView();
                 var status = s.GetStatus();
                 view.Seed(status);
-                if (!s.IsRunning && s.EventsCompleted)
+                if (s.EventsCompleted)
                 {
                     foreach (var m in SessionHost.Summary(status)) Write(m);
                     return;

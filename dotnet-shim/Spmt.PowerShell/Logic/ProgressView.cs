@@ -6,6 +6,7 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
+using System.Threading;
 
 namespace Spmt.PowerShell
 {
@@ -298,10 +299,14 @@ namespace Spmt.PowerShell
                     foreach (var u in view.Flush()) write(u);
                 }
                 foreach (var m in view.TakeMessages()) message(m);
-                if (e == null && source.EventsCompleted)
+                if (e == null)
                 {
-                    foreach (var u in view.Complete()) write(u);
-                    return true;
+                    if (source.EventsCompleted)
+                    {
+                        foreach (var u in view.Complete()) write(u);
+                        return true;
+                    }
+                    Thread.Sleep(5);
                 }
             }
             foreach (var u in view.Complete()) write(u);

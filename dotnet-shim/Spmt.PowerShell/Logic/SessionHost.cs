@@ -49,6 +49,9 @@ namespace Spmt.PowerShell
         /// <summary>Reads the engine's state now.</summary>
         public void Refresh() { lastAt = DateTime.MinValue; Snap(); }
 
+        /// <summary>The next read goes to the engine (a cmdlet changed the session).</summary>
+        public void Invalidate() { lastAt = DateTime.MinValue; }
+
         public string Id { get { return Snap().Id; } }
         /// <summary>NotStarted, a running state, or Finished.</summary>
         public string Status { get { return Snap().Status; } }
@@ -132,11 +135,35 @@ namespace Spmt.PowerShell
             }
         }
 
+        static void Invalidate()
+        {
+            lock (Gate) if (view != null) view.Invalidate();
+        }
+
         /// <summary>Add-SPMTTask: adds each task; returns their ids.</summary>
         public static IList<string> AddTasks(IEnumerable<string> taskJson)
         {
             var s = Require();
-            return taskJson.Select(s.AddTask).ToList();
+            try { return taskJson.Select(s.AddTask).ToList(); }
+            finally { Invalidate(); }
+        }
+
+        /// <summary>Start-SPMTMigration: starts a round over every task and returns at once.</summary>
+        public static MigrationSession Start()
+        {
+            var s = Require();
+            try { s.Start(); }
+            finally { Invalidate(); }
+            return s;
+        }
+
+        /// <summary>Start-SPMTMigration's foreground and Show-SPMTMigration: drains the run's events
+        /// into progress records on this thread (see ProgressPump.Run).</summary>
+        public static bool ShowProgress(MigrationSession s, ProgressView view, Func<bool> stopping,
+                                        Action<ProgressUpdate> write, Action<ProgressMessage> message)
+        {
+            try { return ProgressPump.Run(s, view, stopping, write, message); }
+            finally { Invalidate(); }
         }
 
         /// <summary>Start-SPMTMigration -ParametersValidationOnly: a pre-flight, not a scan. Each
@@ -184,9 +211,13 @@ namespace Spmt.PowerShell
         public static bool Stop(int timeoutMs)
         {
             var s = Require();
-            if (!s.Stop()) return false;
-            Drain(s, timeoutMs);
-            return true;
+            try
+            {
+                if (!s.Stop()) return false;
+                Drain(s, timeoutMs);
+                return true;
+            }
+            finally { Invalidate(); }
         }
 
         static void Drain(MigrationSession s, int timeoutMs)
@@ -196,7 +227,7 @@ namespace Spmt.PowerShell
             while (DateTime.UtcNow < deadline)
             {
                 while (s.TryTakeEvent(out e, 100)) { }
-                if (s.EventsCompleted && !s.IsRunning) return;
+                if (s.EventsCompleted) return;
             }
         }
 
@@ -216,6 +247,7 @@ namespace Spmt.PowerShell
                 warnings.Add("The session's run was stopped to remove task " + taskId + "; Start-SPMTMigration runs the other tasks again (incrementally).");
             }
             s.RemoveTask(taskId.ToString());
+            Invalidate();
         }
 
         /// <summary>Unregister-SPMTMigration: stops a run, frees the session (joins its threads).</summary>
