@@ -43,7 +43,7 @@ foreach ($taskItem in $jsonItems.Tasks) {
 Start-SPMTMigration -NoShow
 $session = Get-SPMTMigration
 while ($session.Status -ne "Finished") {
-    $session.StatusOfTasks.ForEach({ "{0}: {1}%" -f $_.TaskId, $_.MigratingProgressPercentage })
+    foreach ($task in $session.StatusOfTasks) { "{0}: {1}%" -f $task.TaskId, $task.MigratingProgressPercentage }
     Start-Sleep -Seconds 5
 }
 
