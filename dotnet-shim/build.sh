@@ -51,12 +51,16 @@ elif command -v mcs >/dev/null 2>&1; then
   [ -d "$facades" ] || facades=/usr/lib/mono/4.5/Facades
   mcs_flags=(-langversion:7.2 -nologo -warnaserror+ -optimize+ -debug- -r:"$facades/netstandard.dll"
     -r:"$facades/System.Runtime.InteropServices.RuntimeInformation.dll")
-  mcs "${mcs_flags[@]}" -target:library -out:"$out/bin/Spmt.Net.dll" \
-    -recurse:'dotnet-shim/Spmt.Net/*.cs'
+  # The sources of one project (not what a dotnet build left under obj/ or bin/).
+  sources() { find "dotnet-shim/$1" -name '*.cs' -not -path '*/obj/*' -not -path '*/bin/*' | sort; }
+  mapfile -t shim_src < <(sources Spmt.Net)
+  mapfile -t module_src < <(sources Spmt.PowerShell)
+  mapfile -t tests_src < <(sources Spmt.Tests)
+  mcs "${mcs_flags[@]}" -target:library -out:"$out/bin/Spmt.Net.dll" "${shim_src[@]}"
   mcs "${mcs_flags[@]}" -target:library -out:"$out/bin/Spmt.PowerShell.dll" -r:"$sma" -r:"$out/bin/Spmt.Net.dll" \
-    -recurse:'dotnet-shim/Spmt.PowerShell/*.cs'
+    "${module_src[@]}"
   mcs "${mcs_flags[@]}" -target:exe -out:"$out/tests/Spmt.Tests.exe" -r:"$sma" -r:"$out/bin/Spmt.Net.dll" \
-    -r:"$out/bin/Spmt.PowerShell.dll" -r:System.Core.dll -recurse:'dotnet-shim/Spmt.Tests/*.cs'
+    -r:"$out/bin/Spmt.PowerShell.dll" -r:System.Core.dll "${tests_src[@]}"
   cp "$out/bin/Spmt.Net.dll" "$out/bin/Spmt.PowerShell.dll" "$out/tests/"
   # Only the test that reflects over the cmdlet classes reads it; nothing executes it.
   cp "$sma" "$out/tests/"
