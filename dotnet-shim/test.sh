@@ -18,6 +18,16 @@ else
   dotnet "$out/tests/Spmt.Tests.dll"
 fi
 
+if [ -f "$out/tests/Spmt.Tests.exe" ]; then
+  echo "== the native library beside the assembly (no runtimes/ folder, no dll config)"
+  flat=$root/target/dotnet/tests-flat
+  rm -rf "$flat"
+  mkdir -p "$flat"
+  cp "$out/tests/"*.dll "$out/tests/Spmt.Tests.exe" "$flat/"
+  cp "$out"/tests/runtimes/*/native/* "$flat/"
+  mono "$flat/Spmt.Tests.exe" native_
+fi
+
 echo "== psbind"
 psbind=${SPMT_PSBIND:-$root/../shared/tools/psbind}
 [ -f "$psbind/psbind.mjs" ] || { echo "test.sh: psbind not found at $psbind (set SPMT_PSBIND)" >&2; exit 1; }

@@ -24,6 +24,19 @@ namespace Spmt
         /// <summary>Where the library was found (null: left to the OS's own search).</summary>
         internal static string LoadedFrom { get { return loadedFrom; } }
 
+        /// <summary>Tests: replaces spmt_abi_version() for the next load (see Reset).</summary>
+        internal static Func<uint> VersionProbe = null;
+
+        /// <summary>Tests: forget the last load so the next call loads (and checks) again.</summary>
+        internal static void Reset()
+        {
+            lock (Gate)
+            {
+                done = false;
+                failure = null;
+            }
+        }
+
         /// <summary>Loads and checks the native library once; afterwards rethrows the first failure.</summary>
         internal static void EnsureLoaded()
         {
@@ -54,7 +67,7 @@ namespace Spmt
                 Register(found);
             }
             uint version;
-            try { version = Native.spmt_abi_version(); }
+            try { version = VersionProbe != null ? VersionProbe() : Native.spmt_abi_version(); }
             catch (Exception e) when (e is DllNotFoundException || e is EntryPointNotFoundException || e is BadImageFormatException)
             {
                 throw new SpmtException(SpmtStatus.Internal,

@@ -34,11 +34,29 @@ static partial class Program
         return new MigrationSettings { WorkingFolder = Path.Combine(d, "work"), LocalTargetRoot = Path.Combine(d, "target") };
     }
 
-    static void T_native_abi_version_matches_and_library_is_found_under_runtimes()
+    static void T_native_abi_version_matches_and_the_library_is_found()
     {
         Eq(MigrationSession.AbiVersion, MigrationSession.NativeAbiVersion, "spmt_abi_version()");
         var path = MigrationSession.NativeLibraryPath;
         Assert(path != null && File.Exists(path), "loaded from a probed path: " + path);
+    }
+
+    static void T_a_native_library_with_another_abi_version_is_refused_at_load()
+    {
+        NativeLoader.Reset();
+        NativeLoader.VersionProbe = () => MigrationSession.AbiVersion + 1;
+        try
+        {
+            var e = Throws<SpmtAbiMismatchException>(() => new MigrationSession(new MigrationSettings()), "first use");
+            Assert(e.Message.Contains("libspmt") && e.Message.Contains("ABI version " + (MigrationSession.AbiVersion + 1)), e.Message);
+            Throws<SpmtAbiMismatchException>(() => MigrationSession.FromJson("{}"), "every later use refuses too");
+        }
+        finally
+        {
+            NativeLoader.VersionProbe = null;
+            NativeLoader.Reset();
+        }
+        Eq(MigrationSession.AbiVersion, MigrationSession.NativeAbiVersion, "the matching library loads again");
     }
 
     static void T_real_migration_into_the_local_target_through_MigrationSession()
