@@ -414,6 +414,19 @@ static partial class Program
         Eq("", gone.Status, "an unregistered session keeps its last state");
     }
 
+    static void T_failures_map_to_error_categories_scripts_can_tell_apart()
+    {
+        string id;
+        Eq("NotImplemented", ErrorKinds.Category(new FeatureNotSupportedException("Register-SPMTMigration", "UserMappingFile", Features.UserMapping, null), out id), "missing feature");
+        Eq("Spmt.NotSupported.UserMappingFile", id, "error id names the parameter");
+        Eq("NotImplemented", ErrorKinds.Category(new SpmtException(SpmtStatus.NotSupported, "x"), out id), "engine NotSupported");
+        Eq("ObjectNotFound", ErrorKinds.Category(new SpmtException(SpmtStatus.NotFound, "x"), out id), "NotFound");
+        Eq("Spmt.NotFound", id, "engine status in the id");
+        Eq("InvalidArgument", ErrorKinds.Category(new SpmtException(SpmtStatus.InvalidArgument, "x"), out id), "engine InvalidArgument");
+        Eq("InvalidOperation", ErrorKinds.Category(new InvalidOperationException("no session"), out id), "no session registered");
+        Eq("InvalidArgument", ErrorKinds.Category(new ArgumentException("bad"), out id), "bad value");
+    }
+
     static void T_validation_names_missing_sources_and_bad_targets()
     {
         var d = TempDir("validate");

@@ -37,6 +37,16 @@ namespace Spmt.PowerShell.Commands
             else WriteVerbose(m.Text);
         }
 
+        /// <summary>A foreground run's closing lines: on the console, as SPMT prints them.</summary>
+        protected void WriteSummary(MigrationSession s)
+        {
+            foreach (var m in SessionHost.Summary(s.GetStatus()))
+            {
+                if (m.IsWarning) WriteWarning(m.Text);
+                else Host.UI.WriteLine(m.Text);
+            }
+        }
+
         protected void Write(ProgressUpdate u)
         {
             var r = new ProgressRecord(u.ActivityId, string.IsNullOrEmpty(u.Activity) ? "spmt" : u.Activity,
@@ -61,28 +71,8 @@ namespace Spmt.PowerShell.Commands
 
         internal static ErrorRecord ToError(Exception e)
         {
-            var category = ErrorCategory.NotSpecified;
-            var id = "Spmt." + e.GetType().Name;
-            var fns = e as FeatureNotSupportedException;
-            var se = e as SpmtException;
-            if (fns != null) { category = ErrorCategory.NotImplemented; id = "Spmt.NotSupported." + fns.Parameter; }
-            else if (se != null)
-            {
-                id = "Spmt." + se.Status;
-                switch (se.Status)
-                {
-                    case SpmtStatus.NotSupported: category = ErrorCategory.NotImplemented; break;
-                    case SpmtStatus.InvalidArgument:
-                    case SpmtStatus.InvalidJson:
-                    case SpmtStatus.InvalidUtf8: category = ErrorCategory.InvalidArgument; break;
-                    case SpmtStatus.InvalidState: category = ErrorCategory.InvalidOperation; break;
-                    case SpmtStatus.NotFound: category = ErrorCategory.ObjectNotFound; break;
-                    case SpmtStatus.Io: category = ErrorCategory.ResourceUnavailable; break;
-                    default: category = ErrorCategory.NotSpecified; break;
-                }
-            }
-            else if (e is ArgumentException) category = ErrorCategory.InvalidArgument;
-            else if (e is InvalidOperationException) category = ErrorCategory.InvalidOperation;
+            string id;
+            var category = (ErrorCategory)Enum.Parse(typeof(ErrorCategory), ErrorKinds.Category(e, out id));
             return new ErrorRecord(e, id, category, null);
         }
 
@@ -251,7 +241,7 @@ namespace Spmt.PowerShell.Commands
                 }
                 if (ShowProgress(s, new ProgressView()))
                 {
-                    foreach (var m in SessionHost.Summary(s.GetStatus())) Write(m);
+                    WriteSummary(s);
                 }
                 else
                 {
@@ -286,11 +276,10 @@ namespace Spmt.PowerShell.Commands
                 view.Seed(status);
                 if (s.EventsCompleted)
                 {
-                    foreach (var m in SessionHost.Summary(status)) Write(m);
+                    WriteSummary(s);
                     return;
                 }
-                if (ShowProgress(s, view))
-                    foreach (var m in SessionHost.Summary(s.GetStatus())) Write(m);
+                if (ShowProgress(s, view)) WriteSummary(s);
             });
         }
     }
