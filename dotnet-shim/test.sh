@@ -32,8 +32,16 @@ echo "== psbind"
 psbind=${SPMT_PSBIND:-$root/../shared/tools/psbind}
 [ -f "$psbind/psbind.mjs" ] || { echo "test.sh: psbind not found at $psbind (set SPMT_PSBIND)" >&2; exit 1; }
 if [ ! -d "$psbind/node_modules/web-tree-sitter" ]; then
-  echo "installing psbind's npm packages in $psbind"
-  npm ci --prefix "$psbind" --no-audit --no-fund >/dev/null
+  # ../shared is not ours to write: install psbind's npm packages into a copy under target/.
+  copy=$root/target/psbind-tool
+  if [ ! -d "$copy/node_modules/web-tree-sitter" ]; then
+    echo "installing psbind's npm packages in $copy"
+    rm -rf "$copy"
+    mkdir -p "$copy"
+    cp "$psbind"/*.mjs "$psbind"/*.cs "$psbind"/package.json "$psbind"/package-lock.json "$copy/"
+    npm ci --prefix "$copy" --no-audit --no-fund >/dev/null
+  fi
+  psbind=$copy
 fi
 mapfile -t ps_files < <(git ls-files '*.ps1' '*.psm1' '*.psd1')
 node "$psbind/psbind.mjs" syntax "${ps_files[@]}"
