@@ -78,6 +78,15 @@ struct MigrateArgs {
     /// Follow symbolic links (loops are detected and reported).
     #[arg(long)]
     follow_symlinks: bool,
+    /// Upload to your own Azure storage account (SPMT's custom Azure storage): a standard
+    /// connection string, or `UseDevelopmentStorage=true` for Azurite.
+    #[arg(
+        long,
+        value_name = "CONNECTION_STRING",
+        env = "SPMT_AZURE_STORAGE_CONNECTION_STRING",
+        hide_env_values = true
+    )]
+    azure_storage_connection_string: Option<String>,
 }
 
 #[derive(Args)]
@@ -148,6 +157,13 @@ fn main() -> ExitCode {
 }
 
 async fn migrate(a: MigrateArgs) -> ExitCode {
+    let custom_storage = match a.azure_storage_connection_string.as_deref() {
+        None => None,
+        Some(cs) => match spmt::azure::StorageAccount::from_connection_string(cs) {
+            Ok(acct) => Some(acct),
+            Err(e) => return usage_error(&e.to_string()),
+        },
+    };
     let local = a.target_site_url.eq_ignore_ascii_case("local");
     let working = a.working_folder.clone().unwrap_or_else(|| {
         let name = a
@@ -235,6 +251,8 @@ async fn migrate(a: MigrateArgs) -> ExitCode {
             }
         }
     }
+
+    opts.custom_storage = custom_storage;
 
     let counters = Arc::new(Counters::default());
     let progress = tokio::spawn(show_progress(counters.clone()));

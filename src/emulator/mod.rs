@@ -19,6 +19,7 @@ mod importer;
 mod library;
 mod manifest;
 mod queue;
+mod remote;
 mod rest;
 mod sas;
 mod server;
@@ -135,6 +136,8 @@ pub(crate) struct Emu {
     pub queues: queue::Queues,
     pub library: library::Library,
     pub jobs: importer::Jobs,
+    /// Client for customer-provided storage (loopback hosts only, see `remote`).
+    pub remote_http: reqwest::Client,
 }
 
 /// A running emulator. Dropping it without [`shutdown`](Self::shutdown) leaves the server running

@@ -49,6 +49,9 @@ pub struct MigrateOptions {
     pub progress_fallback_after: Duration,
     pub status_check_every: Duration,
     pub job_timeout: Duration,
+    /// `--azure-storage-connection-string`: upload to the customer's own account instead of
+    /// containers the service provisions (SPMT's CustomAzureStorageAccount).
+    pub custom_storage: Option<crate::azure::StorageAccount>,
 }
 
 impl MigrateOptions {
@@ -102,6 +105,7 @@ impl MigrateOptions {
             } else {
                 Duration::from_secs(24 * 3600)
             },
+            custom_storage: None,
         }
     }
 }
@@ -327,18 +331,28 @@ pub async fn migrate(
         });
     }
 
-    let queue_uri = if opts.scan_only {
-        None
+    // The queue the service reports to, and the URL we read it with (they differ only in
+    // customer storage, where the service gets `sp=rau` and we keep `raup`).
+    let (queue_uri, queue_read_uri) = if opts.scan_only {
+        (None, None)
+    } else if let Some(acct) = &opts.custom_storage {
+        match acct.job_queue(&http).await {
+            Ok((read, service)) => (Some(service), Some(read)),
+            Err(e) => {
+                tracing::warn!(error = %e, "creating the job queue in the custom storage account failed; following jobs with GetMigrationJobProgress");
+                (None, None)
+            }
+        }
     } else {
         match spo.provision_queue().await {
-            Ok(q) => Some(q.job_queue_uri),
+            Ok(q) => (Some(q.job_queue_uri.clone()), Some(q.job_queue_uri)),
             Err(e) => {
                 tracing::warn!(error = %e, "ProvisionMigrationQueue failed; following jobs with GetMigrationJobProgress");
-                None
+                (None, None)
             }
         }
     };
-    let queue = queue_uri
+    let queue = queue_read_uri
         .as_deref()
         .and_then(|u| QueueClient::new(http.clone(), u).ok());
 

@@ -194,6 +194,49 @@ async fn upload_xml(
     manifest.snapshot(name).await.map(|_| ())
 }
 
+/// Where one package goes: the containers we write to, the URIs the service reads from, the key.
+struct JobStorage {
+    data: ContainerClient,
+    manifest: ContainerClient,
+    data_uri: String,
+    manifest_uri: String,
+    key: Key,
+}
+
+/// Containers the service provisions, or (`--azure-storage-connection-string`) a new pair in the
+/// customer's account with SAS URIs of the permissions the API requires (reference §3.3) and a
+/// key of our own.
+async fn job_storage(shared: &Shared) -> Result<JobStorage, String> {
+    let mk = |u: &str| {
+        ContainerClient::new(shared.http.clone(), u)
+            .map_err(|e| format!("unusable container URI: {e}"))
+    };
+    if let Some(acct) = &shared.opts.custom_storage {
+        let c = acct.job_containers(&shared.http).await.map_err(|e| {
+            format!("creating containers in the custom storage account failed: {e}")
+        })?;
+        return Ok(JobStorage {
+            data: mk(&c.data_client_uri)?,
+            manifest: mk(&c.manifest_client_uri)?,
+            data_uri: c.data_service_uri,
+            manifest_uri: c.manifest_service_uri,
+            key: Key::random(),
+        });
+    }
+    let (containers, key) = shared
+        .spo
+        .provision_containers()
+        .await
+        .map_err(|e| format!("ProvisionMigrationContainers failed: {e}"))?;
+    Ok(JobStorage {
+        data: mk(&containers.data_container_uri)?,
+        manifest: mk(&containers.metadata_container_uri)?,
+        data_uri: containers.data_container_uri,
+        manifest_uri: containers.metadata_container_uri,
+        key,
+    })
+}
+
 /// Uploads a package and submits its job. Items that could not be read or sent come back as
 /// failures and are left out of the manifest; an error fails the whole package.
 pub async fn upload_package(
@@ -201,36 +244,11 @@ pub async fn upload_package(
     mut pkg: Package,
 ) -> (Result<Submitted, Failure>, Vec<FileFailure>, Package) {
     let spo = &shared.spo;
-    let (containers, key) = match spo.provision_containers().await {
-        Ok(x) => x,
-        Err(e) => {
-            return (
-                Err((
-                    codes::SUBMIT_FAILED,
-                    format!("ProvisionMigrationContainers failed: {e}"),
-                )),
-                vec![],
-                pkg,
-            )
-        }
+    let js = match job_storage(&shared).await {
+        Ok(js) => js,
+        Err(message) => return (Err((codes::SUBMIT_FAILED, message)), vec![], pkg),
     };
-    let mk = |u: &str| ContainerClient::new(shared.http.clone(), u);
-    let (data, manifest) = match (
-        mk(&containers.data_container_uri),
-        mk(&containers.metadata_container_uri),
-    ) {
-        (Ok(d), Ok(m)) => (d, m),
-        (Err(e), _) | (_, Err(e)) => {
-            return (
-                Err((
-                    codes::SUBMIT_FAILED,
-                    format!("the service returned an unusable container URI: {e}"),
-                )),
-                vec![],
-                pkg,
-            )
-        }
-    };
+    let (data, manifest, key) = (js.data, js.manifest, js.key);
 
     let files: Vec<(usize, PkgItem)> = pkg
         .items
@@ -303,8 +321,8 @@ pub async fn upload_package(
     match spo
         .create_job_encrypted(
             shared.target.web_id,
-            &containers.data_container_uri,
-            &containers.metadata_container_uri,
+            &js.data_uri,
+            &js.manifest_uri,
             queue,
             &key,
         )
