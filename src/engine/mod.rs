@@ -220,6 +220,8 @@ pub struct Summary {
     pub working_folder: String,
     pub problems: Vec<ItemRow>,
     pub throttled_requests: u64,
+    /// Every HTTP request sent, throttled ones included (benchmarks: achieved request rate).
+    pub http_requests: u64,
 }
 
 impl Summary {
@@ -556,6 +558,7 @@ pub async fn migrate(
     // Last senders go away with `shared`; the recorder then commits and hands the store back.
     let job_ids = shared.job_ids.lock().map(|v| v.clone()).unwrap_or_default();
     let throttled = shared.http.stats.throttled.load(Ordering::Relaxed);
+    let http_requests = shared.http.stats.requests.load(Ordering::Relaxed);
     drop(shared);
     let store = tokio::task::spawn_blocking(move || rec_thread.join())
         .await
@@ -591,6 +594,7 @@ pub async fn migrate(
         duration_secs: started.elapsed().as_secs_f64(),
         working_folder: opts.working_folder.display().to_string(),
         throttled_requests: throttled,
+        http_requests,
     })
 }
 
