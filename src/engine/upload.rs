@@ -48,14 +48,14 @@ pub struct Submitted {
 struct EncState {
     file: std::fs::File,
     enc: Option<CbcEncryptor>,
-    md5: Md5,
     plain: u64,
     /// Size the scan saw; the file may have changed since, so it is only a hint.
     expected: u64,
 }
 
-/// Reads the next `block` plaintext bytes and returns their ciphertext; at EOF the padded tail.
-fn next_block(st: &mut EncState, block: usize) -> std::io::Result<(Vec<u8>, bool)> {
+/// Reads the next `block` plaintext bytes and returns their ciphertext (at EOF the padded tail)
+/// and its MD5 for `Content-MD5`, hashed here, on the blocking thread, once.
+fn next_block(st: &mut EncState, block: usize) -> std::io::Result<(Vec<u8>, bool, [u8; 16])> {
     // Sized from what the scan saw, not from the block size: a 1 KiB file must not cost an
     // 8 MiB zeroed buffer (that memset dominated small-file runs).
     let hint = (st.expected.saturating_sub(st.plain) as usize)
@@ -74,8 +74,8 @@ fn next_block(st: &mut EncState, block: usize) -> std::io::Result<(Vec<u8>, bool
             enc.finish(&mut out);
         }
     }
-    st.md5.update(&out);
-    Ok((out, eof))
+    let md5: [u8; 16] = Md5::digest(&out).into();
+    Ok((out, eof, md5))
 }
 
 /// Uploads one file; returns the plaintext size actually sent.
@@ -111,7 +111,6 @@ async fn upload_file(
     let mut st = Some(EncState {
         file,
         enc: Some(CbcEncryptor::new(&key2, &iv)),
-        md5: Md5::new(),
         plain: 0,
         expected: it.size,
     });
@@ -127,7 +126,7 @@ async fn upload_file(
         })
         .await
         .map_err(|e| (codes::CANNOT_OPEN, e.to_string()))?;
-        let (cipher, eof) = res.map_err(open_err.clone())?;
+        let (cipher, eof, md5) = res.map_err(open_err.clone())?;
         st = Some(s);
         let len = cipher.len() as u64;
         let up = |e: crate::http::HttpError| {
@@ -138,12 +137,12 @@ async fn upload_file(
         };
         if first && eof {
             // Whole file in one request: Put Blob carries the IV and Content-MD5.
-            data.put_blob(&it.blob_name, Bytes::from(cipher), Some(&iv_b64))
+            data.put_blob_md5(&it.blob_name, Bytes::from(cipher), Some(&iv_b64), &md5)
                 .await
                 .map_err(up)?;
         } else {
             let id = block_id(ids.len() as u32);
-            data.put_block(&it.blob_name, &id, Bytes::from(cipher))
+            data.put_block_md5(&it.blob_name, &id, Bytes::from(cipher), &md5)
                 .await
                 .map_err(up)?;
             ids.push(id);
@@ -159,8 +158,9 @@ async fn upload_file(
     }
     let s = st.ok_or((codes::UPLOAD_FAILED, "internal state lost".to_string()))?;
     if !ids.is_empty() {
-        let whole: [u8; 16] = s.md5.finalize().into();
-        data.put_block_list(&it.blob_name, &ids, Some(&iv_b64), Some(&whole))
+        // Each block carried its own Content-MD5; a whole-blob MD5 would cost another pass
+        // over every byte (x-ms-blob-content-md5 is optional).
+        data.put_block_list(&it.blob_name, &ids, Some(&iv_b64), None)
             .await
             .map_err(|e| {
                 (
