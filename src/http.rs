@@ -63,12 +63,130 @@ pub struct HttpStats {
     pub waited_ms: AtomicU64,
 }
 
+/// Concurrency towards one host, adapted to what the host says instead of a fixed fan-out:
+/// a 429/503 cuts the limit by a quarter and holds every new request until its Retry-After has
+/// passed (so the rest of the fan-out does not walk into the same wall); a window of successes
+/// at a latency near the best seen adds one (additive increase, multiplicative decrease).
+pub struct Gate {
+    sem: Arc<tokio::sync::Semaphore>,
+    state: std::sync::Mutex<GateState>,
+}
+
+struct GateState {
+    limit: usize,
+    /// Permits to retire as requests finish (a cut larger than the idle permits).
+    debt: usize,
+    not_before: Option<tokio::time::Instant>,
+    ok_streak: usize,
+    best_latency: Duration,
+}
+
+const GATE_START: usize = 32;
+const GATE_MIN: usize = 1;
+const GATE_MAX: usize = 128;
+
+/// A request's place in its host's [`Gate`]; finishing it returns (or retires) the permit.
+pub struct GatePermit {
+    gate: Arc<Gate>,
+    permit: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl Drop for GatePermit {
+    fn drop(&mut self) {
+        if let Some(p) = self.permit.take() {
+            let mut st = self.gate.lock();
+            if st.debt > 0 {
+                st.debt -= 1;
+                p.forget();
+            }
+        }
+    }
+}
+
+impl Gate {
+    fn new() -> Arc<Self> {
+        Arc::new(Gate {
+            sem: Arc::new(tokio::sync::Semaphore::new(GATE_START)),
+            state: std::sync::Mutex::new(GateState {
+                limit: GATE_START,
+                debt: 0,
+                not_before: None,
+                ok_streak: 0,
+                best_latency: Duration::MAX,
+            }),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, GateState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Current concurrency limit (for tests and diagnostics).
+    pub fn limit(&self) -> usize {
+        self.lock().limit
+    }
+
+    async fn enter(self: &Arc<Self>) -> GatePermit {
+        loop {
+            let hold = self.lock().not_before;
+            match hold {
+                Some(t) if t > tokio::time::Instant::now() => tokio::time::sleep_until(t).await,
+                _ => break,
+            }
+        }
+        let permit = self.sem.clone().acquire_owned().await.ok();
+        GatePermit {
+            gate: self.clone(),
+            permit,
+        }
+    }
+
+    fn throttled(&self, wait: Duration) {
+        let mut st = self.lock();
+        let until = tokio::time::Instant::now() + wait;
+        st.not_before = Some(st.not_before.map_or(until, |t| t.max(until)));
+        st.ok_streak = 0;
+        let target = (st.limit * 3 / 4).max(GATE_MIN);
+        let mut cut = st.limit - target;
+        st.limit = target;
+        while cut > 0 {
+            match self.sem.try_acquire() {
+                Ok(p) => p.forget(),
+                Err(_) => break,
+            }
+            cut -= 1;
+        }
+        st.debt += cut;
+    }
+
+    fn succeeded(&self, latency: Duration) {
+        let mut st = self.lock();
+        st.best_latency = st.best_latency.min(latency);
+        // Latency well above the best seen means queueing at the host: hold the limit there.
+        if latency > st.best_latency * 3 + Duration::from_millis(20) {
+            st.ok_streak = 0;
+            return;
+        }
+        st.ok_streak += 1;
+        if st.ok_streak >= st.limit && st.limit < GATE_MAX {
+            st.ok_streak = 0;
+            st.limit += 1;
+            if st.debt > 0 {
+                st.debt -= 1;
+            } else {
+                self.sem.add_permits(1);
+            }
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Http {
     client: reqwest::Client,
     pub stats: Arc<HttpStats>,
     max_attempts: u32,
     max_wait: Duration,
+    gates: Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<Gate>>>>,
 }
 
 /// A request to send: method, URL, headers and a clonable body, so it can be retried as-is.
@@ -173,7 +291,19 @@ impl Http {
             stats: Arc::default(),
             max_attempts: 8,
             max_wait: Duration::from_secs(300),
+            gates: Arc::default(),
         })
+    }
+
+    /// The adaptive concurrency gate of `url`'s host (one per host and port).
+    pub fn gate(&self, url: &url::Url) -> Arc<Gate> {
+        let key = format!(
+            "{}:{}",
+            url.host_str().unwrap_or(""),
+            url.port_or_known_default().unwrap_or(0)
+        );
+        let mut m = self.gates.lock().unwrap_or_else(|p| p.into_inner());
+        m.entry(key).or_insert_with(Gate::new).clone()
     }
 
     /// Sends `req`, retrying throttling per `Retry-After` and transport failures a few times.
@@ -184,12 +314,14 @@ impl Http {
     }
 
     async fn send_raw(&self, req: Req) -> Result<Resp, HttpError> {
-        check_url(&req.url)?;
+        let gate = self.gate(&check_url(&req.url)?);
         let method = req.method.to_string();
         let shown = redact(&req.url);
         let mut attempt = 0u32;
         loop {
             attempt += 1;
+            let permit = gate.enter().await;
+            let started = std::time::Instant::now();
             self.stats.requests.fetch_add(1, Ordering::Relaxed);
             let sent = self
                 .client
@@ -233,6 +365,8 @@ impl Http {
                 let wait = retry_after(&headers)
                     .unwrap_or(Duration::from_secs(1))
                     .min(self.max_wait);
+                gate.throttled(wait);
+                drop(permit);
                 self.stats
                     .waited_ms
                     .fetch_add(wait.as_millis() as u64, Ordering::Relaxed);
@@ -256,6 +390,8 @@ impl Http {
                     });
                 }
             };
+            gate.succeeded(started.elapsed());
+            drop(permit);
             if !status.is_success() {
                 let text = String::from_utf8_lossy(&body);
                 let text: String = text.chars().take(600).collect();
@@ -289,6 +425,38 @@ mod tests {
             Err(HttpError::InsecureUrl(_))
         ));
         assert!(check_url("https://contoso.sharepoint.com/sites/x").is_ok());
+    }
+
+    #[tokio::test]
+    async fn the_gate_backs_off_on_throttling_and_grows_on_fast_successes() {
+        let g = Gate::new();
+        let held: Vec<GatePermit> = futures_util::future::join_all((0..4).map(|_| g.enter())).await;
+        g.throttled(Duration::from_millis(300));
+        assert_eq!(
+            g.limit(),
+            GATE_START * 3 / 4,
+            "a 429 cuts the limit by a quarter"
+        );
+        drop(held);
+        let t = tokio::time::Instant::now();
+        let _p = g.enter().await;
+        assert!(
+            t.elapsed() >= Duration::from_millis(290),
+            "new requests wait out Retry-After"
+        );
+        let before = g.limit();
+        for _ in 0..before {
+            g.succeeded(Duration::from_millis(1));
+        }
+        assert_eq!(g.limit(), before + 1, "a window of fast successes adds one");
+        for _ in 0..10 * before {
+            g.succeeded(Duration::from_millis(500));
+        }
+        assert_eq!(
+            g.limit(),
+            before + 1,
+            "slow answers (queueing) hold the limit"
+        );
     }
 
     #[test]

@@ -16,7 +16,12 @@ pub fn redact(text: &str) -> String {
             c.is_whitespace() || c == '"' || c == '\'' || c == ','
         });
     }
-    for key in ["\"AES256CBCKey\":\"", "\"EncryptionKey\":\"", "AccountKey="] {
+    for key in [
+        "\"AES256CBCKey\":\"",
+        "\"EncryptionKey\":\"",
+        "AccountKey=",
+        "accountkey=",
+    ] {
         out = mask_after(&out, key, |c| c == '"' || c == ';');
     }
     out
@@ -55,5 +60,10 @@ mod tests {
         let j = redact(r#"{"AES256CBCKey":"c2VjcmV0","x":1}"#);
         assert_eq!(j, r#"{"AES256CBCKey":"REDACTED","x":1}"#);
         assert_eq!(redact("nothing here"), "nothing here");
+        let cs = redact("DefaultEndpointsProtocol=http;AccountName=a;AccountKey=Eby8vd+M0/2x==;BlobEndpoint=http://h");
+        assert_eq!(
+            cs,
+            "DefaultEndpointsProtocol=http;AccountName=a;AccountKey=REDACTED;BlobEndpoint=http://h"
+        );
     }
 }

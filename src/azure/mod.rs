@@ -4,9 +4,11 @@
 //! (`http://127.0.0.1:10000/devstoreaccount1/c?sas`, as Azurite and the emulator serve them): a
 //! blob URL is the container URL with `/{name}` added to its path and the SAS query kept.
 
+pub mod account;
 pub mod blob;
 pub mod queue;
 
+pub use account::StorageAccount;
 pub use blob::{BlobProperties, ContainerClient};
 pub use queue::{QueueClient, QueueMessage};
 

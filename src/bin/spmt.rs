@@ -117,6 +117,15 @@ struct MigrateArgs {
     /// or changing anything.
     #[arg(long)]
     dry_run: bool,
+    /// Upload to your own Azure storage account (SPMT's custom Azure storage): a standard
+    /// connection string, or `UseDevelopmentStorage=true` for Azurite.
+    #[arg(
+        long,
+        value_name = "CONNECTION_STRING",
+        env = "SPMT_AZURE_STORAGE_CONNECTION_STRING",
+        hide_env_values = true
+    )]
+    azure_storage_connection_string: Option<String>,
 }
 
 #[derive(Args)]
@@ -179,6 +188,13 @@ fn main() -> ExitCode {
 }
 
 async fn migrate(a: MigrateArgs) -> ExitCode {
+    let custom_storage = match a.azure_storage_connection_string.as_deref() {
+        None => None,
+        Some(cs) => match spmt::azure::StorageAccount::from_connection_string(cs) {
+            Ok(acct) => Some(acct),
+            Err(e) => return usage_error(&e.to_string()),
+        },
+    };
     let local = a.target_site_url.eq_ignore_ascii_case("local");
     // Default: one session per source and target, so running the same command again is the
     // task's next round: spmt/<source folder name>-<id>.
@@ -214,6 +230,7 @@ async fn migrate(a: MigrateArgs) -> ExitCode {
     opts.check_content = a.check_content;
     opts.propagate_deletes = a.propagate_deletes;
     opts.dry_run = a.dry_run;
+    opts.custom_storage = custom_storage;
     opts.scan.replace_invalid_char = a.replace_invalid_char;
     if let Some(c) = a.replace_invalid_char {
         if spmt::scan::check_name(&c.to_string(), None).is_err() {

@@ -106,10 +106,18 @@ pub enum SourceError {
     Io(#[from] std::io::Error),
 }
 
-/// Where the importer reads package blobs from. The emulator's own store implements it; a later
-/// source can read customer-provided containers from a real Azure or Azurite account.
+/// Where the importer reads package blobs from (and writes its logs to): the emulator's own
+/// store, or customer-provided containers in an Azure-compatible account (`remote`).
 pub trait BlobSource: Send + Sync {
     fn open(&self, container: &str, name: &str) -> Result<SourceBlob, SourceError>;
+    /// Writes a whole small blob (the import logs, into the manifest container).
+    fn put(
+        &self,
+        container: &str,
+        name: &str,
+        data: &[u8],
+        metadata: Vec<(String, String)>,
+    ) -> Result<(), SourceError>;
 }
 
 impl BlobSource for BlobStore {
@@ -134,6 +142,16 @@ impl BlobSource for BlobStore {
                 cur: None,
             }),
         })
+    }
+
+    fn put(
+        &self,
+        container: &str,
+        name: &str,
+        data: &[u8],
+        metadata: Vec<(String, String)>,
+    ) -> Result<(), SourceError> {
+        Ok(self.put_bytes(container, name, data, metadata)?)
     }
 }
 

@@ -3,6 +3,8 @@
 //! queue when it has one (base64 of the JSON, wrapped in the encrypted envelope for encrypted
 //! jobs), and to the import log lines written at the end.
 
+use super::blob::BlobSource;
+use super::remote::RemoteQueue;
 use super::Emu;
 use crate::crypto::{self, Key};
 use crate::wire::{event_time, EncryptedEnvelope};
@@ -48,6 +50,13 @@ pub struct Problem {
     pub message: String,
 }
 
+/// Where a job's queue events go: a queue of this emulator, or the customer's queue.
+#[derive(Clone)]
+pub enum QueueTarget {
+    Local(String),
+    Remote(Arc<RemoteQueue>),
+}
+
 /// The plaintext progress log of one job, shared with the REST side.
 #[derive(Default)]
 pub struct ProgressLog {
@@ -59,7 +68,7 @@ pub struct Events {
     pub job_id: Uuid,
     correlation_id: Uuid,
     key: Option<Key>,
-    queue: Option<String>,
+    queue: Option<QueueTarget>,
     progress: Arc<ProgressLog>,
     /// (level, log line) for the Import-*.log/.err/.wrn files.
     lines: Vec<(Level, String)>,
@@ -72,7 +81,7 @@ impl Events {
         emu: Arc<Emu>,
         job_id: Uuid,
         key: Option<Key>,
-        queue: Option<String>,
+        queue: Option<QueueTarget>,
         progress: Arc<ProgressLog>,
     ) -> Self {
         Events {
@@ -133,9 +142,13 @@ impl Events {
                 }
                 None => json.clone(),
             };
-            self.emu
-                .queues
-                .put(q, base64::engine::general_purpose::STANDARD.encode(text));
+            let text = base64::engine::general_purpose::STANDARD.encode(text);
+            match q {
+                QueueTarget::Local(name) => {
+                    self.emu.queues.put(name, text);
+                }
+                QueueTarget::Remote(r) => r.put(text),
+            }
         }
         // Import log line format (ours; SPO's is undocumented, reference §7.5), tab-separated:
         //   time \t level \t object type \t url \t error code \t message
@@ -202,9 +215,16 @@ impl Events {
         );
     }
 
+    /// Waits until the customer's queue has every event emitted so far.
+    pub fn flush(&self) {
+        if let Some(QueueTarget::Remote(r)) = &self.queue {
+            r.flush(std::time::Duration::from_secs(30));
+        }
+    }
+
     /// Writes `Import-{JobId}-1.log` (every event), `.err` (errors) and `.wrn` (warnings) into the
     /// manifest container, each encrypted with the job key and its IV in metadata `IV`.
-    pub fn write_logs(&self, container: &str) {
+    pub fn write_logs(&self, sink: &dyn BlobSource, container: &str) {
         let base = format!("Import-{}-1", self.job_id);
         let pick = |f: &dyn Fn(Level) -> bool| -> String {
             self.lines
@@ -232,7 +252,7 @@ impl Events {
                 }
                 None => (text.into_bytes(), Vec::new()),
             };
-            if let Err(e) = self.emu.blobs.put_bytes(container, &name, &data, meta) {
+            if let Err(e) = sink.put(container, &name, &data, meta) {
                 tracing::warn!(job = %self.job_id, error = %e, "writing {name} failed");
             }
         }

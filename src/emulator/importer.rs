@@ -10,9 +10,10 @@
 //! become JobFatalError and skip phase 2 entirely.
 
 use super::blob::{BlobSource, SourceError};
-use super::events::{Events, Problem, ProgressLog};
+use super::events::{Events, Problem, ProgressLog, QueueTarget};
 use super::library::{self, ImportRecord, Item, List, Site};
 use super::manifest::{self, Element};
+use super::remote::RemoteStorage;
 use super::Emu;
 use crate::crypto::{self, CbcDecryptor, Key};
 use crate::wire::{self, JOB_STATE_NONE, JOB_STATE_PROCESSING, JOB_STATE_QUEUED};
@@ -52,8 +53,18 @@ pub struct JobSpec {
     pub site: Site,
     pub source_container: String,
     pub manifest_container: String,
-    pub queue: Option<String>,
+    pub queue: Option<QueueTarget>,
     pub key: Option<Key>,
+    /// Customer-provided containers (reference §3.3); `None`: this emulator's own storage.
+    pub remote: Option<Arc<RemoteStorage>>,
+}
+
+/// Where a job's blobs are read from and its logs written to.
+fn blob_source(emu: &Emu, spec: &JobSpec) -> Arc<dyn BlobSource> {
+    match &spec.remote {
+        Some(r) => r.clone(),
+        None => emu.blobs.clone(),
+    }
 }
 
 struct JobEntry {
@@ -229,6 +240,7 @@ fn run(emu: &Arc<Emu>, spec: &JobSpec, ev: &mut Events) {
         .join("_emulator")
         .join("staging")
         .join(id.to_string());
+    let sink = blob_source(emu, spec);
     let mut imp = Importer::new(emu, spec, ev, staging.clone());
     if let Err(f) = imp.import() {
         imp.ev.fatal(f.code, &f.message);
@@ -243,7 +255,8 @@ fn run(emu: &Arc<Emu>, spec: &JobSpec, ev: &mut Events) {
             .map(|(k, v)| (*k, v.clone()))
             .collect::<Vec<_>>(),
     );
-    ev.write_logs(&spec.manifest_container);
+    ev.write_logs(sink.as_ref(), &spec.manifest_container);
+    ev.flush();
 }
 
 struct Fatal {
@@ -393,7 +406,7 @@ fn int_attr(e: &Element, name: &str) -> Result<Option<i64>, ObjErr> {
 
 impl<'a> Importer<'a> {
     fn new(emu: &'a Arc<Emu>, spec: &'a JobSpec, ev: &'a mut Events, staging: PathBuf) -> Self {
-        let source: Arc<dyn BlobSource> = emu.blobs.clone();
+        let source = blob_source(emu, spec);
         Importer {
             emu,
             spec,

@@ -20,6 +20,7 @@ mod library;
 mod manifest;
 mod queue;
 mod recycle;
+mod remote;
 mod rest;
 mod sas;
 mod server;
@@ -136,6 +137,8 @@ pub(crate) struct Emu {
     pub queues: queue::Queues,
     pub library: library::Library,
     pub jobs: importer::Jobs,
+    /// Client for customer-provided storage (loopback hosts only, see `remote`).
+    pub remote_http: reqwest::Client,
 }
 
 /// A running emulator. Dropping it without [`shutdown`](Self::shutdown) leaves the server running

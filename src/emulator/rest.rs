@@ -2,9 +2,11 @@
 //! API functions on `SP.Site` (reference §3), answering in the verbose (`{"d":…}`) or nometadata
 //! JSON shape the request's Accept header asks for. Every call needs the configured bearer token.
 
+use super::events::QueueTarget;
 use super::importer::{self, JobSpec};
 use super::library::{List, Site};
 use super::recycle;
+use super::remote;
 use super::sas::SasAuthority;
 use super::server::{body_bytes, read_body, Body};
 use super::{Emu, EmulatorError};
@@ -411,9 +413,11 @@ async fn route(
             )
         }
         "/_api/site/createmigrationjobencrypted" => {
-            create_job(ctx, body, true, "CreateMigrationJobEncrypted")?
+            create_job(ctx, body, true, "CreateMigrationJobEncrypted").await?
         }
-        "/_api/site/createmigrationjob" => create_job(ctx, body, false, "CreateMigrationJob")?,
+        "/_api/site/createmigrationjob" => {
+            create_job(ctx, body, false, "CreateMigrationJob").await?
+        }
         "/_api/site/getmigrationstatus" => {
             let items: Vec<Value> = emu
                 .jobs
@@ -670,7 +674,7 @@ fn our_resource(emu: &Emu, uri: &str, kind: &str) -> Option<(String, String)> {
     Some((segs[2].to_string(), u.query().unwrap_or("").to_string()))
 }
 
-fn create_job(
+async fn create_job(
     ctx: &Ctx<'_>,
     body: &[u8],
     encrypted: bool,
@@ -695,21 +699,37 @@ fn create_job(
             ctx.site.server_relative_url()
         ));
     }
+    // Our own (provisioned) containers, or the customer's (reference §3.3): not a mix.
+    let source_uri = &req.azure_container_source_uri;
+    let remote_job = our_resource(emu, source_uri, "blob").is_none();
     let mut containers = Vec::new();
-    for (uri, what, need) in [
+    let mut remote_urls = Vec::new();
+    for (uri, what, need, customer) in [
         (
-            &req.azure_container_source_uri,
+            source_uri,
             "azureContainerSourceUri",
             "r",
+            remote::SOURCE_PERMS,
         ),
         (
             &req.azure_container_manifest_uri,
             "azureContainerManifestUri",
             "rw",
+            remote::MANIFEST_PERMS,
         ),
     ] {
+        if remote_job {
+            match remote::verify_container(&emu.remote_http, uri, what, customer).await {
+                Ok((name, url)) => {
+                    containers.push(name.clone());
+                    remote_urls.push((name, url));
+                }
+                Err(m) => return bad(&m),
+            }
+            continue;
+        }
         let Some((name, sas)) = our_resource(emu, uri, "blob") else {
-            return bad(&format!("{what} is not a container of this emulator (customer-provided Azure containers are not supported yet)."));
+            return bad(&format!("{what} is not a container of this emulator, while azureContainerSourceUri is: both containers come from ProvisionMigrationContainers or both from your own storage."));
         };
         if let Err(e) = emu
             .sas
@@ -733,8 +753,11 @@ fn create_job(
             Ok(k) => Some(k),
             Err(e) => return bad(&format!("options.AES256CBCKey: {e}")),
         }
+    } else if remote_job {
+        // Customer-provided containers may be imported unencrypted.
+        None
     } else {
-        // All containers this emulator serves are SPO-provisioned (reference §3.3, [D-AZ]).
+        // Containers this emulator provisions are SPO-provisioned (reference §3.3, [D-AZ]).
         return Ok(spo_error(
             StatusCode::BAD_REQUEST,
             INVALID_OPERATION,
@@ -748,22 +771,28 @@ fn create_job(
         .filter(|s| !s.is_empty())
     {
         None => None,
-        Some(uri) => {
-            let Some((name, sas)) = our_resource(emu, uri, "queue") else {
-                return bad("azureQueueReportUri is not a queue of this emulator.");
-            };
-            if emu
-                .sas
-                .check(&sas, &SasAuthority::queue_canonical(&name), "a")
-                .is_err()
-                || !emu.queues.exists(&name)
-            {
-                return bad("azureQueueReportUri has an invalid SAS or names no queue.");
+        Some(uri) => match our_resource(emu, uri, "queue") {
+            Some((name, sas)) => {
+                if emu
+                    .sas
+                    .check(&sas, &SasAuthority::queue_canonical(&name), "a")
+                    .is_err()
+                    || !emu.queues.exists(&name)
+                {
+                    return bad("azureQueueReportUri has an invalid SAS or names no queue.");
+                }
+                Some(QueueTarget::Local(name))
             }
-            Some(name)
-        }
+            None => match remote::verify_queue(uri) {
+                Ok(u) => Some(QueueTarget::Remote(remote::RemoteQueue::start(
+                    emu.remote_http.clone(),
+                    u,
+                ))),
+                Err(m) => return bad(&m),
+            },
+        },
     };
-    if emu.strict {
+    if emu.strict && !remote_job {
         let used = emu.blobs.mark_used(&containers[0]) | emu.blobs.mark_used(&containers[1]);
         if used {
             return Ok(spo_error(
@@ -779,6 +808,12 @@ fn create_job(
         manifest_container: containers[1].clone(),
         queue,
         key,
+        remote: remote_job.then(|| {
+            Arc::new(remote::RemoteStorage::new(
+                emu.remote_http.clone(),
+                remote_urls,
+            ))
+        }),
     };
     let id = importer::submit(emu, spec);
     Ok(ctx.function(fn_name, None, json!(id.to_string())))

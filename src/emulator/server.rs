@@ -147,6 +147,10 @@ pub async fn start(cfg: EmulatorConfig) -> Result<EmulatorHandle, EmulatorError>
         queues: queue::Queues::default(),
         library,
         jobs: importer::Jobs::new(max_jobs),
+        remote_http: reqwest::Client::builder()
+            .pool_max_idle_per_host(32)
+            .build()
+            .map_err(|e| EmulatorError::Config(format!("cannot build the storage client: {e}")))?,
     });
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let server = tokio::spawn(accept_loop(listener, emu.clone(), stop_rx));

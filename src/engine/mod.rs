@@ -68,6 +68,9 @@ pub struct MigrateOptions {
     /// Called on the recorder thread with every item's final outcome, when a host asks for
     /// per-item events (the C ABI's `PerItemEvents`). Keep it cheap: it runs inline.
     pub item_observer: Option<ItemObserver>,
+    /// `--azure-storage-connection-string`: upload to the customer's own account instead of
+    /// containers the service provisions (SPMT's CustomAzureStorageAccount).
+    pub custom_storage: Option<crate::azure::StorageAccount>,
 }
 
 /// One item's final outcome, as handed to an [`ItemObserver`].
@@ -149,6 +152,7 @@ impl MigrateOptions {
                 Duration::from_secs(24 * 3600)
             },
             item_observer: None,
+            custom_storage: None,
         }
     }
 }
@@ -296,6 +300,8 @@ pub struct Summary {
     pub throttled_requests: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dry_run: Option<DryRun>,
+    /// Every HTTP request sent, throttled ones included (benchmarks: achieved request rate).
+    pub http_requests: u64,
 }
 
 impl Summary {
@@ -491,18 +497,28 @@ async fn run_round(
         });
     }
 
-    let queue_uri = if scan_only {
-        None
+    // The queue the service reports to, and the URL we read it with (they differ only in
+    // customer storage, where the service gets `sp=rau` and we keep `raup`).
+    let (queue_uri, queue_read_uri) = if scan_only {
+        (None, None)
+    } else if let Some(acct) = &opts.custom_storage {
+        match acct.job_queue(&http).await {
+            Ok((read, service)) => (Some(service), Some(read)),
+            Err(e) => {
+                tracing::warn!(error = %e, "creating the job queue in the custom storage account failed; following jobs with GetMigrationJobProgress");
+                (None, None)
+            }
+        }
     } else {
         match spo.provision_queue().await {
-            Ok(q) => Some(q.job_queue_uri),
+            Ok(q) => (Some(q.job_queue_uri.clone()), Some(q.job_queue_uri)),
             Err(e) => {
                 tracing::warn!(error = %e, "ProvisionMigrationQueue failed; following jobs with GetMigrationJobProgress");
-                None
+                (None, None)
             }
         }
     };
-    let queue = queue_uri
+    let queue = queue_read_uri
         .as_deref()
         .and_then(|u| QueueClient::new(http.clone(), u).ok());
 
@@ -723,6 +739,7 @@ async fn run_round(
     let job_ids = shared.job_ids.lock().map(|v| v.clone()).unwrap_or_default();
     let throttled = shared.http.stats.throttled.load(Ordering::Relaxed);
     let spo_for_deletes = shared.spo.clone();
+    let http_requests = shared.http.stats.requests.load(Ordering::Relaxed);
     drop(shared);
     let store = tokio::task::spawn_blocking(move || rec_thread.join())
         .await
@@ -787,6 +804,7 @@ async fn run_round(
         report_folder: report_folder.display().to_string(),
         throttled_requests: throttled,
         dry_run,
+        http_requests,
     })
 }
 

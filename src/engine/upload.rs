@@ -48,14 +48,14 @@ pub struct Submitted {
 struct EncState {
     file: std::fs::File,
     enc: Option<CbcEncryptor>,
-    md5: Md5,
     plain: u64,
     /// Size the scan saw; the file may have changed since, so it is only a hint.
     expected: u64,
 }
 
-/// Reads the next `block` plaintext bytes and returns their ciphertext; at EOF the padded tail.
-fn next_block(st: &mut EncState, block: usize) -> std::io::Result<(Vec<u8>, bool)> {
+/// Reads the next `block` plaintext bytes and returns their ciphertext (at EOF the padded tail)
+/// and its MD5 for `Content-MD5`, hashed here, on the blocking thread, once.
+fn next_block(st: &mut EncState, block: usize) -> std::io::Result<(Vec<u8>, bool, [u8; 16])> {
     // Sized from what the scan saw, not from the block size: a 1 KiB file must not cost an
     // 8 MiB zeroed buffer (that memset dominated small-file runs).
     let hint = (st.expected.saturating_sub(st.plain) as usize)
@@ -74,8 +74,8 @@ fn next_block(st: &mut EncState, block: usize) -> std::io::Result<(Vec<u8>, bool
             enc.finish(&mut out);
         }
     }
-    st.md5.update(&out);
-    Ok((out, eof))
+    let md5: [u8; 16] = Md5::digest(&out).into();
+    Ok((out, eof, md5))
 }
 
 /// Uploads one file; returns the plaintext size actually sent.
@@ -111,7 +111,6 @@ async fn upload_file(
     let mut st = Some(EncState {
         file,
         enc: Some(CbcEncryptor::new(&key2, &iv)),
-        md5: Md5::new(),
         plain: 0,
         expected: it.size,
     });
@@ -127,7 +126,7 @@ async fn upload_file(
         })
         .await
         .map_err(|e| (codes::CANNOT_OPEN, e.to_string()))?;
-        let (cipher, eof) = res.map_err(open_err.clone())?;
+        let (cipher, eof, md5) = res.map_err(open_err.clone())?;
         st = Some(s);
         let len = cipher.len() as u64;
         let up = |e: crate::http::HttpError| {
@@ -138,12 +137,12 @@ async fn upload_file(
         };
         if first && eof {
             // Whole file in one request: Put Blob carries the IV and Content-MD5.
-            data.put_blob(&it.blob_name, Bytes::from(cipher), Some(&iv_b64))
+            data.put_blob_md5(&it.blob_name, Bytes::from(cipher), Some(&iv_b64), &md5)
                 .await
                 .map_err(up)?;
         } else {
             let id = block_id(ids.len() as u32);
-            data.put_block(&it.blob_name, &id, Bytes::from(cipher))
+            data.put_block_md5(&it.blob_name, &id, Bytes::from(cipher), &md5)
                 .await
                 .map_err(up)?;
             ids.push(id);
@@ -159,8 +158,9 @@ async fn upload_file(
     }
     let s = st.ok_or((codes::UPLOAD_FAILED, "internal state lost".to_string()))?;
     if !ids.is_empty() {
-        let whole: [u8; 16] = s.md5.finalize().into();
-        data.put_block_list(&it.blob_name, &ids, Some(&iv_b64), Some(&whole))
+        // Each block carried its own Content-MD5; a whole-blob MD5 would cost another pass
+        // over every byte (x-ms-blob-content-md5 is optional).
+        data.put_block_list(&it.blob_name, &ids, Some(&iv_b64), None)
             .await
             .map_err(|e| {
                 (
@@ -194,6 +194,49 @@ async fn upload_xml(
     manifest.snapshot(name).await.map(|_| ())
 }
 
+/// Where one package goes: the containers we write to, the URIs the service reads from, the key.
+struct JobStorage {
+    data: ContainerClient,
+    manifest: ContainerClient,
+    data_uri: String,
+    manifest_uri: String,
+    key: Key,
+}
+
+/// Containers the service provisions, or (`--azure-storage-connection-string`) a new pair in the
+/// customer's account with SAS URIs of the permissions the API requires (reference §3.3) and a
+/// key of our own.
+async fn job_storage(shared: &Shared) -> Result<JobStorage, String> {
+    let mk = |u: &str| {
+        ContainerClient::new(shared.http.clone(), u)
+            .map_err(|e| format!("unusable container URI: {e}"))
+    };
+    if let Some(acct) = &shared.opts.custom_storage {
+        let c = acct.job_containers(&shared.http).await.map_err(|e| {
+            format!("creating containers in the custom storage account failed: {e}")
+        })?;
+        return Ok(JobStorage {
+            data: mk(&c.data_client_uri)?,
+            manifest: mk(&c.manifest_client_uri)?,
+            data_uri: c.data_service_uri,
+            manifest_uri: c.manifest_service_uri,
+            key: Key::random(),
+        });
+    }
+    let (containers, key) = shared
+        .spo
+        .provision_containers()
+        .await
+        .map_err(|e| format!("ProvisionMigrationContainers failed: {e}"))?;
+    Ok(JobStorage {
+        data: mk(&containers.data_container_uri)?,
+        manifest: mk(&containers.metadata_container_uri)?,
+        data_uri: containers.data_container_uri,
+        manifest_uri: containers.metadata_container_uri,
+        key,
+    })
+}
+
 /// Uploads a package and submits its job. Items that could not be read or sent come back as
 /// failures and are left out of the manifest; an error fails the whole package.
 pub async fn upload_package(
@@ -201,36 +244,11 @@ pub async fn upload_package(
     mut pkg: Package,
 ) -> (Result<Submitted, Failure>, Vec<FileFailure>, Package) {
     let spo = &shared.spo;
-    let (containers, key) = match spo.provision_containers().await {
-        Ok(x) => x,
-        Err(e) => {
-            return (
-                Err((
-                    codes::SUBMIT_FAILED,
-                    format!("ProvisionMigrationContainers failed: {e}"),
-                )),
-                vec![],
-                pkg,
-            )
-        }
+    let js = match job_storage(&shared).await {
+        Ok(js) => js,
+        Err(message) => return (Err((codes::SUBMIT_FAILED, message)), vec![], pkg),
     };
-    let mk = |u: &str| ContainerClient::new(shared.http.clone(), u);
-    let (data, manifest) = match (
-        mk(&containers.data_container_uri),
-        mk(&containers.metadata_container_uri),
-    ) {
-        (Ok(d), Ok(m)) => (d, m),
-        (Err(e), _) | (_, Err(e)) => {
-            return (
-                Err((
-                    codes::SUBMIT_FAILED,
-                    format!("the service returned an unusable container URI: {e}"),
-                )),
-                vec![],
-                pkg,
-            )
-        }
-    };
+    let (data, manifest, key) = (js.data, js.manifest, js.key);
 
     let files: Vec<(usize, PkgItem)> = pkg
         .items
@@ -303,8 +321,8 @@ pub async fn upload_package(
     match spo
         .create_job_encrypted(
             shared.target.web_id,
-            &containers.data_container_uri,
-            &containers.metadata_container_uri,
+            &js.data_uri,
+            &js.manifest_uri,
             queue,
             &key,
         )

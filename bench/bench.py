@@ -1,0 +1,326 @@
+#!/usr/bin/env python3
+"""spmt throughput benchmarks (issue 7). Not a test: prints one table of figures.
+
+Trees (deterministic, generated once into $SPMT_BENCH_DIR, default /tmp/spmt-bench):
+  small  2,000 files of 1-64 KiB
+  large  16 files of 64 MiB
+  mixed  files with a median of about 1.5 MB (log-normal sizes)
+  scan   1,000,000 empty files in 1,000 folders (metadata-only scan)
+  thr    600 files of 1-8 KiB (throttled run)
+
+For each of small/large/mixed: `spmt migrate` into the local target; then, each on a fresh
+Azurite, `spmt migrate --azure-storage-connection-string` (into the local target, which imports
+from Azurite) and `rclone copy` of the same tree into Azurite, with their wall-time ratio.
+Wall time, MB/s, files/s, CPU seconds (user+sys) and peak RSS come from wait4() of each process.
+
+Usage: bench/run [--only small,large,...] (bench/run builds spmt and checks rclone/Azurite).
+"""
+import json
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SPMT = os.environ.get("SPMT_BIN") or os.path.join(
+    os.environ.get("CARGO_TARGET_DIR", os.path.join(REPO, "target")), "release", "spmt")
+AZURITE = os.environ.get("AZURITE_BIN") or os.path.join(REPO, "node_modules", ".bin", "azurite")
+CACHE = os.environ.get("SPMT_BENCH_DIR", "/tmp/spmt-bench")
+DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+THROTTLE_R = int(os.environ.get("SPMT_BENCH_RATE", "200"))
+MiB = 1 << 20
+
+
+# ---------------------------------------------------------------- trees
+
+def _write(path, data):
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def gen_small(root):
+    rnd = random.Random(1)
+    for i in range(2000):
+        d = os.path.join(root, f"dir-{i % 20:02d}")
+        os.makedirs(d, exist_ok=True)
+        _write(os.path.join(d, f"file-{i:05d}.bin"), rnd.randbytes(rnd.randint(1024, 64 * 1024)))
+
+
+def gen_large(root):
+    rnd = random.Random(2)
+    os.makedirs(root, exist_ok=True)
+    for i in range(16):
+        _write(os.path.join(root, f"big-{i:02d}.bin"), rnd.randbytes(64 * MiB))
+
+
+def gen_mixed(root):
+    rnd = random.Random(3)
+    for i in range(300):
+        d = os.path.join(root, f"team-{i % 10}", f"year-{2015 + i % 7}")
+        os.makedirs(d, exist_ok=True)
+        size = int(min(max(1.5e6 * pow(2.718281828, rnd.gauss(0, 1.1)), 1), 96 * MiB))
+        _write(os.path.join(d, f"doc-{i:04d}.docx"), rnd.randbytes(size))
+
+
+def gen_scan(root):
+    for d in range(1000):
+        p = os.path.join(root, f"d{d:04d}")
+        os.makedirs(p, exist_ok=True)
+        for f in range(999):
+            open(os.path.join(p, f"f{f:03d}.txt"), "wb").close()
+
+
+def gen_thr(root):
+    rnd = random.Random(5)
+    for i in range(600):
+        d = os.path.join(root, f"dir-{i % 6}")
+        os.makedirs(d, exist_ok=True)
+        _write(os.path.join(d, f"f-{i:04d}.txt"), rnd.randbytes(rnd.randint(1024, 8192)))
+
+
+GENERATORS = {"small": gen_small, "large": gen_large, "mixed": gen_mixed, "scan": gen_scan,
+              "thr": gen_thr}
+
+
+def tree(name):
+    """Generates the tree once; returns (path, files, folders, bytes, median file size)."""
+    root = os.path.join(CACHE, "trees", name)
+    marker = os.path.join(CACHE, "trees", f".{name}.complete")
+    if not os.path.exists(marker):
+        shutil.rmtree(root, ignore_errors=True)
+        os.makedirs(root)
+        t = time.perf_counter()
+        GENERATORS[name](root)
+        print(f"  generated tree '{name}' in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+        sizes, folders = [], 0
+        for dp, dns, fns in os.walk(root):
+            folders += len(dns)
+            sizes += [os.path.getsize(os.path.join(dp, f)) for f in fns]
+        sizes.sort()
+        with open(marker, "w") as f:
+            json.dump({"files": len(sizes), "folders": folders, "bytes": sum(sizes),
+                       "median": sizes[len(sizes) // 2] if sizes else 0}, f)
+    with open(marker) as f:
+        m = json.load(f)
+    return root, m["files"], m["folders"], m["bytes"], m["median"]
+
+
+# ---------------------------------------------------------------- processes
+
+def measure(cmd, env=None, cwd=None):
+    """Runs cmd; returns dict(wall, cpu, rss_mb, rc, out, err)."""
+    out = tempfile.TemporaryFile()
+    err = tempfile.TemporaryFile()
+    t = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=cwd)
+    _, status, ru = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - t
+    p.returncode = os.waitstatus_to_exitcode(status)
+    out.seek(0)
+    err.seek(0)
+    return {"wall": wall, "cpu": ru.ru_utime + ru.ru_stime, "rss_mb": ru.ru_maxrss / 1024,
+            "rc": p.returncode, "out": out.read().decode(errors="replace"),
+            "err": err.read().decode(errors="replace")}
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Azurite:
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="azurite-", dir=CACHE)
+        self.bp, self.qp, tp = free_port(), free_port(), free_port()
+        self.proc = subprocess.Popen(
+            [AZURITE, "--silent", "--skipApiVersionCheck", "--disableProductStyleUrl",
+             "--location", self.dir, "--blobHost", "127.0.0.1", "--queueHost", "127.0.0.1",
+             "--tableHost", "127.0.0.1", "--blobPort", str(self.bp), "--queuePort", str(self.qp),
+             "--tablePort", str(tp)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(300):
+            try:
+                socket.create_connection(("127.0.0.1", self.bp)).close()
+                socket.create_connection(("127.0.0.1", self.qp)).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise SystemExit("Azurite did not start")
+
+    def blob(self):
+        return f"http://127.0.0.1:{self.bp}/devstoreaccount1"
+
+    def connection_string(self):
+        return (f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={DEV_KEY};"
+                f"BlobEndpoint={self.blob()};"
+                f"QueueEndpoint=http://127.0.0.1:{self.qp}/devstoreaccount1;")
+
+    def close(self):
+        self.proc.terminate()
+        self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def spmt_migrate(src, extra=(), site="local", token=None):
+    tmp = tempfile.mkdtemp(prefix="run-", dir=CACHE)
+    cmd = [SPMT, "migrate", "--file-share-source", src, "--target-site-url", site,
+           "--target-list", "Documents", "--local-target-root", os.path.join(tmp, "target"),
+           "--working-folder", os.path.join(tmp, "work"), "--json", *extra]
+    env = dict(os.environ)
+    if token:
+        env["SPMT_ACCESS_TOKEN"] = token
+    r = measure(cmd, env=env)
+    try:
+        r["summary"] = json.loads(r["out"])
+    except ValueError:
+        r["summary"] = {}
+    shutil.rmtree(tmp, ignore_errors=True)
+    return r
+
+
+def failed_items(r):
+    items = r.get("summary", {}).get("items", {})
+    return items.get("failed", "?") if items else "?"
+
+
+def check(r, what):
+    if r["rc"] != 0:
+        print(f"  !! {what}: exit {r['rc']}: {r['err'][-600:]} {r['out'][-600:]}", file=sys.stderr)
+
+
+def rclone_copy(src, az):
+    env = dict(os.environ)
+    env.update({
+        "RCLONE_CONFIG_AZ_TYPE": "azureblob",
+        "RCLONE_CONFIG_AZ_ACCOUNT": "devstoreaccount1",
+        "RCLONE_CONFIG_AZ_KEY": DEV_KEY,
+        "RCLONE_CONFIG_AZ_ENDPOINT": az.blob(),
+        "RCLONE_CONFIG_AZ_USE_EMULATOR": "true",
+    })
+    return measure(["rclone", "copy", "--config", "/dev/null", src, "az:bench"], env=env)
+
+
+# ---------------------------------------------------------------- table
+
+ROWS = []
+
+
+def row(name, r, nbytes=None, files=None, extra=""):
+    wall = r["wall"]
+    mbs = f"{nbytes / 1e6 / wall:8.1f}" if nbytes is not None else f"{'':8}"
+    fps = f"{files / wall:9.0f}" if files is not None else f"{'':9}"
+    ROWS.append(f"{name:<40} {wall:8.2f} {mbs} {fps} {r['cpu']:7.2f} {r['rss_mb']:8.0f}  {extra}")
+
+
+def print_table():
+    print()
+    print(f"{'scenario':<40} {'wall s':>8} {'MB/s':>8} {'files/s':>9} {'CPU s':>7} {'RSS MB':>8}  notes")
+    print("-" * 110)
+    for r in ROWS:
+        print(r)
+
+
+# ---------------------------------------------------------------- scenarios
+
+def bench_tree(name, label):
+    src, files, folders, nbytes, median = tree(name)
+    desc = f"{label}: {files} files, {nbytes / 1e6:.0f} MB, median {median / 1e6:.2f} MB"
+    print(f"  {desc}", file=sys.stderr)
+    r = spmt_migrate(src)
+    check(r, f"{name} local")
+    row(f"({name}) spmt -> local target", r, nbytes, files,
+        f"failed={failed_items(r)}; {desc}")
+    az = Azurite()
+    try:
+        s = spmt_migrate(src, ["--azure-storage-connection-string", az.connection_string()])
+        check(s, f"{name} custom storage")
+    finally:
+        az.close()
+    az = Azurite()
+    try:
+        c = rclone_copy(src, az)
+        check(c, f"{name} rclone")
+    finally:
+        az.close()
+    row(f"({name}) spmt -> Azurite (+import)", s, nbytes, files, f"failed={failed_items(s)}")
+    row(f"({name}) rclone copy -> Azurite", c, nbytes, files,
+        f"spmt/rclone wall ratio = {s['wall'] / c['wall']:.2f}")
+
+
+def bench_scan():
+    src, files, folders, _, _ = tree("scan")
+    r = spmt_migrate(src, ["--scan-only"])
+    check(r, "scan")
+    n = files + folders
+    row("(scan) 1M entries --scan-only", r, None, n,
+        f"{n / r['wall']:,.0f} entries/s; {n:,} entries")
+
+
+def bench_throttled():
+    src, files, folders, nbytes, _ = tree("thr")
+    port = free_port()
+    root = tempfile.mkdtemp(prefix="emu-", dir=CACHE)
+    token = "bench-token"
+    emu = subprocess.Popen([SPMT, "emulator", "--listen", f"127.0.0.1:{port}", "--root", root,
+                            "--access-token", token, "--max-requests-per-sec", str(THROTTLE_R)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port)).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        r = spmt_migrate(src, site=f"http://127.0.0.1:{port}/sites/bench", token=token)
+        check(r, "throttled")
+    finally:
+        emu.terminate()
+        emu.wait()
+        shutil.rmtree(root, ignore_errors=True)
+    s = r.get("summary", {})
+    req, thr = s.get("http_requests", 0), s.get("throttled_requests", 0)
+    ok = req - thr
+    rate = ok / r["wall"]
+    row(f"(throttled) R={THROTTLE_R} req/s, {files} files", r, nbytes, files,
+        f"achieved {rate:.0f} req/s = {rate / THROTTLE_R:.1%} of R; {ok} ok + {thr} throttled; failed={failed_items(r)}")
+
+
+def main():
+    only = None
+    if "--only" in sys.argv:
+        only = set(sys.argv[sys.argv.index("--only") + 1].split(","))
+    os.makedirs(CACHE, exist_ok=True)
+    if not os.path.exists(SPMT):
+        raise SystemExit(f"{SPMT} not found: run bench/run (it builds spmt --release)")
+    t = time.perf_counter()
+    for name, label in [("small", "(a) small files"), ("large", "(b) 16 x 64 MiB"),
+                        ("mixed", "(c) mixed")]:
+        if only is None or name in only:
+            bench_tree(name, label)
+    if only is None or "scan" in only:
+        bench_scan()
+    if only is None or "throttled" in only:
+        bench_throttled()
+    print_table()
+    print(f"\n{os.cpu_count()} cores; {cpu_model()}; total {time.perf_counter() - t:.0f} s")
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
+if __name__ == "__main__":
+    main()

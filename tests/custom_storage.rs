@@ -1,0 +1,235 @@
+//! Custom Azure storage (SPMT's CustomAzureStorageAccount): `spmt migrate` uploads into a
+//! storage account the user owns — here a test-started Azurite — and the local target imports
+//! from there with the SAS URIs spmt hands it.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// Azurite's well-known development account key (public, documented by Microsoft).
+const DEV_KEY: &str =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+struct Azurite {
+    child: Child,
+    blob: String,
+    queue: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Azurite {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start_azurite() -> Azurite {
+    let bin = std::env::var("AZURITE_BIN").unwrap_or_else(|_| {
+        let local =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("node_modules/.bin/azurite");
+        if local.exists() {
+            local.display().to_string()
+        } else {
+            "azurite".into()
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let (bp, qp, tp) = (free_port(), free_port(), free_port());
+    let mut child = Command::new(bin)
+        .args(["--silent", "--skipApiVersionCheck", "--disableProductStyleUrl", "--location"])
+        .arg(dir.path())
+        .args(["--blobHost", "127.0.0.1", "--queueHost", "127.0.0.1", "--tableHost", "127.0.0.1"])
+        .args(["--blobPort", &bp.to_string(), "--queuePort", &qp.to_string(), "--tablePort", &tp.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start Azurite ({e}); install it with `npm install azurite` or set AZURITE_BIN"));
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", bp)).is_ok()
+            && std::net::TcpStream::connect(("127.0.0.1", qp)).is_ok()
+        {
+            return Azurite {
+                child,
+                blob: format!("http://127.0.0.1:{bp}/devstoreaccount1"),
+                queue: format!("http://127.0.0.1:{qp}/devstoreaccount1"),
+                _dir: dir,
+            };
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("Azurite did not start listening");
+}
+
+fn connection_string(az: &Azurite) -> String {
+    format!(
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={DEV_KEY};BlobEndpoint={};QueueEndpoint={};",
+        az.blob, az.queue
+    )
+}
+
+/// Lists with an account SAS (the test's own view of the account): the `<Name>`s in the reply.
+fn list_names(url: &str) -> Vec<String> {
+    let key = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, DEV_KEY).unwrap();
+    let expiry = (chrono::Utc::now() + chrono::Duration::hours(1))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let sas = spmt::wire::account_sas("devstoreaccount1", &key, "bq", "sco", "rl", &expiry);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let body = rt.block_on(async {
+        reqwest::Client::new()
+            .get(format!("{url}&{sas}"))
+            .header("x-ms-version", spmt::wire::STORAGE_VERSION)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    });
+    body.split("<Name>")
+        .skip(1)
+        .filter_map(|s| s.split_once("</Name>").map(|(n, _)| n.to_string()))
+        .collect()
+}
+
+fn spmt() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_spmt"))
+}
+
+#[test]
+fn migrate_with_custom_storage_uploads_to_azurite_and_the_files_arrive() {
+    let az = start_azurite();
+    let (src, root, work) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    std::fs::create_dir(src.path().join("docs")).unwrap();
+    let big: Vec<u8> = (0..3 * 1024 * 1024 + 5).map(|i| (i % 253) as u8).collect();
+    let files: Vec<(&str, Vec<u8>)> = vec![
+        ("docs/a.txt", b"alpha".to_vec()),
+        ("b.txt", b"beta".to_vec()),
+        ("docs/empty.bin", vec![]),
+        ("docs/big.bin", big),
+    ];
+    for (p, d) in &files {
+        std::fs::write(src.path().join(p), d).unwrap();
+    }
+    let out = spmt()
+        .args([
+            "migrate",
+            "--target-site-url",
+            "local",
+            "--target-list",
+            "Documents",
+            "--json",
+        ])
+        .arg("--azure-storage-connection-string")
+        .arg(connection_string(&az))
+        .arg("--file-share-source")
+        .arg(src.path())
+        .arg("--local-target-root")
+        .arg(root.path())
+        .arg("--working-folder")
+        .arg(work.path())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&stdout).expect("stdout is JSON");
+    assert_eq!(v["items"]["migrated"], 5, "{stdout}");
+    assert_eq!(v["items"]["failed"], 0, "{stdout}");
+
+    // The bytes arrived in the target library.
+    let lib = root.path().join("sites/local/Documents");
+    for (p, d) in &files {
+        assert_eq!(&std::fs::read(lib.join(p)).unwrap(), d, "{p}");
+    }
+
+    // The package went through the customer's account: a data and a manifest container, one
+    // encrypted blob per file plus the eight XMLs and the import logs.
+    let containers = list_names(&format!("{}?comp=list", az.blob));
+    let data: Vec<&String> = containers
+        .iter()
+        .filter(|c| c.ends_with("-files"))
+        .collect();
+    let pkg: Vec<&String> = containers
+        .iter()
+        .filter(|c| c.ends_with("-package"))
+        .collect();
+    assert_eq!((data.len(), pkg.len()), (1, 1), "{containers:?}");
+    let blobs = list_names(&format!(
+        "{}/{}?restype=container&comp=list",
+        az.blob, data[0]
+    ));
+    assert_eq!(blobs.len(), 4, "one blob per file: {blobs:?}");
+    let manifest = list_names(&format!(
+        "{}/{}?restype=container&comp=list",
+        az.blob, pkg[0]
+    ));
+    for x in ["Manifest.xml", "UserGroup.xml", "ExportSettings.xml"] {
+        assert!(manifest.iter().any(|b| b == x), "{x} in {manifest:?}");
+    }
+    assert!(
+        manifest
+            .iter()
+            .any(|b| b.starts_with("Import-") && b.ends_with(".log")),
+        "the import log is written back to the manifest container: {manifest:?}"
+    );
+    let queues = list_names(&format!("{}?comp=list", az.queue));
+    assert!(queues.iter().any(|q| q.starts_with("spmt-")), "{queues:?}");
+
+    // The account key never reaches the output or the log.
+    let log = std::fs::read_to_string(work.path().join("spmt.log")).unwrap_or_default();
+    for text in [&*stdout, &*stderr, &log] {
+        assert!(!text.contains(&DEV_KEY[..20]), "key leaked: {text}");
+    }
+}
+
+#[test]
+fn a_malformed_connection_string_exits_2_naming_the_field_not_the_key() {
+    let src = tempfile::tempdir().unwrap();
+    let secret = "c2VjcmV0*not-base64*";
+    let out = spmt()
+        .args([
+            "migrate",
+            "--target-site-url",
+            "local",
+            "--target-list",
+            "Documents",
+        ])
+        .arg("--azure-storage-connection-string")
+        .arg(format!("AccountName=contoso;AccountKey={secret}"))
+        .arg("--file-share-source")
+        .arg(src.path())
+        .arg("--local-target-root")
+        .arg(src.path().join("t"))
+        .arg("--working-folder")
+        .arg(src.path().join("w"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("AccountKey") && err.contains("connection string"),
+        "{err}"
+    );
+    assert!(!err.contains(secret), "{err}");
+}
