@@ -44,11 +44,18 @@ async fn settled_events(spo: &SpoClient, job: Uuid, opts: &MigrateOptions) -> Op
                 .await;
             }
             _ => {
+                // The job may have ended between reading its events and asking its state:
+                // read them once more, so its JobEnd is not missed (that would send its items
+                // again and import them twice).
+                let all = match spo.all_job_events(job).await {
+                    Ok(again) => again,
+                    Err(_) => all,
+                };
                 return if ok && !all.is_empty() {
                     Some(all)
                 } else {
                     None
-                }
+                };
             }
         }
     }
