@@ -10,76 +10,10 @@ use spmt::azure::{ContainerClient, QueueClient};
 use spmt::crypto::{self, Key};
 use spmt::http::Http;
 use spmt::wire::{self, Sas};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+#[path = "common/azurite.rs"]
+mod harness;
 
-const ACCOUNT: &str = "devstoreaccount1";
-/// Azurite's well-known development account key (public, documented by Microsoft).
-const DEV_KEY: &str =
-    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
-
-struct Azurite {
-    child: Child,
-    blob: String,
-    queue: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Azurite {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn azurite_bin() -> String {
-    if let Ok(b) = std::env::var("AZURITE_BIN") {
-        return b;
-    }
-    let local = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("node_modules/.bin/azurite");
-    if local.exists() {
-        return local.display().to_string();
-    }
-    "azurite".into()
-}
-
-fn start_azurite() -> Azurite {
-    let dir = tempfile::tempdir().unwrap();
-    let (bp, qp, tp) = (free_port(), free_port(), free_port());
-    let mut child = Command::new(azurite_bin())
-        .args(["--silent", "--skipApiVersionCheck", "--disableProductStyleUrl", "--location"])
-        .arg(dir.path())
-        .args(["--blobHost", "127.0.0.1", "--queueHost", "127.0.0.1", "--tableHost", "127.0.0.1"])
-        .args(["--blobPort", &bp.to_string(), "--queuePort", &qp.to_string(), "--tablePort", &tp.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start Azurite ({e}); install it with `npm install azurite` or set AZURITE_BIN"));
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(("127.0.0.1", bp)).is_ok()
-            && std::net::TcpStream::connect(("127.0.0.1", qp)).is_ok()
-        {
-            return Azurite {
-                child,
-                blob: format!("http://127.0.0.1:{bp}/{ACCOUNT}"),
-                queue: format!("http://127.0.0.1:{qp}/{ACCOUNT}"),
-                _dir: dir,
-            };
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("Azurite did not start listening");
-}
+use harness::{start_azurite, Azurite, ACCOUNT, DEV_KEY};
 
 fn key() -> Vec<u8> {
     base64::engine::general_purpose::STANDARD

@@ -2,73 +2,11 @@
 //! storage account the user owns — here a test-started Azurite — and the local target imports
 //! from there with the SAS URIs spmt hands it.
 
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+#[path = "common/azurite.rs"]
+mod harness;
 
-/// Azurite's well-known development account key (public, documented by Microsoft).
-const DEV_KEY: &str =
-    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
-
-struct Azurite {
-    child: Child,
-    blob: String,
-    queue: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Azurite {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start_azurite() -> Azurite {
-    let bin = std::env::var("AZURITE_BIN").unwrap_or_else(|_| {
-        let local =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("node_modules/.bin/azurite");
-        if local.exists() {
-            local.display().to_string()
-        } else {
-            "azurite".into()
-        }
-    });
-    let dir = tempfile::tempdir().unwrap();
-    let (bp, qp, tp) = (free_port(), free_port(), free_port());
-    let mut child = Command::new(bin)
-        .args(["--silent", "--skipApiVersionCheck", "--disableProductStyleUrl", "--location"])
-        .arg(dir.path())
-        .args(["--blobHost", "127.0.0.1", "--queueHost", "127.0.0.1", "--tableHost", "127.0.0.1"])
-        .args(["--blobPort", &bp.to_string(), "--queuePort", &qp.to_string(), "--tablePort", &tp.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start Azurite ({e}); install it with `npm install azurite` or set AZURITE_BIN"));
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(("127.0.0.1", bp)).is_ok()
-            && std::net::TcpStream::connect(("127.0.0.1", qp)).is_ok()
-        {
-            return Azurite {
-                child,
-                blob: format!("http://127.0.0.1:{bp}/devstoreaccount1"),
-                queue: format!("http://127.0.0.1:{qp}/devstoreaccount1"),
-                _dir: dir,
-            };
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("Azurite did not start listening");
-}
+use harness::{start_azurite, Azurite, DEV_KEY};
+use std::process::Command;
 
 fn connection_string(az: &Azurite) -> String {
     format!(

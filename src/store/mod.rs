@@ -319,6 +319,12 @@ impl Store {
         }
     }
 
+    /// Runs one cached statement that writes.
+    fn exec(&self, sql: &str, params: impl rusqlite::Params) -> Result<(), StoreError> {
+        let mut st = self.conn.prepare_cached(sql).map_err(|e| self.err(e))?;
+        st.execute(params).map(|_| ()).map_err(|e| self.err(e))
+    }
+
     /// Every row of a query, each made by `f`.
     fn rows<T>(
         &self,
@@ -484,13 +490,10 @@ impl Store {
     }
 
     pub fn set_package(&self, item: i64, package: i64) -> Result<(), StoreError> {
-        let mut st = self
-            .conn
-            .prepare_cached("UPDATE items SET package = ?1 WHERE id = ?2")
-            .map_err(|e| self.err(e))?;
-        st.execute(params![package, item])
-            .map(|_| ())
-            .map_err(|e| self.err(e))
+        self.exec(
+            "UPDATE items SET package = ?1 WHERE id = ?2",
+            params![package, item],
+        )
     }
 
     pub fn set_outcome(
@@ -862,13 +865,10 @@ impl Store {
     }
 
     pub fn set_hash(&self, item: i64, hash: &str) -> Result<(), StoreError> {
-        let mut st = self
-            .conn
-            .prepare_cached("UPDATE items SET content_hash = ?1 WHERE id = ?2")
-            .map_err(|e| self.err(e))?;
-        st.execute(params![hash, item])
-            .map(|_| ())
-            .map_err(|e| self.err(e))
+        self.exec(
+            "UPDATE items SET content_hash = ?1 WHERE id = ?2",
+            params![hash, item],
+        )
     }
 
     /// What earlier rounds of `task_id` put in the target and this round's scan did not see:
