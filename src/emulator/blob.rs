@@ -110,6 +110,9 @@ pub enum SourceError {
 /// store, or customer-provided containers in an Azure-compatible account (`remote`).
 pub trait BlobSource: Send + Sync {
     fn open(&self, container: &str, name: &str) -> Result<SourceBlob, SourceError>;
+    /// The blobs the importer will open next, in order: a source over the network may start
+    /// fetching them so the import is not one round trip per file. Nothing by default.
+    fn will_open(&self, _container: &str, _names: Vec<String>) {}
     /// Writes a whole small blob (the import logs, into the manifest container).
     fn put(
         &self,

@@ -479,6 +479,7 @@ impl<'a> Importer<'a> {
             .flat_map(|m| m.children.into_iter().filter(|c| c.name == "SPObject"))
             .collect();
         self.counters.total_expected = objects.len() as u64;
+        let mut contents = Vec::new();
         // First pass: what pairs with what (an SPFile needs its SPListItem, reference §6.7).
         for o in &objects {
             let kind = o.attr("ObjectType").unwrap_or("");
@@ -510,9 +511,13 @@ impl<'a> Importer<'a> {
                     {
                         self.counters.expected_bytes += n;
                     }
+                    if let Some(fv) = v.attr_nonempty("FileValue") {
+                        contents.push(fv.to_string());
+                    }
                 }
             }
         }
+        self.source.will_open(&self.spec.source_container, contents);
         for o in &objects {
             self.process(o)?;
             self.counters.objects_processed += 1;

@@ -140,6 +140,48 @@ pub fn verify_queue(uri: &str) -> Result<url::Url, String> {
 /// Blob name → newest snapshot (None: the blob has none).
 type Listing = Arc<HashMap<String, Option<String>>>;
 
+/// Content blobs requested ahead of the importer. Only the request is made early: a response
+/// waits with its body unread until the importer opens it, so memory stays at a few socket
+/// buffers however large the blobs are.
+const FETCH_AHEAD: usize = 8;
+
+type Pending = tokio::task::JoinHandle<Result<reqwest::Response, reqwest::Error>>;
+
+type Key = (String, String);
+
+#[derive(Default)]
+struct Ahead {
+    /// (order, (container, blob)) the importer will open, not requested yet.
+    queue: std::collections::VecDeque<(u64, Key)>,
+    /// Requests made ahead, with their place in the order.
+    sent: HashMap<Key, (u64, Pending)>,
+    next: u64,
+}
+
+impl Ahead {
+    /// The importer opens `key`: what it passed over (an object that failed before its
+    /// content was read) is dropped, so it never holds a place in the window.
+    fn take(&mut self, key: &Key) -> Option<Pending> {
+        let at = match self.sent.get(key) {
+            Some((n, _)) => *n,
+            None => match self.queue.iter().find(|(_, k)| k == key) {
+                Some((n, _)) => *n,
+                None => return None,
+            },
+        };
+        while self.queue.front().is_some_and(|(n, _)| *n <= at) {
+            self.queue.pop_front();
+        }
+        self.sent.retain(|_, (n, p)| {
+            if *n < at {
+                p.abort();
+            }
+            *n >= at
+        });
+        self.sent.remove(key).map(|(_, p)| p)
+    }
+}
+
 /// The two containers of one job in customer storage.
 pub struct RemoteStorage {
     http: reqwest::Client,
@@ -147,6 +189,7 @@ pub struct RemoteStorage {
     containers: HashMap<String, url::Url>,
     /// Per container: blob name → newest snapshot (None: no snapshot), listed once.
     index: Mutex<HashMap<String, Listing>>,
+    ahead: Mutex<Ahead>,
 }
 
 impl RemoteStorage {
@@ -157,6 +200,45 @@ impl RemoteStorage {
             rt: tokio::runtime::Handle::current(),
             containers: containers.into_iter().collect(),
             index: Mutex::new(HashMap::new()),
+            ahead: Mutex::new(Ahead::default()),
+        }
+    }
+
+    /// The GET of a blob's newest snapshot (or of the blob when it has none).
+    fn request(&self, container: &str, name: &str) -> Result<(url::Url, bool), SourceError> {
+        let listing = self.listing(container)?;
+        let snapshot = listing.get(name).ok_or(SourceError::NotFound)?;
+        let base = self.base(container)?;
+        Ok(match snapshot {
+            Some(s) => (child(base, name, &[("snapshot", s)]), true),
+            None => (child(base, name, &[]), false),
+        })
+    }
+
+    fn send(&self, url: url::Url) -> Pending {
+        let http = self.http.clone();
+        self.rt.spawn(async move {
+            http.get(url)
+                .header("x-ms-version", STORAGE_VERSION)
+                .send()
+                .await
+        })
+    }
+
+    /// Keeps up to FETCH_AHEAD requests in flight from the importer's list.
+    fn top_up(&self, ahead: &mut Ahead) {
+        while ahead.sent.len() < FETCH_AHEAD {
+            let Some((n, key)) = ahead.queue.pop_front() else {
+                break;
+            };
+            if ahead.sent.contains_key(&key) {
+                continue;
+            }
+            // A blob that is not there is reported when the importer opens it.
+            if let Ok((url, _)) = self.request(&key.0, &key.1) {
+                let pending = self.send(url);
+                ahead.sent.insert(key, (n, pending));
+            }
         }
     }
 
@@ -302,22 +384,32 @@ impl Read for RemoteReader {
 }
 
 impl BlobSource for RemoteStorage {
+    fn will_open(&self, container: &str, names: Vec<String>) {
+        if let Ok(mut ahead) = self.ahead.lock() {
+            for name in names {
+                let n = ahead.next;
+                ahead.next += 1;
+                ahead.queue.push_back((n, (container.to_string(), name)));
+            }
+            self.top_up(&mut ahead);
+        }
+    }
+
     fn open(&self, container: &str, name: &str) -> Result<SourceBlob, SourceError> {
-        let listing = self.listing(container)?;
-        let snapshot = listing.get(name).ok_or(SourceError::NotFound)?.clone();
-        let base = self.base(container)?;
-        let url = match &snapshot {
-            Some(s) => child(base, name, &[("snapshot", s)]),
-            None => child(base, name, &[]),
+        let (url, from_snapshot) = self.request(container, name)?;
+        let pending = match self.ahead.lock() {
+            Ok(mut ahead) => {
+                let p = ahead.take(&(container.to_string(), name.to_string()));
+                self.top_up(&mut ahead);
+                p
+            }
+            Err(_) => None,
         };
+        let pending = pending.unwrap_or_else(|| self.send(url));
         let resp = self
             .rt
-            .block_on(
-                self.http
-                    .get(url)
-                    .header("x-ms-version", STORAGE_VERSION)
-                    .send(),
-            )
+            .block_on(pending)
+            .map_err(|e| std::io::Error::other(e.to_string()))?
             .map_err(|e| std::io::Error::other(e.without_url().to_string()))?;
         match resp.status().as_u16() {
             404 => return Err(SourceError::NotFound),
@@ -340,7 +432,7 @@ impl BlobSource for RemoteStorage {
         Ok(SourceBlob {
             metadata,
             len,
-            from_snapshot: snapshot.is_some(),
+            from_snapshot,
             reader: Box::new(RemoteReader {
                 resp,
                 rt: self.rt.clone(),
@@ -464,6 +556,34 @@ async fn post(http: &reqwest::Client, url: &url::Url, text: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_fetch_window_drops_what_the_importer_passed_over() {
+        let rt = tokio::runtime::Handle::current();
+        let mut ahead = Ahead::default();
+        let key = |n: &str| ("c".to_string(), n.to_string());
+        for (i, n) in ["a", "b", "c", "d"].iter().enumerate() {
+            ahead
+                .sent
+                .insert(key(n), (i as u64, rt.spawn(std::future::pending())));
+        }
+        ahead.queue.push_back((4, key("e")));
+        ahead.queue.push_back((5, key("f")));
+        // "a" failed validation and was never opened: opening "b" retires it.
+        assert!(ahead.take(&key("b")).is_some());
+        let mut left: Vec<_> = ahead.sent.keys().map(|k| k.1.clone()).collect();
+        left.sort();
+        assert_eq!(left, ["c", "d"]);
+        // Opening "e" before it was requested drops "c", "d" and "e" from the plan.
+        assert!(ahead.take(&key("e")).is_none());
+        assert!(ahead.sent.is_empty());
+        assert_eq!(ahead.queue.len(), 1);
+        assert!(
+            ahead.take(&key("zz")).is_none(),
+            "an unknown blob changes nothing"
+        );
+        assert_eq!(ahead.queue.len(), 1);
+    }
 
     #[test]
     fn customer_uris_need_loopback_and_exact_flags() {

@@ -29,6 +29,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{mpsc, Semaphore};
 
+/// Scanned items per message to the recorder.
+const SCAN_BATCH: usize = 256;
+
 #[derive(Debug, Clone)]
 pub struct MigrateOptions {
     pub source: PathBuf,
@@ -523,8 +526,8 @@ async fn run_round(
         .and_then(|u| QueueClient::new(http.clone(), u).ok());
 
     let (rec_tx, rec_rx) = std::sync::mpsc::channel::<Rec>();
-    let (scan_tx, scan_rx) = std::sync::mpsc::sync_channel::<Rec>(1024);
-    let (cand_tx, mut cand_rx) = mpsc::channel::<Candidate>(4096);
+    let (scan_tx, scan_rx) = std::sync::mpsc::sync_channel::<Rec>(16);
+    let (cand_tx, mut cand_rx) = mpsc::channel::<Vec<Candidate>>(16);
     let mut scan_opts = opts.scan.clone();
     scan_opts.target_prefix = target
         .server_relative(&prefix)
@@ -567,6 +570,10 @@ async fn run_round(
     let scan_thread = std::thread::Builder::new()
         .name("spmt-scan".into())
         .spawn(move || {
+            // Items go to the recorder in batches: full, or after 50 ms on a slow share so
+            // packaging never waits long for the first items.
+            let mut batch = Vec::with_capacity(SCAN_BATCH);
+            let mut sent = Instant::now();
             let r = scan::scan(&source, &scan_opts, |item| {
                 if scan_counters.cancelled() {
                     return false;
@@ -589,8 +596,17 @@ async fn run_round(
                         m.insert(id, item.abs_path.clone());
                     }
                 }
-                scan_tx.send(Rec::Scanned(Box::new(item))).is_ok()
+                batch.push(item);
+                if batch.len() < SCAN_BATCH && sent.elapsed() < Duration::from_millis(50) {
+                    return true;
+                }
+                sent = Instant::now();
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(SCAN_BATCH));
+                scan_tx.send(Rec::Scanned(full)).is_ok()
             });
+            if !batch.is_empty() {
+                let _ = scan_tx.send(Rec::Scanned(batch));
+            }
             scan_counters.scan_done.store(true, Ordering::Relaxed);
             let _ = scan_tx.send(Rec::ScanDone);
             r
@@ -699,19 +715,22 @@ async fn run_round(
                 }
             });
         };
-        while let Some(c) = cand_rx.recv().await {
+        'candidates: while let Some(batch) = cand_rx.recv().await {
             if sh.counters.cancelled() {
                 break;
             }
             if scan_only {
                 continue;
             }
-            if let Some(p) = packager.push(c) {
-                // Waiting for a slot here holds the scan back: packages in memory stay bounded.
-                let Ok(slot) = slots.clone().acquire_owned().await else {
-                    break;
-                };
-                launch(p, slot, &mut tasks);
+            for c in batch {
+                if let Some(p) = packager.push(c) {
+                    // Waiting for a slot here holds the scan back: packages in memory stay
+                    // bounded.
+                    let Ok(slot) = slots.clone().acquire_owned().await else {
+                        break 'candidates;
+                    };
+                    launch(p, slot, &mut tasks);
+                }
             }
         }
         if let Some(p) = packager.finish().filter(|_| !sh.counters.cancelled()) {
@@ -782,8 +801,14 @@ async fn run_round(
     store.finish_run(run, status, None, &figures(&counters, throttled, started))?;
     let report_folder = report::folder(&opts.working_folder);
     if !opts.dry_run {
+        let t = Instant::now();
         report::write_round(&store, &opts.working_folder, &task_id, run)
             .map_err(|e| EngineError::Internal(format!("cannot write the reports: {e}")))?;
+        tracing::info!(
+            secs = t.elapsed().as_secs_f64(),
+            scan_and_send_secs = (t - started).as_secs_f64(),
+            "reports written"
+        );
     }
     Ok(Summary {
         status: status.into(),
@@ -792,7 +817,7 @@ async fn run_round(
         source: opts.source.display().to_string(),
         target_site_url: opts.target_name.clone(),
         target_list: opts.target_list.clone(),
-        problems: store.problems(run, 200)?,
+        problems: store.problems(run, 200, !scan_only)?,
         items,
         scanned_items: counters.scanned_items.load(Ordering::Relaxed),
         scanned_bytes: counters.scanned_bytes.load(Ordering::Relaxed),

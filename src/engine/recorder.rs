@@ -5,14 +5,16 @@
 use super::{log_item, Counters, ItemObserver, ItemOutcome};
 use crate::package::{ids, PkgItem, Target};
 use crate::scan::{ItemKind, ScanItem, Verdict};
-use crate::store::{Outcome, Store, StoreError};
+use crate::store::{IntIdAllocator, Outcome, Store, StoreError};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 pub enum Rec {
-    Scanned(Box<ScanItem>),
+    /// Scanned items in scan order, a few hundred at a time: one message (and one wake-up
+    /// of this thread) per item was the larger part of a million-entry scan's cost.
+    Scanned(Vec<ScanItem>),
     Packaged {
         items: Vec<i64>,
         package: i64,
@@ -138,8 +140,9 @@ impl Recorder {
     fn record_scanned(
         &self,
         it: ScanItem,
-        out: &tokio::sync::mpsc::Sender<Candidate>,
-    ) -> Result<bool, StoreError> {
+        out: &mut Vec<Candidate>,
+        ints: &mut IntIdAllocator,
+    ) -> Result<(), StoreError> {
         let c: &Counters = &self.counters;
         let lib_rel = self.lib_rel(&it.target_rel);
         let url = self.target.server_relative(&lib_rel);
@@ -159,7 +162,12 @@ impl Recorder {
                 } else {
                     None
                 };
-                if let Some(p) = self.store.previous(&url, self.run)? {
+                let previous = if ints.has_history() {
+                    self.store.previous(&url, self.run)?
+                } else {
+                    None
+                };
+                if let Some(p) = previous {
                     // In the target: migrated, or found unchanged by a round after that.
                     let was_there = p.outcome == Outcome::Migrated.as_str()
                         || (p.outcome == Outcome::Skipped.as_str()
@@ -188,12 +196,12 @@ impl Recorder {
                             self.store.set_hash(row, h)?;
                         }
                         c.unchanged_items.fetch_add(1, Ordering::Relaxed);
-                        return Ok(true);
+                        return Ok(());
                     }
                 }
-                let list = self.target.list_id.to_string();
-                let int_id = self.store.int_id(&list, &url)?;
                 let object_id = ids::object_id(self.target.list_id, &url);
+                let object_text = object_id.to_string();
+                let int_id = self.store.stable_int_id(ints, &url, &object_text)?;
                 let row = self.store.insert_item(
                     self.run,
                     &it.rel_path,
@@ -201,7 +209,7 @@ impl Recorder {
                     kind,
                     it.size,
                     mtime_ns,
-                    Some(&object_id.to_string()),
+                    Some(&object_text),
                     Some(int_id),
                     Outcome::Pending,
                     None,
@@ -228,13 +236,13 @@ impl Recorder {
                         String::new()
                     },
                 };
-                // The packager is async; this thread may block on it (back-pressure on the scan).
-                Ok(out.blocking_send(Candidate { row, item }).is_ok())
+                out.push(Candidate { row, item });
+                Ok(())
             }
             Verdict::Skip { rule, message } => {
                 self.record_final(&it, &url, mtime_ns, Outcome::Skipped, None, rule, message)?;
                 log_item(&it.rel_path, Outcome::Skipped, message);
-                Ok(true)
+                Ok(())
             }
             Verdict::Fail {
                 code,
@@ -251,7 +259,7 @@ impl Recorder {
                     message,
                 )?;
                 log_item(&it.rel_path, Outcome::Failed, message);
-                Ok(true)
+                Ok(())
             }
         }
     }
@@ -263,9 +271,12 @@ impl Recorder {
         self,
         scan_rx: Receiver<Rec>,
         rx: Receiver<Rec>,
-        out: tokio::sync::mpsc::Sender<Candidate>,
+        out: tokio::sync::mpsc::Sender<Vec<Candidate>>,
     ) -> Result<Store, StoreError> {
         let mut out = Some(out);
+        let mut ints = self
+            .store
+            .int_id_allocator(&self.target.list_id.to_string(), self.run)?;
         let mut scan_open = true;
         let mut rx_open = true;
         let mut in_tx = false;
@@ -308,12 +319,16 @@ impl Recorder {
                 }
                 ops += 1;
                 match msg {
-                    Rec::Scanned(it) => {
-                        let keep = match &out {
-                            Some(o) => self.record_scanned(*it, o)?,
-                            None => true,
-                        };
-                        if !keep {
+                    Rec::Scanned(items) => {
+                        let Some(o) = &out else { continue };
+                        ops += items.len() as u32;
+                        let mut candidates = Vec::with_capacity(items.len());
+                        for it in items {
+                            self.record_scanned(it, &mut candidates, &mut ints)?;
+                        }
+                        // The packager is async; this thread may block on it (back-pressure
+                        // on the scan). A closed channel means the pipeline stopped.
+                        if !candidates.is_empty() && o.blocking_send(candidates).is_err() {
                             out = None;
                         }
                     }
@@ -365,14 +380,16 @@ impl Recorder {
                     // Closing the channel lets the packager cut its last package.
                     Rec::ScanDone => out = None,
                     Rec::Flush(ack) => {
+                        self.store.save_int_floor(&mut ints)?;
                         self.store.commit()?;
                         in_tx = false;
                         let _ = ack.send(());
                     }
                 }
             }
-            // Batch writes: one transaction per ~2,000 operations or 200 ms.
-            if in_tx && (ops >= 2000 || last.elapsed() > Duration::from_millis(200)) {
+            // Batch writes: one transaction per ~20,000 operations or 200 ms.
+            if in_tx && (ops >= 20_000 || last.elapsed() > Duration::from_millis(200)) {
+                self.store.save_int_floor(&mut ints)?;
                 self.store.commit()?;
                 in_tx = false;
                 ops = 0;
@@ -380,6 +397,7 @@ impl Recorder {
             }
         }
         if in_tx {
+            self.store.save_int_floor(&mut ints)?;
             self.store.commit()?;
         }
         Ok(self.store)

@@ -3,7 +3,7 @@
 //! seconds, backing off when writing them takes long (a million-item ItemReport), so the
 //! reports never cost the migration more than a small share of its time.
 
-use super::write_round;
+use super::write_round_unless;
 use crate::engine::Counters;
 use crate::store::{Sample, Store};
 use std::path::PathBuf;
@@ -72,8 +72,12 @@ pub fn start(
                 }
                 if Instant::now() >= next_report {
                     let t = Instant::now();
-                    if let Err(e) = write_round(&store, &working_folder, &task_id, run) {
-                        tracing::warn!(error = %e, "live reports not written");
+                    if let Err(e) =
+                        write_round_unless(&store, &working_folder, &task_id, run, &flag)
+                    {
+                        if !flag.load(Ordering::SeqCst) {
+                            tracing::warn!(error = %e, "live reports not written");
+                        }
                     }
                     // Spend at most a tenth of the time writing reports.
                     next_report = Instant::now() + every.max(t.elapsed() * 10);

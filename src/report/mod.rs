@@ -24,7 +24,9 @@ pub use crate::store::Reason;
 use crate::store::{ItemRow, RunRow, Sample, Store, StoreError, TaskRow};
 use csv::CsvFile;
 use serde::Serialize;
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
@@ -66,9 +68,15 @@ pub fn device_name() -> String {
 /// An item's full target: the site's origin and the item's server-relative URL, or
 /// `local:/sites/…` for the embedded local target.
 pub fn destination(task: &TaskRow, target_url: &str) -> String {
+    format!("{}{}", destination_prefix(task), target_url)
+}
+
+/// What goes before a server-relative URL to make the item's full address: the site's
+/// origin, or the local target's name and a colon.
+fn destination_prefix(task: &TaskRow) -> String {
     match url::Url::parse(&task.site_url) {
-        Ok(u) if u.has_host() => format!("{}{}", u.origin().ascii_serialization(), target_url),
-        _ => format!("{}:{}", task.site_url, target_url),
+        Ok(u) if u.has_host() => u.origin().ascii_serialization(),
+        _ => format!("{}:", task.site_url),
     }
 }
 
@@ -104,19 +112,19 @@ pub fn result_category(it: &ItemRow) -> &'static str {
     }
 }
 
-fn message(it: &ItemRow) -> String {
+fn message(it: &ItemRow) -> Cow<'static, str> {
     match (it.outcome.as_str(), &it.message) {
         ("Migrated", _) => "Migrated Successfully".into(),
-        (_, Some(m)) => crate::secrets::redact(m),
-        (_, None) => String::new(),
+        (_, Some(m)) => crate::secrets::redact(m).into(),
+        (_, None) => "".into(),
     }
 }
 
-fn name_and_extension(rel_path: &str) -> (String, String) {
-    let name = rel_path.rsplit('/').next().unwrap_or(rel_path).to_string();
+fn name_and_extension(rel_path: &str) -> (&str, &str) {
+    let name = rel_path.rsplit('/').next().unwrap_or(rel_path);
     let ext = match name.rfind('.') {
-        Some(i) if i > 0 => name[i..].to_string(),
-        _ => String::new(),
+        Some(i) if i > 0 => &name[i..],
+        _ => "",
     };
     (name, ext)
 }
@@ -383,6 +391,8 @@ struct RoundFiles<'a> {
     n: i64,
     task: &'a TaskRow,
     device: String,
+    /// [`destination_prefix`], worked out once rather than per item.
+    origin: String,
 }
 
 impl RoundFiles<'_> {
@@ -396,36 +406,40 @@ impl RoundFiles<'_> {
         Ok((f, p))
     }
 
-    fn item_fields(&self, it: &ItemRow, failure: bool) -> Vec<String> {
+    /// One item's row. Borrowed where the row already holds the text: a million-item
+    /// ItemReport is written in seconds only without a dozen allocations per row.
+    fn item_fields<'r>(&'r self, it: &'r ItemRow, failure: bool) -> Vec<Cow<'r, str>> {
         let (name, ext) = name_and_extension(&it.rel_path);
-        let na = || "N/A".to_string();
-        let mut v = vec![
-            source_path(self.task, &it.rel_path),
-            destination(self.task, &it.target_url),
-            name,
-            ext,
-            it.size.to_string(),
+        let na = || Cow::Borrowed("N/A");
+        let opt = |v: &'r Option<String>| v.as_deref().map_or(na(), Cow::Borrowed);
+        let mut v: Vec<Cow<'r, str>> = vec![
+            source_path(self.task, &it.rel_path).into(),
+            format!("{}{}", self.origin, it.target_url).into(),
+            name.into(),
+            ext.into(),
+            it.size.to_string().into(),
             content_type(&it.kind).into(),
-            it.outcome.clone(),
+            it.outcome.as_str().into(),
             result_category(it).into(),
             message(it),
         ];
+        let code = Cow::Borrowed(it.code.as_deref().unwrap_or_default());
         if failure {
-            v.push(it.code.clone().unwrap_or_default());
+            v.push(code.clone());
         }
         v.extend([
             na(),
-            it.object_id.clone().unwrap_or_else(na),
-            it.package.map(|p| p.to_string()).unwrap_or_else(na),
-            it.job_id.clone().unwrap_or_else(na),
-            self.n.to_string(),
-            self.task.id.clone(),
-            self.device.clone(),
+            opt(&it.object_id),
+            it.package.map_or(na(), |p| p.to_string().into()),
+            opt(&it.job_id),
+            self.n.to_string().into(),
+            self.task.id.as_str().into(),
+            self.device.as_str().into(),
         ]);
         if !failure {
-            v.push(it.code.clone().unwrap_or_default());
+            v.push(code);
         }
-        v.push(it.rule.clone().unwrap_or_default());
+        v.push(it.rule.as_deref().unwrap_or_default().into());
         v
     }
 }
@@ -437,9 +451,22 @@ pub fn write_round(
     task_id: &str,
     run: i64,
 ) -> Result<(), ReportError> {
+    write_round_unless(store, working_folder, task_id, run, &AtomicBool::new(false))
+}
+
+/// [`write_round`] that gives up (leaving the previous files in place) once `stop` is set:
+/// the live writer must not hold up the end of a round with a rewrite the final reports
+/// replace anyway.
+pub fn write_round_unless(
+    store: &Store,
+    working_folder: &Path,
+    task_id: &str,
+    run: i64,
+    stop: &AtomicBool,
+) -> Result<(), ReportError> {
     let live = crate::store::lock::is_held(working_folder);
     if let (Some(task), Some(run)) = (store.task(task_id)?, store.run(run)?) {
-        write_task_round(store, working_folder, &task, &run, live)?;
+        write_task_round(store, working_folder, &task, &run, live, stop)?;
     }
     write_session(store, working_folder)
 }
@@ -450,6 +477,7 @@ fn write_task_round(
     task: &TaskRow,
     run: &RunRow,
     live: bool,
+    stop: &AtomicBool,
 ) -> Result<(), ReportError> {
     let dir = task_folder(working_folder, &task.id);
     std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
@@ -458,6 +486,7 @@ fn write_task_round(
         n: run.round,
         task,
         device: device_name(),
+        origin: destination_prefix(task),
     };
     let r = round_report(store, task, run, live)?;
     let session_id = store.session_id()?;
@@ -472,9 +501,12 @@ fn write_task_round(
     let (mut items, ip) = files.open("ItemReport", ITEM_COLUMNS)?;
     let (mut fails, fp) = files.open("ItemFailureReport", FAILURE_COLUMNS)?;
     store.each_item(run.id, |it| {
-        items.row_owned(&files.item_fields(it, false))?;
+        if stop.load(Ordering::Relaxed) {
+            return Err(std::io::Error::other("stopped"));
+        }
+        items.row(files.item_fields(it, false).iter().map(|f| f.as_ref()))?;
         if it.outcome == "Failed" || (it.outcome == "Pending" && !live) {
-            fails.row_owned(&files.item_fields(it, true))?;
+            fails.row(files.item_fields(it, true).iter().map(|f| f.as_ref()))?;
         }
         Ok(())
     })?;
@@ -484,15 +516,13 @@ fn write_task_round(
     // Failure summary: one row per reason, an example item for each.
     let (mut fs, fsp) = files.open("FailureSummaryReport", FAILURE_SUMMARY_COLUMNS)?;
     let mut examples: std::collections::HashMap<(String, String), ItemRow> = Default::default();
-    store.each_item(run.id, |it| {
-        if it.outcome == "Failed" {
-            examples
-                .entry((
-                    it.code.clone().unwrap_or_default(),
-                    it.rule.clone().unwrap_or_default(),
-                ))
-                .or_insert_with(|| it.clone());
-        }
+    store.each_failed_item(run.id, |it| {
+        examples
+            .entry((
+                it.code.clone().unwrap_or_default(),
+                it.rule.clone().unwrap_or_default(),
+            ))
+            .or_insert_with(|| it.clone());
         Ok(())
     })?;
     for reason in r.reasons.iter().filter(|x| x.outcome == "Failed") {
@@ -503,13 +533,13 @@ fn write_task_round(
         fs.row_owned(&[
             source_path(task, &it.rel_path),
             destination(task, &it.target_url),
-            name,
-            ext,
+            name.into(),
+            ext.into(),
             it.size.to_string(),
             content_type(&it.kind).into(),
             it.outcome.clone(),
             result_category(it).into(),
-            message(it),
+            message(it).into_owned(),
             reason.code.clone(),
             it.package
                 .map(|p| p.to_string())

@@ -7,6 +7,7 @@
 pub mod lock;
 
 use rusqlite::{params, Connection, OptionalExtension};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -49,7 +50,12 @@ impl Outcome {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// Tallies by run, each with the database version it was made at (see `tally`).
+    tallies: std::cell::RefCell<HashMap<i64, (DbVersion, Vec<TallyRow>)>>,
 }
+
+/// (this connection's `total_changes()`, `data_version`): moves whenever anyone writes.
+type DbVersion = (i64, i64);
 
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct OutcomeCounts {
@@ -129,6 +135,22 @@ pub struct TallyRow {
 }
 
 /// The latest record of an item in an earlier round.
+/// Hands out new list-item ids of one list during a round (see [`Store::int_id_allocator`]).
+#[derive(Debug)]
+pub struct IntIdAllocator {
+    list_id: String,
+    next: i64,
+    saved: i64,
+    /// Earlier rounds exist, so an item may already have an id.
+    history: bool,
+}
+
+impl IntIdAllocator {
+    pub fn has_history(&self) -> bool {
+        self.history
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Previous {
     pub outcome: String,
@@ -304,12 +326,20 @@ impl Store {
         };
         let conn = Connection::open(&path).map_err(err)?;
         conn.execute_batch(
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;",
+            // A 32 MiB page cache and checkpoints every ~16 MiB of WAL: with SQLite's defaults
+            // (2 MiB, 4 MiB) a million-item round re-read index pages and copied the WAL
+            // into the database many times over.
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;
+             PRAGMA cache_size=-32768; PRAGMA wal_autocheckpoint=4000;",
         )
         .map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
         upgrade(&conn).map_err(err)?;
-        Ok(Store { conn, path })
+        Ok(Store {
+            conn,
+            path,
+            tallies: Default::default(),
+        })
     }
 
     fn err(&self, e: rusqlite::Error) -> StoreError {
@@ -446,6 +476,92 @@ impl Store {
             )
             .map_err(|e| self.err(e))?;
         Ok(next)
+    }
+
+    /// The list-item id allocator a round's recorder uses for `list_id`: it starts above
+    /// every id this folder gave out (the recorded floor, and the `int_ids` table of earlier
+    /// versions and of the `--target-list-relative-path` folders) and the target's highest.
+    pub fn int_id_allocator(&self, list_id: &str, run: i64) -> Result<IntIdAllocator, StoreError> {
+        let max: i64 = self
+            .conn
+            .query_row(
+                "SELECT MAX(COALESCE((SELECT MAX(int_id) FROM int_ids WHERE list_id = ?1), 0),
+                            COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'int_floor:' || ?1), 0))",
+                params![list_id],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(IntIdAllocator {
+            list_id: list_id.to_string(),
+            next: max + 1,
+            saved: max,
+            history: self.has_history(run)?,
+        })
+    }
+
+    /// The item's stable list-item id: the one an earlier round gave the same item (same URL
+    /// in the same list, so the same object id), else the next free one. The recorder calls
+    /// [`Store::save_int_floor`] in every transaction that used the allocator.
+    pub fn stable_int_id(
+        &self,
+        alloc: &mut IntIdAllocator,
+        target_url: &str,
+        object_id: &str,
+    ) -> Result<i64, StoreError> {
+        if alloc.history {
+            let mut st = self
+                .conn
+                .prepare_cached(
+                    "SELECT int_id FROM items WHERE target_url = ?1 AND object_id = ?2 AND int_id IS NOT NULL
+                     ORDER BY run DESC LIMIT 1",
+                )
+                .map_err(|e| self.err(e))?;
+            let found: Option<i64> = st
+                .query_row(params![target_url, object_id], |r| r.get(0))
+                .optional()
+                .map_err(|e| self.err(e))?;
+            if let Some(id) = found {
+                return Ok(id);
+            }
+            // Working folders of earlier versions kept the ids in `int_ids` only.
+            let mut st = self
+                .conn
+                .prepare_cached("SELECT int_id FROM int_ids WHERE list_id = ?1 AND target_url = ?2")
+                .map_err(|e| self.err(e))?;
+            let found: Option<i64> = st
+                .query_row(params![alloc.list_id, target_url], |r| r.get(0))
+                .optional()
+                .map_err(|e| self.err(e))?;
+            if let Some(id) = found {
+                return Ok(id);
+            }
+        }
+        let id = alloc.next;
+        alloc.next += 1;
+        Ok(id)
+    }
+
+    /// Records the highest id `alloc` gave out, in the caller's transaction, so the ids stay
+    /// unique however the round ends.
+    pub fn save_int_floor(&self, alloc: &mut IntIdAllocator) -> Result<(), StoreError> {
+        let max = alloc.next - 1;
+        if max > alloc.saved {
+            self.reserve_int_ids_above(&alloc.list_id, max)?;
+            alloc.saved = max;
+        }
+        Ok(())
+    }
+
+    /// Whether an earlier round recorded any item: a first round has nothing to compare
+    /// with, and skips the per-item lookups of an incremental one.
+    pub fn has_history(&self, run: i64) -> Result<bool, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM items WHERE run < ?1)",
+                params![run],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -623,29 +739,14 @@ impl Store {
 
     pub fn counts(&self, run: i64) -> Result<OutcomeCounts, StoreError> {
         let mut c = OutcomeCounts::default();
-        let mut st = self
-            .conn
-            .prepare("SELECT outcome, kind, COUNT(*), COALESCE(SUM(size), 0) FROM items WHERE run = ?1 GROUP BY outcome, kind")
-            .map_err(|e| self.err(e))?;
-        let rows = st
-            .query_map(params![run], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, i64>(2)?,
-                    r.get::<_, i64>(3)?,
-                ))
-            })
-            .map_err(|e| self.err(e))?;
-        for row in rows {
-            let (o, kind, n, bytes) = row.map_err(|e| self.err(e))?;
-            let n = n as u64;
+        for t in self.tally(run)? {
+            let (o, kind, n, bytes) = (t.outcome, t.kind, t.count, t.bytes);
             match o.as_str() {
                 "Migrated" => {
                     c.migrated += n;
                     if kind == "File" {
                         c.migrated_files += n;
-                        c.migrated_bytes += bytes as u64;
+                        c.migrated_bytes += bytes;
                     } else {
                         c.migrated_folders += n;
                     }
@@ -660,11 +761,19 @@ impl Store {
     }
 
     /// Items of a run that did not migrate (failed first), for the summary and reports.
-    pub fn problems(&self, run: i64, limit: usize) -> Result<Vec<ItemRow>, StoreError> {
+    /// Pending items are problems only where the round meant to send them (not a scan-only
+    /// round, where every item to migrate stays pending).
+    pub fn problems(
+        &self,
+        run: i64,
+        limit: usize,
+        pending_too: bool,
+    ) -> Result<Vec<ItemRow>, StoreError> {
+        let pending = if pending_too { "" } else { ", 'Pending'" };
         self.rows(
             &format!(
                 "SELECT {ITEM_COLS} FROM items
-                 WHERE run = ?1 AND outcome NOT IN ('Migrated', 'Deleted') ORDER BY outcome = 'Skipped', id LIMIT ?2"
+                 WHERE run = ?1 AND outcome NOT IN ('Migrated', 'Deleted'{pending}) ORDER BY outcome = 'Skipped', id LIMIT ?2"
             ),
             params![run, limit as i64], item_row
         )
@@ -674,15 +783,39 @@ impl Store {
     pub fn each_item(
         &self,
         run: i64,
+        f: impl FnMut(&ItemRow) -> std::io::Result<()>,
+    ) -> Result<(), StoreError> {
+        let (lo, hi) = self.run_range(run)?;
+        self.each(
+            &format!("SELECT {ITEM_COLS} FROM items WHERE id BETWEEN ?2 AND ?3 AND +run = ?1 ORDER BY id"),
+            params![run, lo, hi],
+            f,
+        )
+    }
+
+    /// Calls `f` with every failed item of a run in scan order (through the run index).
+    pub fn each_failed_item(
+        &self,
+        run: i64,
+        f: impl FnMut(&ItemRow) -> std::io::Result<()>,
+    ) -> Result<(), StoreError> {
+        self.each(
+            &format!(
+                "SELECT {ITEM_COLS} FROM items WHERE run = ?1 AND outcome = 'Failed' ORDER BY id"
+            ),
+            params![run],
+            f,
+        )
+    }
+
+    fn each(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
         mut f: impl FnMut(&ItemRow) -> std::io::Result<()>,
     ) -> Result<(), StoreError> {
-        let mut st = self
-            .conn
-            .prepare(&format!(
-                "SELECT {ITEM_COLS} FROM items WHERE run = ?1 ORDER BY id"
-            ))
-            .map_err(|e| self.err(e))?;
-        let mut rows = st.query(params![run]).map_err(|e| self.err(e))?;
+        let mut st = self.conn.prepare(sql).map_err(|e| self.err(e))?;
+        let mut rows = st.query(params).map_err(|e| self.err(e))?;
         while let Some(r) = rows.next().map_err(|e| self.err(e))? {
             let item = item_row(r).map_err(|e| self.err(e))?;
             f(&item).map_err(|e| StoreError::Folder {
@@ -711,23 +844,111 @@ impl Store {
     }
 
     /// A run's items counted by what the status and reports tell apart.
+    /// Grouped in Rust over one pass in rowid order: SQLite's GROUP BY sorted every row of
+    /// the run by text (seconds for a million items, once per report and status call).
+    ///
+    /// The end of a round asks for the same tallies several times (summary, status, the
+    /// round's and the session's reports): a tally is kept until any connection writes.
     pub fn tally(&self, run: i64) -> Result<Vec<TallyRow>, StoreError> {
-        self.rows(
-            "SELECT kind, outcome, COALESCE(rule, ''), COALESCE(code, '') LIKE '0x0111%', object_id IS NOT NULL,
-                        COUNT(*), COALESCE(SUM(size), 0) FROM items
-                 WHERE run = ?1 GROUP BY 1, 2, 3, 4, 5",
-            params![run], |r| {
-                Ok(TallyRow {
-                    kind: r.get(0)?,
-                    outcome: r.get(1)?,
-                    rule: r.get(2)?,
-                    scan_failure: r.get(3)?,
-                    sent: r.get(4)?,
-                    count: r.get::<_, i64>(5)? as u64,
-                    bytes: r.get::<_, i64>(6)? as u64,
-                })
+        let version: DbVersion = self
+            .conn
+            .query_row(
+                "SELECT total_changes(), (SELECT data_version FROM pragma_data_version)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(|e| self.err(e))?;
+        if let Some((v, t)) = self.tallies.borrow().get(&run) {
+            if *v == version {
+                return Ok(t.clone());
             }
-        )
+        }
+        let t = self.tally_now(run)?;
+        self.tallies.borrow_mut().insert(run, (version, t.clone()));
+        Ok(t)
+    }
+
+    fn tally_now(&self, run: i64) -> Result<Vec<TallyRow>, StoreError> {
+        type Key = (String, String, String, bool, bool);
+        let (lo, hi) = self.run_range(run)?;
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT kind, outcome, COALESCE(rule, ''), COALESCE(code, '') LIKE '0x0111%', object_id IS NOT NULL, size
+                 FROM items WHERE id BETWEEN ?2 AND ?3 AND +run = ?1",
+            )
+            .map_err(|e| self.err(e))?;
+        let mut rows = st.query(params![run, lo, hi]).map_err(|e| self.err(e))?;
+        let mut groups: HashMap<Key, (u64, u64)> = HashMap::new();
+        let text = |r: &rusqlite::Row, i| -> rusqlite::Result<String> {
+            Ok(r.get_ref(i)?.as_str().unwrap_or_default().to_string())
+        };
+        let mut last: Option<(Key, u64, u64)> = None;
+        while let Some(r) = rows.next().map_err(|e| self.err(e))? {
+            let row = || -> rusqlite::Result<(Key, u64)> {
+                Ok((
+                    (text(r, 0)?, text(r, 1)?, text(r, 2)?, r.get(3)?, r.get(4)?),
+                    r.get::<_, i64>(5)? as u64,
+                ))
+            };
+            let (key, size) = row().map_err(|e| self.err(e))?;
+            // Neighbours mostly share a group: add up runs before touching the map.
+            match &mut last {
+                Some((k, n, b)) if *k == key => {
+                    *n += 1;
+                    *b += size;
+                }
+                _ => {
+                    if let Some((k, n, b)) = last.replace((key, 1, size)) {
+                        let g = groups.entry(k).or_default();
+                        g.0 += n;
+                        g.1 += b;
+                    }
+                }
+            }
+        }
+        if let Some((k, n, b)) = last {
+            let g = groups.entry(k).or_default();
+            g.0 += n;
+            g.1 += b;
+        }
+        let mut out: Vec<TallyRow> = groups
+            .into_iter()
+            .map(
+                |((kind, outcome, rule, scan_failure, sent), (count, bytes))| TallyRow {
+                    kind,
+                    outcome,
+                    rule,
+                    scan_failure,
+                    sent,
+                    count,
+                    bytes,
+                },
+            )
+            .collect();
+        out.sort_by(|a, b| {
+            (&a.kind, &a.outcome, &a.rule, a.scan_failure, a.sent).cmp(&(
+                &b.kind,
+                &b.outcome,
+                &b.rule,
+                b.scan_failure,
+                b.sent,
+            ))
+        });
+        Ok(out)
+    }
+
+    /// The first and last row id of a run's items. A round's items are written while it
+    /// runs, so reading by rowid between these bounds (`+run` keeps SQLite off the run
+    /// index) gives them in scan order with no sort.
+    fn run_range(&self, run: i64) -> Result<(i64, i64), StoreError> {
+        self.conn
+            .query_row(
+                "SELECT COALESCE(MIN(id), 0), COALESCE(MAX(id), -1) FROM items WHERE run = ?1",
+                params![run],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(|e| self.err(e))
     }
 
     // ---- session and tasks ----
@@ -933,6 +1154,65 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_round_reuses_earlier_ids_and_new_items_go_above_every_id_given_out() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(d.path()).unwrap();
+        // A --target-list-relative-path folder takes its id through `int_id` first.
+        let prefix = s.int_id("L", "/lib/sub").unwrap();
+        s.reserve_int_ids_above("L", 40).unwrap();
+        let (run1, _) = s.begin_run("t", "src", "dst").unwrap();
+        let mut ids = s.int_id_allocator("L", run1).unwrap();
+        assert!(!ids.has_history(), "a first round has nothing to look up");
+        s.begin().unwrap();
+        let a = s.stable_int_id(&mut ids, "/lib/sub/a", "oa").unwrap();
+        let b = s.stable_int_id(&mut ids, "/lib/sub/b", "ob").unwrap();
+        assert_eq!(
+            (prefix, a, b),
+            (1, 41, 42),
+            "new ids start above the target's highest"
+        );
+        for (url, obj, id) in [("/lib/sub/a", "oa", a), ("/lib/sub/b", "ob", b)] {
+            s.insert_item(
+                run1,
+                url,
+                url,
+                "File",
+                1,
+                0,
+                Some(obj),
+                Some(id),
+                Outcome::Migrated,
+                None,
+                None,
+                None,
+            )
+            .unwrap();
+        }
+        s.save_int_floor(&mut ids).unwrap();
+        s.commit().unwrap();
+        drop(s);
+
+        let s = Store::open(d.path()).unwrap();
+        let (run2, _) = s.begin_run("t", "src", "dst").unwrap();
+        let mut ids = s.int_id_allocator("L", run2).unwrap();
+        assert!(ids.has_history());
+        assert_eq!(s.stable_int_id(&mut ids, "/lib/sub/b", "ob").unwrap(), b);
+        // Same URL in another list (another object id) is another item.
+        assert_eq!(
+            s.stable_int_id(&mut ids, "/lib/sub/a", "other").unwrap(),
+            43
+        );
+        assert_eq!(s.stable_int_id(&mut ids, "/lib/sub/c", "oc").unwrap(), 44);
+        s.save_int_floor(&mut ids).unwrap();
+        let mut again = s.int_id_allocator("L", run2).unwrap();
+        assert_eq!(
+            s.stable_int_id(&mut again, "/lib/sub/d", "od").unwrap(),
+            45,
+            "a saved floor keeps later allocators above every id given out"
+        );
+    }
 
     #[test]
     fn int_ids_are_stable_per_url_and_unique_per_list() {
