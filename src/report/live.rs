@@ -45,6 +45,14 @@ fn sample(c: &Counters, started: Instant) -> Sample {
     }
 }
 
+/// Items the round has recorded so far (what a rewrite of its reports goes through).
+fn recorded(c: &Counters) -> u64 {
+    c.scanned_items.load(Ordering::Relaxed)
+        + c.skipped_items.load(Ordering::Relaxed)
+        + c.unchanged_items.load(Ordering::Relaxed)
+        + c.failed_items.load(Ordering::Relaxed)
+}
+
 pub fn start(
     working_folder: PathBuf,
     task_id: String,
@@ -62,6 +70,10 @@ pub fn start(
             };
             let started = Instant::now();
             let mut next_report = Instant::now() + every;
+            // Cost of a rewrite per recorded item, from the last one (a first guess until then):
+            // a rewrite waits until it would take at most a tenth of the time so far, so a
+            // million-item scan is not slowed by an ItemReport nobody reads before it ends.
+            let mut per_item = Duration::from_micros(3);
             loop {
                 let stopping = flag.load(Ordering::SeqCst);
                 if let Err(e) = store.add_sample(run, &sample(&counters, started)) {
@@ -70,7 +82,10 @@ pub fn start(
                 if stopping {
                     return;
                 }
-                if Instant::now() >= next_report {
+                let items = recorded(&counters);
+                let due = Instant::now() >= next_report
+                    && per_item * (items.min(u32::MAX as u64) as u32) * 10 <= started.elapsed();
+                if due {
                     let t = Instant::now();
                     if let Err(e) =
                         write_round_unless(&store, &working_folder, &task_id, run, &flag)
@@ -81,6 +96,9 @@ pub fn start(
                     }
                     // Spend at most a tenth of the time writing reports.
                     next_report = Instant::now() + every.max(t.elapsed() * 10);
+                    if items > 0 {
+                        per_item = t.elapsed() / (items.min(u32::MAX as u64) as u32);
+                    }
                 }
                 // Sleep in short steps so stopping is prompt.
                 let until = Instant::now() + Duration::from_secs(1);
