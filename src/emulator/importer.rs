@@ -248,6 +248,10 @@ fn run(emu: &Arc<Emu>, spec: &JobSpec, ev: &mut Events) {
     let fields = imp.counter_fields(started, true);
     drop(imp);
     let _ = std::fs::remove_dir_all(&staging);
+    if spec.remote.is_none() && emu.release_imported_blobs {
+        // Before JobEnd: a client that has seen the job end may exit, leaving the bodies on disk.
+        emu.blobs.release_blobs(&spec.source_container);
+    }
     ev.emit(
         "JobEnd",
         &fields
