@@ -61,21 +61,20 @@ fn next_block(st: &mut EncState, block: usize) -> std::io::Result<(Vec<u8>, bool
     let hint = (st.expected.saturating_sub(st.plain) as usize)
         .saturating_add(1)
         .min(block);
-    let mut buf = Vec::with_capacity(hint);
+    // Room for the padding: the last block grows by up to 16 bytes.
+    let mut buf = Vec::with_capacity(hint + crypto::BLOCK);
     let n = (&mut st.file).take(block as u64).read_to_end(&mut buf)?;
     st.plain += n as u64;
-    let mut out = Vec::with_capacity(n + crypto::BLOCK);
     let eof = n < block;
+    // Encrypted where it was read: one buffer per block, no copy.
     if let Some(enc) = st.enc.as_mut() {
-        enc.update(&buf, &mut out);
+        enc.update_in_place(&mut buf, eof);
     }
     if eof {
-        if let Some(enc) = st.enc.take() {
-            enc.finish(&mut out);
-        }
+        st.enc = None;
     }
-    let md5: [u8; 16] = Md5::digest(&out).into();
-    Ok((out, eof, md5))
+    let md5: [u8; 16] = Md5::digest(&buf).into();
+    Ok((buf, eof, md5))
 }
 
 /// Uploads one file; returns the plaintext size actually sent.
