@@ -77,6 +77,15 @@ fn next_block(st: &mut EncState, block: usize) -> std::io::Result<(Vec<u8>, bool
     Ok((buf, eof, md5))
 }
 
+/// Blob slots a file takes: one per block, at most a quarter of them. A file of several blocks
+/// keeps the cores busy on its own (read, encrypt, hash, send, the target's check); many at once
+/// only interleave the packages, so every package finishes late, its import cannot overlap the
+/// next upload, and more blocks are held in memory (16 large files at once: 8.1 CPU s, 4: 6.6 s).
+fn slot_weight(size: u64, block: usize, slots: usize) -> u32 {
+    let blocks = size.div_ceil(block.max(1) as u64).max(1);
+    blocks.min((slots / 4).max(1) as u64) as u32
+}
+
 /// Uploads one file; returns the plaintext size actually sent.
 async fn upload_file(
     shared: &Shared,
@@ -261,7 +270,9 @@ pub async fn upload_package(
             let (data, key, shared) = (&data, &key, &shared);
             async move {
                 let path = shared.source_path(&it);
-                let _slot = shared.blob_slots.acquire().await;
+                let weight =
+                    slot_weight(it.size, shared.opts.block_size, shared.opts.blobs_in_flight);
+                let _slot = shared.blob_slots.acquire_many(weight).await;
                 (n, upload_file(shared, data, key, &it, path).await)
             }
         })
@@ -349,5 +360,24 @@ pub async fn upload_package(
             failures,
             pkg,
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::slot_weight;
+
+    #[test]
+    fn large_files_take_more_blob_slots_small_ones_one() {
+        let mib = 1 << 20;
+        assert_eq!(slot_weight(0, 8 * mib, 16), 1);
+        assert_eq!(slot_weight(1000, 8 * mib, 16), 1);
+        assert_eq!(slot_weight(12 << 20, 8 * mib, 16), 2);
+        assert_eq!(slot_weight(64 << 20, 8 * mib, 16), 4);
+        assert_eq!(
+            slot_weight(64 << 20, 8 * mib, 2),
+            1,
+            "never more slots than exist"
+        );
     }
 }
