@@ -152,6 +152,24 @@ impl CbcEncryptor {
         self.encrypt_in_place(&mut out[start..]);
     }
 
+    /// Encrypts `buf` where it lies, so a block read from disk is never copied to be encrypted;
+    /// `last` pads it first. A chunk that is not the last should be whole cipher blocks: the
+    /// remainder waits for the next call, which then has to shift its input.
+    pub fn update_in_place(&mut self, buf: &mut Vec<u8>, last: bool) {
+        if !self.pending.is_empty() {
+            buf.splice(0..0, self.pending.drain(..));
+        }
+        if last {
+            let pad = (BLOCK - buf.len() % BLOCK) as u8;
+            buf.resize(buf.len() + pad as usize, pad);
+        } else {
+            let whole = buf.len() / BLOCK * BLOCK;
+            self.pending.extend_from_slice(&buf[whole..]);
+            buf.truncate(whole);
+        }
+        self.encrypt_in_place(buf);
+    }
+
     fn encrypt_in_place(&mut self, buf: &mut [u8]) {
         for block in buf.chunks_exact_mut(BLOCK) {
             self.cipher.encrypt_block_mut(block.into());
@@ -195,6 +213,15 @@ impl CbcDecryptor {
         // pipelines), several times faster than a block-at-a-time loop.
         let (blocks, tail) = aes::cipher::inout::InOutBuf::from(&mut out[start..]).into_chunks();
         debug_assert!(tail.is_empty());
+        self.cipher.decrypt_blocks_inout_mut(blocks);
+    }
+
+    /// Decrypts whole blocks where they lie. The caller keeps the last block back and ends with
+    /// `update(last)` + [`finish`](Self::finish), which checks the padding; only valid while
+    /// nothing is pending (`update` was not called before).
+    pub fn decrypt_in_place(&mut self, blocks: &mut [u8]) {
+        debug_assert!(self.pending.is_empty() && blocks.len().is_multiple_of(BLOCK));
+        let (blocks, _) = aes::cipher::inout::InOutBuf::from(blocks).into_chunks();
         self.cipher.decrypt_blocks_inout_mut(blocks);
     }
 
@@ -276,6 +303,31 @@ mod tests {
                 }
                 d.finish(&mut back).unwrap();
                 assert_eq!(back, plain, "len {len} chunk {chunk}");
+
+                let mut e = CbcEncryptor::new(&key, &iv);
+                let mut out = Vec::new();
+                let mut chunks = plain.chunks(chunk).peekable();
+                while let Some(c) = chunks.next() {
+                    let mut b = c.to_vec();
+                    e.update_in_place(&mut b, chunks.peek().is_none());
+                    out.extend_from_slice(&b);
+                }
+                if plain.is_empty() {
+                    let mut b = Vec::new();
+                    e.update_in_place(&mut b, true);
+                    out = b;
+                }
+                assert_eq!(out, one, "in place: len {len} chunk {chunk}");
+                let mut d = CbcDecryptor::new(&key, &iv);
+                let mut back = out.clone();
+                let body = back.len() - BLOCK;
+                d.decrypt_in_place(&mut back[..body]);
+                let mut tail = Vec::new();
+                d.update(&out[body..], &mut tail);
+                d.finish(&mut tail).unwrap();
+                back.truncate(body);
+                back.extend_from_slice(&tail);
+                assert_eq!(back, plain, "in place: len {len} chunk {chunk}");
             }
         }
     }

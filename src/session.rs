@@ -1389,6 +1389,7 @@ async fn run_task(
                 faults: FaultProfile::default(),
                 max_concurrent_jobs: 4,
                 precreate: vec![],
+                release_imported_blobs: true,
             })
             .await
             .map_err(|e| {

@@ -29,6 +29,7 @@ async fn start(
         faults,
         max_concurrent_jobs: 2,
         precreate,
+        release_imported_blobs: false,
     })
     .await
     .unwrap()

@@ -19,6 +19,7 @@ async fn start(root: &Path, faults: FaultProfile) -> EmulatorHandle {
         faults,
         max_concurrent_jobs: 4,
         precreate: vec![],
+        release_imported_blobs: true,
     })
     .await
     .expect("emulator starts")

@@ -19,6 +19,7 @@ async fn start(root: &Path, faults: FaultProfile, jobs: usize) -> EmulatorHandle
         faults,
         max_concurrent_jobs: jobs,
         precreate: vec![],
+        release_imported_blobs: true,
     })
     .await
     .expect("emulator starts")

@@ -305,6 +305,8 @@ async fn run_task(mut opts: MigrateOptions) -> Result<(Summary, Option<PathBuf>)
             faults: FaultProfile::default(),
             max_concurrent_jobs: 4,
             precreate: vec![],
+            // The engine provisions new containers per package and never reads content back.
+            release_imported_blobs: true,
         };
         let h = emulator::start(cfg).await.map_err(|e| {
             (
@@ -648,6 +650,8 @@ async fn run_emulator(a: EmulatorArgs) -> ExitCode {
         faults,
         max_concurrent_jobs: a.max_concurrent_jobs.max(1),
         precreate,
+        // A server for scripts and tests: blobs stay readable, as on Azure.
+        release_imported_blobs: false,
     };
     let h = match emulator::start(cfg).await {
         Ok(h) => h,

@@ -221,6 +221,17 @@ impl BlobStore {
             .unwrap_or(false)
     }
 
+    /// Forgets every blob of a container (the container itself stays, empty): their bodies are
+    /// deleted as soon as no reader holds them. See `EmulatorConfig::release_imported_blobs`.
+    pub fn release_blobs(&self, container: &str) {
+        let blobs = self
+            .lock()
+            .get_mut(container)
+            .map(|c| std::mem::take(&mut c.blobs));
+        // Dropped outside the lock: this unlinks the bodies' files.
+        drop(blobs);
+    }
+
     fn new_body_path(&self, container: &str) -> PathBuf {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         self.dir.join(container).join(format!("{n:016x}.blk"))
@@ -907,5 +918,29 @@ mod tests {
         b.reader.read_to_end(&mut v).unwrap();
         assert_eq!(v, b"hello");
         assert!(matches!(s.open("c", "zz"), Err(SourceError::NotFound)));
+    }
+
+    #[test]
+    fn released_blobs_are_gone_and_their_bodies_deleted_once_unread() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = BlobStore::open(dir.path().join("st")).unwrap();
+        s.create_container("c").unwrap();
+        s.put_bytes("c", "a.dat", b"hello", vec![]).unwrap();
+        let bodies = || {
+            std::fs::read_dir(dir.path().join("st").join("c"))
+                .unwrap()
+                .count()
+        };
+        let mut reader = s.open("c", "a.dat").unwrap();
+        s.release_blobs("c");
+        assert!(s.container_exists("c"));
+        assert!(matches!(s.open("c", "a.dat"), Err(SourceError::NotFound)));
+        // A reader that opened the blob before the release still reads it whole.
+        let mut v = Vec::new();
+        reader.reader.read_to_end(&mut v).unwrap();
+        assert_eq!(v, b"hello");
+        assert_eq!(bodies(), 1);
+        drop(reader);
+        assert_eq!(bodies(), 0);
     }
 }

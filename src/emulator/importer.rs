@@ -248,6 +248,10 @@ fn run(emu: &Arc<Emu>, spec: &JobSpec, ev: &mut Events) {
     let fields = imp.counter_fields(started, true);
     drop(imp);
     let _ = std::fs::remove_dir_all(&staging);
+    if spec.remote.is_none() && emu.release_imported_blobs {
+        // Before JobEnd: a client that has seen the job end may exit, leaving the bodies on disk.
+        emu.blobs.release_blobs(&spec.source_container);
+    }
     ev.emit(
         "JobEnd",
         &fields
@@ -1209,26 +1213,39 @@ impl<'a> Importer<'a> {
         std::fs::create_dir_all(&self.staging).map_err(io)?;
         self.staged_count += 1;
         let path = self.staging.join(format!("{:08}.bin", self.staged_count));
-        let mut out =
-            std::io::BufWriter::with_capacity(CHUNK, std::fs::File::create(&path).map_err(io)?);
+        // Unbuffered: every write is a whole chunk, decrypted where it was read.
+        let mut out = std::fs::File::create(&path).map_err(io)?;
         let mut buf = vec![0u8; CHUNK];
-        let mut plain = Vec::with_capacity(CHUNK + 32);
+        // buf[..have] was read and not yet written: with a key, the last block is always kept
+        // back (it may be the padded one), and so is a partial block.
+        let mut have = 0;
         let mut size = 0u64;
         loop {
-            let n = blob.reader.read(&mut buf).map_err(io)?;
+            let n = blob.reader.read(&mut buf[have..]).map_err(io)?;
             if n == 0 {
                 break;
             }
-            plain.clear();
-            match dec.as_mut() {
-                Some(d) => d.update(&buf[..n], &mut plain),
-                None => plain.extend_from_slice(&buf[..n]),
-            }
-            size += plain.len() as u64;
-            out.write_all(&plain).map_err(io)?;
+            have += n;
+            let done = match dec.as_mut() {
+                Some(d) => {
+                    let keep = match have % crypto::BLOCK {
+                        0 => crypto::BLOCK,
+                        partial => partial,
+                    };
+                    let done = have - keep;
+                    d.decrypt_in_place(&mut buf[..done]);
+                    done
+                }
+                None => have,
+            };
+            out.write_all(&buf[..done]).map_err(io)?;
+            size += done as u64;
+            buf.copy_within(done..have, 0);
+            have -= done;
         }
-        if let Some(d) = dec {
-            plain.clear();
+        if let Some(mut d) = dec {
+            let mut plain = Vec::with_capacity(crypto::BLOCK);
+            d.update(&buf[..have], &mut plain);
             d.finish(&mut plain).map_err(|e| {
                 oerr(
                     E_BAD_DATA,

@@ -84,6 +84,12 @@ pub struct EmulatorConfig {
     pub max_concurrent_jobs: usize,
     /// (site name, library title) created at start: how strict mode gets its sites.
     pub precreate: Vec<(String, String)>,
+    /// Drop a data container's blobs once a job that imported from it has ended. For a client
+    /// that provisions new containers per job and never reads content back (the embedded local
+    /// target): otherwise the target keeps a second, encrypted copy of every migrated byte until
+    /// it stops (SPO itself keeps them 4-30 days, reference §1), and this host pays for it in
+    /// disk space and in fresh page-cache pages. Off: blobs stay readable, as on Azure.
+    pub release_imported_blobs: bool,
 }
 
 impl Default for EmulatorConfig {
@@ -96,6 +102,7 @@ impl Default for EmulatorConfig {
             faults: FaultProfile::default(),
             max_concurrent_jobs: 4,
             precreate: Vec::new(),
+            release_imported_blobs: false,
         }
     }
 }
@@ -130,6 +137,7 @@ pub(crate) struct Emu {
     pub root: PathBuf,
     pub access_token: String,
     pub strict: bool,
+    pub release_imported_blobs: bool,
     pub faults: faults::Faults,
     pub fail_items: Vec<String>,
     pub sas: sas::SasAuthority,

@@ -140,6 +140,7 @@ pub async fn start(cfg: EmulatorConfig) -> Result<EmulatorHandle, EmulatorError>
         root,
         access_token,
         strict: cfg.strict,
+        release_imported_blobs: cfg.release_imported_blobs,
         fail_items: cfg.faults.fail_items.clone(),
         faults: Faults::new(cfg.faults),
         sas: sas::SasAuthority::new(),

@@ -54,28 +54,48 @@ struct EncState {
 }
 
 /// Reads the next `block` plaintext bytes and returns their ciphertext (at EOF the padded tail)
-/// and its MD5 for `Content-MD5`, hashed here, on the blocking thread, once.
-fn next_block(st: &mut EncState, block: usize) -> std::io::Result<(Vec<u8>, bool, [u8; 16])> {
+/// and its MD5 for `Content-MD5`, hashed here, on the blocking thread, once. `spare` is the
+/// previous block's buffer when nothing else holds it any more.
+fn next_block(
+    st: &mut EncState,
+    block: usize,
+    spare: Option<Vec<u8>>,
+) -> std::io::Result<(Vec<u8>, bool, [u8; 16])> {
     // Sized from what the scan saw, not from the block size: a 1 KiB file must not cost an
     // 8 MiB zeroed buffer (that memset dominated small-file runs).
     let hint = (st.expected.saturating_sub(st.plain) as usize)
         .saturating_add(1)
         .min(block);
-    let mut buf = Vec::with_capacity(hint);
+    // Room for the padding: the last block grows by up to 16 bytes. Reusing the previous block's
+    // buffer spares the page faults of fresh memory (~1 s/GB on a busy VM).
+    let mut buf = match spare {
+        Some(mut b) if b.capacity() >= hint + crypto::BLOCK => {
+            b.clear();
+            b
+        }
+        _ => Vec::with_capacity(hint + crypto::BLOCK),
+    };
     let n = (&mut st.file).take(block as u64).read_to_end(&mut buf)?;
     st.plain += n as u64;
-    let mut out = Vec::with_capacity(n + crypto::BLOCK);
     let eof = n < block;
+    // Encrypted where it was read: one buffer per block, no copy.
     if let Some(enc) = st.enc.as_mut() {
-        enc.update(&buf, &mut out);
+        enc.update_in_place(&mut buf, eof);
     }
     if eof {
-        if let Some(enc) = st.enc.take() {
-            enc.finish(&mut out);
-        }
+        st.enc = None;
     }
-    let md5: [u8; 16] = Md5::digest(&out).into();
-    Ok((out, eof, md5))
+    let md5: [u8; 16] = Md5::digest(&buf).into();
+    Ok((buf, eof, md5))
+}
+
+/// Blob slots a file takes: one per block, at most a quarter of them. A file of several blocks
+/// keeps the cores busy on its own (read, encrypt, hash, send, the target's check); many at once
+/// only interleave the packages, so every package finishes late, its import cannot overlap the
+/// next upload, and more blocks are held in memory (16 large files at once: 8.1 CPU s, 4: 6.6 s).
+fn slot_weight(size: u64, block: usize, slots: usize) -> u32 {
+    let blocks = size.div_ceil(block.max(1) as u64).max(1);
+    blocks.min((slots / 4).max(1) as u64) as u32
 }
 
 /// Uploads one file; returns the plaintext size actually sent.
@@ -116,12 +136,13 @@ async fn upload_file(
     });
     let mut ids = Vec::new();
     let mut first = true;
+    let mut spare = None;
     loop {
         let mut s = st
             .take()
             .ok_or((codes::UPLOAD_FAILED, "internal state lost".to_string()))?;
         let (res, s) = tokio::task::spawn_blocking(move || {
-            let r = next_block(&mut s, block);
+            let r = next_block(&mut s, block, spare);
             (r, s)
         })
         .await
@@ -135,18 +156,22 @@ async fn upload_file(
                 format!("{}: upload failed: {e}", it.lib_rel),
             )
         };
+        let body = Bytes::from(cipher);
+        let sent = body.clone();
         if first && eof {
             // Whole file in one request: Put Blob carries the IV and Content-MD5.
-            data.put_blob_md5(&it.blob_name, Bytes::from(cipher), Some(&iv_b64), &md5)
+            data.put_blob_md5(&it.blob_name, body, Some(&iv_b64), &md5)
                 .await
                 .map_err(up)?;
         } else {
             let id = block_id(ids.len() as u32);
-            data.put_block_md5(&it.blob_name, &id, Bytes::from(cipher), &md5)
+            data.put_block_md5(&it.blob_name, &id, body, &md5)
                 .await
                 .map_err(up)?;
             ids.push(id);
         }
+        // The request is done with it: the next block is read into the same memory.
+        spare = sent.try_into_mut().ok().map(Vec::from);
         shared
             .counters
             .uploaded_bytes
@@ -262,7 +287,9 @@ pub async fn upload_package(
             let (data, key, shared) = (&data, &key, &shared);
             async move {
                 let path = shared.source_path(&it);
-                let _slot = shared.blob_slots.acquire().await;
+                let weight =
+                    slot_weight(it.size, shared.opts.block_size, shared.opts.blobs_in_flight);
+                let _slot = shared.blob_slots.acquire_many(weight).await;
                 (n, upload_file(shared, data, key, &it, path).await)
             }
         })
@@ -350,5 +377,24 @@ pub async fn upload_package(
             failures,
             pkg,
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::slot_weight;
+
+    #[test]
+    fn large_files_take_more_blob_slots_small_ones_one() {
+        let mib = 1 << 20;
+        assert_eq!(slot_weight(0, 8 * mib, 16), 1);
+        assert_eq!(slot_weight(1000, 8 * mib, 16), 1);
+        assert_eq!(slot_weight(12 << 20, 8 * mib, 16), 2);
+        assert_eq!(slot_weight(64 << 20, 8 * mib, 16), 4);
+        assert_eq!(
+            slot_weight(64 << 20, 8 * mib, 2),
+            1,
+            "never more slots than exist"
+        );
     }
 }
