@@ -70,16 +70,18 @@ fn file_imports(root: &Path) -> HashMap<String, usize> {
     m
 }
 
-/// What the killed run left: (items recorded, items confirmed migrated, jobs submitted).
-fn db_state(work: &Path) -> (i64, i64, i64) {
+/// What the killed run left: (items recorded, items confirmed migrated, jobs submitted,
+/// packages cut).
+fn db_state(work: &Path) -> (i64, i64, i64, i64) {
     let Ok(c) = rusqlite::Connection::open(work.join("spmt.db")) else {
-        return (0, 0, 0);
+        return (0, 0, 0, 0);
     };
     let q = |sql: &str| c.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap_or(0);
     (
         q("SELECT COUNT(*) FROM items"),
         q("SELECT COUNT(*) FROM items WHERE outcome = 'Migrated'"),
         q("SELECT COUNT(*) FROM packages WHERE job_id IS NOT NULL"),
+        q("SELECT COUNT(*) FROM packages"),
     )
 }
 
@@ -106,11 +108,17 @@ enum Phase {
     Import,
 }
 
-fn reached(phase: Phase, (items, migrated, jobs): (i64, i64, i64), total: i64) -> bool {
+fn reached(
+    phase: Phase,
+    (items, migrated, jobs, packages): (i64, i64, i64, i64),
+    total: i64,
+) -> bool {
     match phase {
         Phase::Scan => items > 0,
         Phase::Upload => items >= total && jobs == 0,
-        Phase::Import => jobs > 0 && migrated < total,
+        // Every job submitted and recorded: a kill between CreateMigrationJob and recording
+        // its id is another case (see the closing note of issue 7), not this one.
+        Phase::Import => items >= total && jobs == packages && jobs > 0 && migrated < total,
     }
 }
 
