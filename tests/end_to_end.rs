@@ -377,3 +377,42 @@ async fn wrong_token_and_missing_source_are_clear_errors() {
     let _ = Duration::ZERO;
     h.shutdown().await;
 }
+
+/// More items than the packager's queue holds, in many small packages: the recorder must keep
+/// committing job ids while the packager waits for a slot. It used to block on the packager,
+/// so every job submission waited out the 30 s commit timeout (9,000 files took two minutes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn job_ids_are_committed_while_the_scan_is_far_ahead_of_the_uploads() {
+    let src = tempfile::tempdir().unwrap();
+    let (tgt, work) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    for d in 0..20 {
+        let dir = src.path().join(format!("d{d:02}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        for f in 0..300 {
+            std::fs::write(dir.join(format!("f{f:03}.txt")), format!("{d}/{f}")).unwrap();
+        }
+    }
+    let h = start(tgt.path(), FaultProfile::default()).await;
+    let mut o = options(src.path(), &h, work.path());
+    o.max_package_items = 100;
+    o.packages_in_flight = 1;
+    let counters = Arc::new(Counters::default());
+    let s = engine::migrate(o, counters.clone())
+        .await
+        .expect("migration runs");
+    assert_eq!(s.items.failed, 0);
+    assert_eq!(s.items.migrated_files, 6000);
+    assert_eq!(
+        counters
+            .late_flushes
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0,
+        "every job id was committed at once"
+    );
+    let lib = tgt.path().join("sites/local/Documents");
+    assert_eq!(
+        std::fs::read_to_string(lib.join("d19/f299.txt")).unwrap(),
+        "19/299"
+    );
+    h.shutdown().await;
+}

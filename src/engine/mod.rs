@@ -194,6 +194,8 @@ impl EngineError {
 pub struct Counters {
     pub scanned_items: AtomicU64,
     pub scanned_bytes: AtomicU64,
+    /// Submitted jobs whose id the recorder did not commit within 30 s (should stay 0).
+    pub late_flushes: AtomicU64,
     pub scan_done: AtomicBool,
     pub packaged_items: AtomicU64,
     pub packages: AtomicU64,
@@ -685,10 +687,17 @@ async fn run_round(
                         // now is settled from it on resume instead of importing twice.
                         let (ack_tx, ack_rx) = std::sync::mpsc::channel();
                         sh2.record(Rec::Flush(ack_tx));
-                        let _ = tokio::task::spawn_blocking(move || {
+                        let acked = tokio::task::spawn_blocking(move || {
                             ack_rx.recv_timeout(Duration::from_secs(30))
                         })
                         .await;
+                        if !matches!(acked, Ok(Ok(()))) {
+                            sh2.counters.late_flushes.fetch_add(1, Ordering::Relaxed);
+                            tracing::warn!(
+                                job = %sub.job_id,
+                                "the job id was not recorded within 30 s; going on (a kill now would send its items again)"
+                            );
+                        }
                         let _ = sub_tx2.send(sub).await;
                     }
                     Err((code, message)) => {

@@ -6,10 +6,12 @@ use super::{log_item, Counters, ItemObserver, ItemOutcome};
 use crate::package::{ids, PkgItem, Target};
 use crate::scan::{ItemKind, ScanItem, Verdict};
 use crate::store::{IntIdAllocator, Outcome, Store, StoreError};
+use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant, UNIX_EPOCH};
+use tokio::sync::mpsc::error::TrySendError;
 
 pub enum Rec {
     /// Scanned items in scan order, a few hundred at a time: one message (and one wake-up
@@ -282,7 +284,35 @@ impl Recorder {
         let mut in_tx = false;
         let mut ops = 0u32;
         let mut last = Instant::now();
+        // Candidates the packager has no room for yet. This thread never blocks on the
+        // packager: an upload waits for its job id to be committed here (Flush) while holding
+        // the packager's slot, so blocking would stall every job submission until the Flush
+        // timed out. While candidates wait, the scan is not read (its back-pressure).
+        let mut waiting: VecDeque<Vec<Candidate>> = VecDeque::new();
+        // No more candidates will come: the channel closes once `waiting` is delivered.
+        let mut scan_over = false;
         while scan_open || rx_open {
+            if let Some(o) = &out {
+                let mut closed = false;
+                while let Some(b) = waiting.pop_front() {
+                    match o.try_send(b) {
+                        Ok(()) => {}
+                        Err(TrySendError::Full(b)) => {
+                            waiting.push_front(b);
+                            break;
+                        }
+                        Err(TrySendError::Closed(_)) => {
+                            closed = true;
+                            break;
+                        }
+                    }
+                }
+                if closed || (scan_over && waiting.is_empty()) {
+                    // Closing the channel lets the packager cut its last package.
+                    waiting.clear();
+                    out = None;
+                }
+            }
             let mut batch = Vec::new();
             while rx_open {
                 match rx.try_recv() {
@@ -296,20 +326,30 @@ impl Recorder {
             } else {
                 Duration::ZERO
             };
-            if scan_open {
+            if scan_open && waiting.is_empty() {
                 match scan_rx.recv_timeout(wait.max(Duration::from_millis(1))) {
                     Ok(m) => batch.push(m),
                     Err(RecvTimeoutError::Timeout) => {}
                     Err(RecvTimeoutError::Disconnected) => {
                         scan_open = false;
-                        out = None;
+                        scan_over = true;
                     }
                 }
-            } else if batch.is_empty() && rx_open {
-                match rx.recv_timeout(Duration::from_millis(100)) {
-                    Ok(m) => batch.push(m),
-                    Err(RecvTimeoutError::Timeout) => {}
-                    Err(RecvTimeoutError::Disconnected) => rx_open = false,
+            } else if batch.is_empty() {
+                // Waiting candidates are retried every few milliseconds.
+                let t = if waiting.is_empty() {
+                    Duration::from_millis(100)
+                } else {
+                    Duration::from_millis(2)
+                };
+                if rx_open {
+                    match rx.recv_timeout(t) {
+                        Ok(m) => batch.push(m),
+                        Err(RecvTimeoutError::Timeout) => {}
+                        Err(RecvTimeoutError::Disconnected) => rx_open = false,
+                    }
+                } else {
+                    std::thread::sleep(t);
                 }
             }
             for msg in batch {
@@ -320,16 +360,16 @@ impl Recorder {
                 ops += 1;
                 match msg {
                     Rec::Scanned(items) => {
-                        let Some(o) = &out else { continue };
+                        if out.is_none() {
+                            continue;
+                        }
                         ops += items.len() as u32;
                         let mut candidates = Vec::with_capacity(items.len());
                         for it in items {
                             self.record_scanned(it, &mut candidates, &mut ints)?;
                         }
-                        // The packager is async; this thread may block on it (back-pressure
-                        // on the scan). A closed channel means the pipeline stopped.
-                        if !candidates.is_empty() && o.blocking_send(candidates).is_err() {
-                            out = None;
+                        if !candidates.is_empty() {
+                            waiting.push_back(candidates);
                         }
                     }
                     Rec::Packaged {
@@ -377,8 +417,7 @@ impl Recorder {
                             }
                         }
                     }
-                    // Closing the channel lets the packager cut its last package.
-                    Rec::ScanDone => out = None,
+                    Rec::ScanDone => scan_over = true,
                     Rec::Flush(ack) => {
                         self.store.save_int_floor(&mut ints)?;
                         self.store.commit()?;
