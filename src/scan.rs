@@ -384,7 +384,6 @@ pub fn scan(
                 name.clone()
             }
         };
-        let top = stack.last().expect("the loop holds a frame");
         let target_rel = join(&top.target_rel, &target_name);
         if verdict == Verdict::Migrate
             && kind == ItemKind::Folder

@@ -266,6 +266,12 @@ impl Recorder {
         }
     }
 
+    /// Commits the open transaction with the highest list-item id given out in it.
+    fn commit(&self, ints: &mut IntIdAllocator) -> Result<(), StoreError> {
+        self.store.save_int_floor(ints)?;
+        self.store.commit()
+    }
+
     /// Runs until both channels are closed; returns the store for the final summary.
     /// `scan_rx` is bounded (the scan waits when packaging falls behind); `rx` carries
     /// outcomes from async tasks and is unbounded so they never block a runtime thread.
@@ -419,8 +425,7 @@ impl Recorder {
                     }
                     Rec::ScanDone => scan_over = true,
                     Rec::Flush(ack) => {
-                        self.store.save_int_floor(&mut ints)?;
-                        self.store.commit()?;
+                        self.commit(&mut ints)?;
                         in_tx = false;
                         let _ = ack.send(());
                     }
@@ -428,16 +433,14 @@ impl Recorder {
             }
             // Batch writes: one transaction per ~20,000 operations or 200 ms.
             if in_tx && (ops >= 20_000 || last.elapsed() > Duration::from_millis(200)) {
-                self.store.save_int_floor(&mut ints)?;
-                self.store.commit()?;
+                self.commit(&mut ints)?;
                 in_tx = false;
                 ops = 0;
                 last = Instant::now();
             }
         }
         if in_tx {
-            self.store.save_int_floor(&mut ints)?;
-            self.store.commit()?;
+            self.commit(&mut ints)?;
         }
         Ok(self.store)
     }

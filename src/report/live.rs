@@ -45,14 +45,6 @@ fn sample(c: &Counters, started: Instant) -> Sample {
     }
 }
 
-/// Items the round has recorded so far (what a rewrite of its reports goes through).
-fn recorded(c: &Counters) -> u64 {
-    c.scanned_items.load(Ordering::Relaxed)
-        + c.skipped_items.load(Ordering::Relaxed)
-        + c.unchanged_items.load(Ordering::Relaxed)
-        + c.failed_items.load(Ordering::Relaxed)
-}
-
 pub fn start(
     working_folder: PathBuf,
     task_id: String,
@@ -76,15 +68,17 @@ pub fn start(
             let mut per_item = Duration::from_micros(3);
             loop {
                 let stopping = flag.load(Ordering::SeqCst);
-                if let Err(e) = store.add_sample(run, &sample(&counters, started)) {
+                let now = sample(&counters, started);
+                if let Err(e) = store.add_sample(run, &now) {
                     tracing::debug!(error = %e, "progress sample not recorded");
                 }
                 if stopping {
                     return;
                 }
-                let items = recorded(&counters);
-                let due = Instant::now() >= next_report
-                    && per_item * (items.min(u32::MAX as u64) as u32) * 10 <= started.elapsed();
+                // Items the round has recorded so far: what a rewrite goes through.
+                let items = (now.scanned + now.failed).min(u32::MAX as u64) as u32;
+                let due =
+                    Instant::now() >= next_report && per_item * items * 10 <= started.elapsed();
                 if due {
                     let t = Instant::now();
                     if let Err(e) =
@@ -97,7 +91,7 @@ pub fn start(
                     // Spend at most a tenth of the time writing reports.
                     next_report = Instant::now() + every.max(t.elapsed() * 10);
                     if items > 0 {
-                        per_item = t.elapsed() / (items.min(u32::MAX as u64) as u32);
+                        per_item = t.elapsed() / items;
                     }
                 }
                 // Sleep in short steps so stopping is prompt.

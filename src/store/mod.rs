@@ -448,27 +448,10 @@ impl Store {
     /// The item's stable list-item id in this list: the one used before, or the next free one
     /// above both our own ids and the target's highest id.
     pub fn int_id(&self, list_id: &str, target_url: &str) -> Result<i64, StoreError> {
-        let found: Option<i64> = self
-            .conn
-            .query_row(
-                "SELECT int_id FROM int_ids WHERE list_id = ?1 AND target_url = ?2",
-                params![list_id, target_url],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| self.err(e))?;
-        if let Some(id) = found {
+        if let Some(id) = self.recorded_int_id(list_id, target_url)? {
             return Ok(id);
         }
-        let next: i64 = self
-            .conn
-            .query_row(
-                "SELECT MAX(COALESCE((SELECT MAX(int_id) FROM int_ids WHERE list_id = ?1), 0),
-                            COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'int_floor:' || ?1), 0)) + 1",
-                params![list_id],
-                |r| r.get(0),
-            )
-            .map_err(|e| self.err(e))?;
+        let next = self.highest_int_id(list_id)? + 1;
         self.conn
             .execute(
                 "INSERT INTO int_ids (list_id, target_url, int_id) VALUES (?1, ?2, ?3)",
@@ -478,19 +461,35 @@ impl Store {
         Ok(next)
     }
 
-    /// The list-item id allocator a round's recorder uses for `list_id`: it starts above
-    /// every id this folder gave out (the recorded floor, and the `int_ids` table of earlier
-    /// versions and of the `--target-list-relative-path` folders) and the target's highest.
-    pub fn int_id_allocator(&self, list_id: &str, run: i64) -> Result<IntIdAllocator, StoreError> {
-        let max: i64 = self
+    /// The id `int_ids` holds for `target_url` in `list_id`, if any.
+    fn recorded_int_id(&self, list_id: &str, target_url: &str) -> Result<Option<i64>, StoreError> {
+        let mut st = self
             .conn
+            .prepare_cached("SELECT int_id FROM int_ids WHERE list_id = ?1 AND target_url = ?2")
+            .map_err(|e| self.err(e))?;
+        st.query_row(params![list_id, target_url], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// The highest list-item id of `list_id` in use: ours in `int_ids`, or the recorded floor
+    /// (the target's highest, and what a round's allocator gave out).
+    fn highest_int_id(&self, list_id: &str) -> Result<i64, StoreError> {
+        self.conn
             .query_row(
                 "SELECT MAX(COALESCE((SELECT MAX(int_id) FROM int_ids WHERE list_id = ?1), 0),
                             COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'int_floor:' || ?1), 0))",
                 params![list_id],
                 |r| r.get(0),
             )
-            .map_err(|e| self.err(e))?;
+            .map_err(|e| self.err(e))
+    }
+
+    /// The list-item id allocator a round's recorder uses for `list_id`: it starts above
+    /// every id this folder gave out (the recorded floor, and the `int_ids` table of earlier
+    /// versions and of the `--target-list-relative-path` folders) and the target's highest.
+    pub fn int_id_allocator(&self, list_id: &str, run: i64) -> Result<IntIdAllocator, StoreError> {
+        let max = self.highest_int_id(list_id)?;
         Ok(IntIdAllocator {
             list_id: list_id.to_string(),
             next: max + 1,
@@ -524,15 +523,7 @@ impl Store {
                 return Ok(id);
             }
             // Working folders of earlier versions kept the ids in `int_ids` only.
-            let mut st = self
-                .conn
-                .prepare_cached("SELECT int_id FROM int_ids WHERE list_id = ?1 AND target_url = ?2")
-                .map_err(|e| self.err(e))?;
-            let found: Option<i64> = st
-                .query_row(params![alloc.list_id, target_url], |r| r.get(0))
-                .optional()
-                .map_err(|e| self.err(e))?;
-            if let Some(id) = found {
+            if let Some(id) = self.recorded_int_id(&alloc.list_id, target_url)? {
                 return Ok(id);
             }
         }
