@@ -5,6 +5,7 @@
 //! never with the tree), and hands each item to a sink as soon as it is judged. Rules: reference
 //! §8 and spmt-features §4; codes follow SPMT's published item-level scan codes.
 
+use std::borrow::Cow;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -154,33 +155,27 @@ const RESERVED: [&str; 26] = [
     "desktop.ini",
 ];
 
-/// Checks one name; returns the (possibly replaced) target name or a failure.
-pub fn check_name(name: &str, replace: Option<char>) -> Result<String, (String, String)> {
-    let bad: Vec<char> = name
-        .chars()
-        .filter(|c| INVALID.contains(c) || c.is_control())
-        .collect();
-    let mut out = name.to_string();
-    if !bad.is_empty() {
+/// Checks one name; returns the (possibly replaced) target name or a failure. A name that
+/// needs no replacement is borrowed: this runs for every entry of a scan.
+pub fn check_name(name: &str, replace: Option<char>) -> Result<Cow<'_, str>, (String, String)> {
+    let is_bad = |c: char| INVALID.contains(&c) || c.is_control();
+    let mut out = Cow::Borrowed(name);
+    if name.chars().any(is_bad) {
         match replace {
             Some(r) => {
-                out = name
-                    .chars()
-                    .map(|c| {
-                        if INVALID.contains(&c) || c.is_control() {
-                            r
-                        } else {
-                            c
-                        }
-                    })
-                    .collect()
+                out = Cow::Owned(
+                    name.chars()
+                        .map(|c| if is_bad(c) { r } else { c })
+                        .collect(),
+                )
             }
             None => {
-                let shown: String = bad
-                    .iter()
+                let shown: String = name
+                    .chars()
+                    .filter(|c| is_bad(*c))
                     .map(|c| {
                         if c.is_control() {
-                            format!("U+{:04X}", *c as u32)
+                            format!("U+{:04X}", c as u32)
                         } else {
                             c.to_string()
                         }
@@ -194,8 +189,7 @@ pub fn check_name(name: &str, replace: Option<char>) -> Result<String, (String, 
             }
         }
     }
-    let lower = out.to_lowercase();
-    if RESERVED.contains(&lower.as_str()) || lower.contains("_vti_") || out.starts_with("~$") {
+    if is_reserved(&out) || out.starts_with("~$") {
         return Err(("ReservedName".into(), "name is reserved in SharePoint (CON, PRN, AUX, NUL, COM0-9, LPT0-9, .lock, desktop.ini, _vti_, ~$…); rename it".into()));
     }
     if out.starts_with(' ') || out.ends_with(' ') {
@@ -208,6 +202,21 @@ pub fn check_name(name: &str, replace: Option<char>) -> Result<String, (String, 
         return Err(("InvalidName".into(), "empty name".into()));
     }
     Ok(out)
+}
+
+/// A reserved name, or one containing `_vti_`, in any case. ASCII names (nearly all) are
+/// compared without lowercasing a copy; others as Unicode lowercase, as before.
+fn is_reserved(name: &str) -> bool {
+    if name.is_ascii() {
+        RESERVED.iter().any(|r| r.eq_ignore_ascii_case(name))
+            || name
+                .as_bytes()
+                .windows(5)
+                .any(|w| w.eq_ignore_ascii_case(b"_vti_"))
+    } else {
+        let lower = name.to_lowercase();
+        RESERVED.contains(&lower.as_str()) || lower.contains("_vti_")
+    }
 }
 
 struct Frame {
@@ -253,12 +262,15 @@ fn read_sorted(dir: &Path) -> std::io::Result<(Vec<Entry>, Option<fs::File>)> {
     Ok((v, fs::File::open(dir).ok()))
 }
 
+/// `a/b`, or `b` when `a` is empty, allocated once at its final size.
 fn join(a: &str, b: &str) -> String {
-    if a.is_empty() {
-        b.to_string()
-    } else {
-        format!("{a}/{b}")
+    let mut s = String::with_capacity(a.len() + 1 + b.len());
+    if !a.is_empty() {
+        s.push_str(a);
+        s.push('/');
     }
+    s.push_str(b);
+    s
 }
 
 /// Walks `root` and calls `sink` for every item in pre-order. `sink` returns false to stop early.
@@ -288,6 +300,7 @@ pub fn scan(
         blocked: None,
         id: dev_ino(&meta),
     }];
+    let prefix_chars = opts.target_prefix.chars().count();
     let skip_ext: Vec<String> = opts
         .skip_extensions
         .iter()
@@ -381,7 +394,7 @@ pub fn scan(
                         message: format!("{rel}: {msg}"),
                     };
                 }
-                name.clone()
+                Cow::Borrowed(name.as_str())
             }
         };
         let target_rel = join(&top.target_rel, &target_name);
@@ -394,8 +407,8 @@ pub fn scan(
             verdict = Verdict::Fail { code: codes::INVALID_CHARS.into(), rule: "ReservedName".into(), message: format!("{rel}: a folder named 'forms' is reserved at a library's root; rename it or migrate into a subfolder") };
         }
         if verdict == Verdict::Migrate {
-            let full = join(&opts.target_prefix, &target_rel);
-            let n = full.chars().count();
+            // The length of join(target_prefix, target_rel), counted without building it.
+            let n = prefix_chars + usize::from(prefix_chars > 0) + target_rel.chars().count();
             if n > MAX_PATH_CHARS {
                 verdict = Verdict::Fail { code: codes::PATH_TOO_LONG.into(), rule: "PathTooLong".into(), message: format!("{rel}: target path is {n} characters; SharePoint allows {MAX_PATH_CHARS}. Shorten folder or file names") };
             }
@@ -547,8 +560,20 @@ fn readable(dir: Option<&fs::File>, name: &str, path: &Path) -> std::io::Result<
         }
         _ => (libc::AT_FDCWD, path.as_os_str()),
     };
-    let c = std::ffi::CString::new(rel.as_bytes())
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    // The NUL-terminated name on the stack when it fits (a name is at most 255 bytes on
+    // most file systems): no allocation per file.
+    let bytes = rel.as_bytes();
+    let mut buf = [0u8; 256];
+    let heap;
+    let c: &std::ffi::CStr = if bytes.len() < buf.len() {
+        buf[..bytes.len()].copy_from_slice(bytes);
+        std::ffi::CStr::from_bytes_with_nul(&buf[..=bytes.len()])
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?
+    } else {
+        heap = std::ffi::CString::new(bytes)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        &heap
+    };
     // SAFETY: `c` is a valid NUL-terminated path that outlives the call, and `fd` is an open
     // directory (or AT_FDCWD) borrowed for its duration.
     let rc = unsafe { libc::faccessat(fd, c.as_ptr(), libc::R_OK, libc::AT_EACCESS) };
@@ -586,7 +611,11 @@ fn file_rules(
             message: format!("{rel}: hidden file skipped (IncludeHiddenFiles is off)"),
         };
     }
-    if let Some(ext) = name.rsplit_once('.').map(|(_, e)| e.to_lowercase()) {
+    // Lowercasing the extension is only worth it when some are filtered.
+    let ext = (!skip_ext.is_empty())
+        .then(|| name.rsplit_once('.').map(|(_, e)| e.to_lowercase()))
+        .flatten();
+    if let Some(ext) = ext {
         if skip_ext.contains(&ext) {
             return Verdict::Skip {
                 rule: "SkipFilesWithExtension".into(),

@@ -558,6 +558,7 @@ async fn run_round(
         target: target.clone(),
         prefix: prefix.clone(),
         counters: counters.clone(),
+        packaging: !scan_only,
         observer: opts.item_observer.clone(),
     };
     let rec_thread = std::thread::Builder::new()

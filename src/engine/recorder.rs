@@ -80,6 +80,8 @@ pub struct Recorder {
     /// Folder prefix under the library root (`--target-list-relative-path`), no slashes around.
     pub prefix: String,
     pub counters: Arc<Counters>,
+    /// False in a scan-only (or dry) round: nothing is packaged, so no candidates are built.
+    pub packaging: bool,
     /// Per-item outcome events for a host that asked for them.
     pub observer: Option<ItemObserver>,
 }
@@ -202,8 +204,9 @@ impl Recorder {
                     }
                 }
                 let object_id = ids::object_id(self.target.list_id, &url);
-                let object_text = object_id.to_string();
-                let int_id = self.store.stable_int_id(ints, &url, &object_text)?;
+                let mut object_text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+                let object_text = object_id.hyphenated().encode_lower(&mut object_text);
+                let int_id = self.store.stable_int_id(ints, &url, object_text)?;
                 let row = self.store.insert_item(
                     self.run,
                     &it.rel_path,
@@ -211,7 +214,7 @@ impl Recorder {
                     kind,
                     it.size,
                     mtime_ns,
-                    Some(&object_text),
+                    Some(object_text),
                     Some(int_id),
                     Outcome::Pending,
                     None,
@@ -223,6 +226,9 @@ impl Recorder {
                 }
                 c.scanned_items.fetch_add(1, Ordering::Relaxed);
                 c.scanned_bytes.fetch_add(it.size, Ordering::Relaxed);
+                if !self.packaging {
+                    return Ok(());
+                }
                 let item = PkgItem {
                     kind: it.kind,
                     lib_rel,

@@ -342,6 +342,21 @@ impl Store {
         })
     }
 
+    /// A second, read-only connection to the same database, for a thread that reads while
+    /// this one goes on (WAL lets readers and the writer work side by side).
+    pub fn reader(&self) -> Result<Self, StoreError> {
+        let conn = Connection::open(&self.path).map_err(|e| self.err(e))?;
+        conn.execute_batch(
+            "PRAGMA busy_timeout=5000; PRAGMA cache_size=-32768; PRAGMA query_only=1;",
+        )
+        .map_err(|e| self.err(e))?;
+        Ok(Store {
+            conn,
+            path: self.path.clone(),
+            tallies: Default::default(),
+        })
+    }
+
     fn err(&self, e: rusqlite::Error) -> StoreError {
         StoreError::Sqlite {
             path: self.path.display().to_string(),
