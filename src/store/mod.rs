@@ -91,21 +91,90 @@ pub struct ItemRow {
 
 const ITEM_COLS: &str = "rel_path, target_url, kind, size, outcome, code, rule, message, job_id, object_id, int_id, package";
 
-fn item_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ItemRow> {
-    Ok(ItemRow {
-        rel_path: r.get(0)?,
-        target_url: r.get(1)?,
-        kind: r.get(2)?,
+/// An item row borrowed from SQLite's buffers: the item reports read every row of a round,
+/// a million on a big one, and an owned copy of each was a large share of that.
+#[derive(Debug, Clone, Copy)]
+pub struct ItemRef<'a> {
+    pub rel_path: &'a str,
+    pub target_url: &'a str,
+    pub kind: &'a str,
+    pub size: u64,
+    pub outcome: &'a str,
+    pub code: Option<&'a str>,
+    pub rule: Option<&'a str>,
+    pub message: Option<&'a str>,
+    pub job_id: Option<&'a str>,
+    pub object_id: Option<&'a str>,
+    pub int_id: Option<i64>,
+    pub package: Option<i64>,
+}
+
+impl ItemRow {
+    pub fn as_ref(&self) -> ItemRef<'_> {
+        ItemRef {
+            rel_path: &self.rel_path,
+            target_url: &self.target_url,
+            kind: &self.kind,
+            size: self.size,
+            outcome: &self.outcome,
+            code: self.code.as_deref(),
+            rule: self.rule.as_deref(),
+            message: self.message.as_deref(),
+            job_id: self.job_id.as_deref(),
+            object_id: self.object_id.as_deref(),
+            int_id: self.int_id,
+            package: self.package,
+        }
+    }
+}
+
+impl ItemRef<'_> {
+    pub fn to_owned(&self) -> ItemRow {
+        let own = |v: Option<&str>| v.map(str::to_string);
+        ItemRow {
+            rel_path: self.rel_path.into(),
+            target_url: self.target_url.into(),
+            kind: self.kind.into(),
+            size: self.size,
+            outcome: self.outcome.into(),
+            code: own(self.code),
+            rule: own(self.rule),
+            message: own(self.message),
+            job_id: own(self.job_id),
+            object_id: own(self.object_id),
+            int_id: self.int_id,
+            package: self.package,
+        }
+    }
+}
+
+/// Column `i` (of ITEM_COLS) as text borrowed from the row, or None for NULL.
+fn text_at<'a>(r: &'a rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<&'a str>> {
+    r.get_ref(i)?.as_str_or_null().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
+    })
+}
+
+fn item_ref<'a>(r: &'a rusqlite::Row<'_>) -> rusqlite::Result<ItemRef<'a>> {
+    let text = |i| text_at(r, i).map(Option::unwrap_or_default);
+    Ok(ItemRef {
+        rel_path: text(0)?,
+        target_url: text(1)?,
+        kind: text(2)?,
         size: r.get::<_, i64>(3)? as u64,
-        outcome: r.get(4)?,
-        code: r.get(5)?,
-        rule: r.get(6)?,
-        message: r.get(7)?,
-        job_id: r.get(8)?,
-        object_id: r.get(9)?,
+        outcome: text(4)?,
+        code: text_at(r, 5)?,
+        rule: text_at(r, 6)?,
+        message: text_at(r, 7)?,
+        job_id: text_at(r, 8)?,
+        object_id: text_at(r, 9)?,
         int_id: r.get(10)?,
         package: r.get(11)?,
     })
+}
+
+fn item_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ItemRow> {
+    item_ref(r).map(|i| i.to_owned())
 }
 
 /// Failed or left-out items of a run sharing an outcome, code and rule.
@@ -789,7 +858,7 @@ impl Store {
     pub fn each_item(
         &self,
         run: i64,
-        f: impl FnMut(&ItemRow) -> std::io::Result<()>,
+        f: impl FnMut(&ItemRef<'_>) -> std::io::Result<()>,
     ) -> Result<(), StoreError> {
         let (lo, hi) = self.run_range(run)?;
         self.each(
@@ -803,7 +872,7 @@ impl Store {
     pub fn each_failed_item(
         &self,
         run: i64,
-        f: impl FnMut(&ItemRow) -> std::io::Result<()>,
+        f: impl FnMut(&ItemRef<'_>) -> std::io::Result<()>,
     ) -> Result<(), StoreError> {
         self.each(
             &format!(
@@ -818,12 +887,12 @@ impl Store {
         &self,
         sql: &str,
         params: impl rusqlite::Params,
-        mut f: impl FnMut(&ItemRow) -> std::io::Result<()>,
+        mut f: impl FnMut(&ItemRef<'_>) -> std::io::Result<()>,
     ) -> Result<(), StoreError> {
         let mut st = self.conn.prepare(sql).map_err(|e| self.err(e))?;
         let mut rows = st.query(params).map_err(|e| self.err(e))?;
         while let Some(r) = rows.next().map_err(|e| self.err(e))? {
-            let item = item_row(r).map_err(|e| self.err(e))?;
+            let item = item_ref(r).map_err(|e| self.err(e))?;
             f(&item).map_err(|e| StoreError::Folder {
                 path: "report".into(),
                 source: e,
