@@ -22,7 +22,7 @@ use crate::report;
 use crate::scan::{self, ItemKind, ScanOptions};
 use crate::spo::{SpoClient, SpoError};
 use crate::store::{ItemRow, Outcome, OutcomeCounts, RunFigures, Store, StoreError};
-use recorder::{Candidate, Rec, Recorder};
+use recorder::{Candidate, Rec, Recorder, Scanned};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -581,22 +581,13 @@ async fn run_round(
                 if scan_counters.cancelled() {
                     return false;
                 }
-                if item.kind == ItemKind::File
-                    && item.verdict == scan::Verdict::Migrate
-                    && item.target_rel != item.rel_path
-                {
+                let renamed = item.target_rel != item.rel_path;
+                let item = Scanned::new(item, &sources.target, &sources.prefix);
+                let it = &item.item;
+                if it.kind == ItemKind::File && it.verdict == scan::Verdict::Migrate && renamed {
                     // A renamed item: remember where its bytes are.
-                    let lib_rel = if sources.prefix.is_empty() {
-                        item.target_rel.clone()
-                    } else {
-                        format!("{}/{}", sources.prefix, item.target_rel)
-                    };
-                    let id = ids::object_id(
-                        sources.target.list_id,
-                        &sources.target.server_relative(&lib_rel),
-                    );
                     if let Ok(mut m) = sources.sources.lock() {
-                        m.insert(id, item.abs_path.clone());
+                        m.insert(item.object_id, it.abs_path.clone());
                     }
                 }
                 batch.push(item);

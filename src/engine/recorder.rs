@@ -16,7 +16,7 @@ use tokio::sync::mpsc::error::TrySendError;
 pub enum Rec {
     /// Scanned items in scan order, a few hundred at a time: one message (and one wake-up
     /// of this thread) per item was the larger part of a million-entry scan's cost.
-    Scanned(Vec<ScanItem>),
+    Scanned(Vec<Scanned>),
     Packaged {
         items: Vec<i64>,
         package: i64,
@@ -40,6 +40,38 @@ pub enum Rec {
     Flush(std::sync::mpsc::Sender<()>),
     /// The scan is over: no more items will reach the packager.
     ScanDone,
+}
+
+/// A scanned item with its place in the target. Worked out on the scan thread: the recorder,
+/// which writes every item to SQLite, is the busier of the two on a big scan.
+pub struct Scanned {
+    pub item: ScanItem,
+    /// Path under the library root (the `--target-list-relative-path` prefix included).
+    pub lib_rel: String,
+    /// Server-relative URL in the target.
+    pub url: String,
+    /// The item's deterministic object id ([`ids::object_id`]).
+    pub object_id: uuid::Uuid,
+}
+
+impl Scanned {
+    /// `prefix`: the folder under the library root, no slashes around (may be empty).
+    /// `item.target_rel` moves into `lib_rel` (it is left empty): nothing reads it after this.
+    pub fn new(mut item: ScanItem, target: &Target, prefix: &str) -> Self {
+        let lib_rel = if prefix.is_empty() {
+            std::mem::take(&mut item.target_rel)
+        } else {
+            format!("{prefix}/{}", item.target_rel)
+        };
+        let url = target.server_relative(&lib_rel);
+        let object_id = ids::object_id(target.list_id, &url);
+        Scanned {
+            item,
+            lib_rel,
+            url,
+            object_id,
+        }
+    }
 }
 
 /// MD5 of a file's bytes, hex (`--check-content`). None when it cannot be read; the
@@ -98,14 +130,6 @@ impl Recorder {
         }
     }
 
-    fn lib_rel(&self, target_rel: &str) -> String {
-        if self.prefix.is_empty() {
-            target_rel.to_string()
-        } else {
-            format!("{}/{}", self.prefix, target_rel)
-        }
-    }
-
     /// Records an item that will not be sent (skipped or failed) with its rule and message.
     #[allow(clippy::too_many_arguments)]
     fn record_final(
@@ -143,13 +167,17 @@ impl Recorder {
 
     fn record_scanned(
         &self,
-        it: ScanItem,
+        s: Scanned,
         out: &mut Vec<Candidate>,
         ints: &mut IntIdAllocator,
     ) -> Result<(), StoreError> {
         let c: &Counters = &self.counters;
-        let lib_rel = self.lib_rel(&it.target_rel);
-        let url = self.target.server_relative(&lib_rel);
+        let Scanned {
+            item: it,
+            lib_rel,
+            url,
+            object_id,
+        } = s;
         let mtime_ns = it
             .mtime
             .duration_since(UNIX_EPOCH)
@@ -203,7 +231,6 @@ impl Recorder {
                         return Ok(());
                     }
                 }
-                let object_id = ids::object_id(self.target.list_id, &url);
                 let mut object_text = [0u8; uuid::fmt::Hyphenated::LENGTH];
                 let object_text = object_id.hyphenated().encode_lower(&mut object_text);
                 let int_id = self.store.stable_int_id(ints, &url, object_text)?;

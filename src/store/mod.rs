@@ -328,9 +328,13 @@ CREATE TABLE IF NOT EXISTS items (
     rule TEXT,
     message TEXT,
     content_hash TEXT);
-CREATE INDEX IF NOT EXISTS items_run ON items(run, outcome);
+-- One index serves a round's items by outcome and, with outcome = 'Pending', a package's
+-- unconfirmed items (resume). It replaced items_run (run, outcome) and items_package
+-- (run, package): each index is a B-tree insert per scanned item, the recorder's main cost.
+CREATE INDEX IF NOT EXISTS items_state ON items(run, outcome, package);
+DROP INDEX IF EXISTS items_run;
+DROP INDEX IF EXISTS items_package;
 CREATE INDEX IF NOT EXISTS items_url ON items(target_url, run);
-CREATE INDEX IF NOT EXISTS items_package ON items(run, package);
 CREATE TABLE IF NOT EXISTS runs (id INTEGER PRIMARY KEY, started TEXT NOT NULL, finished TEXT, source TEXT, target TEXT, status TEXT,
     task_id TEXT, round INTEGER, error TEXT, scanned_items INTEGER, scanned_bytes INTEGER, uploaded_bytes INTEGER,
     packages INTEGER, throttled INTEGER, duration_secs REAL);
