@@ -781,6 +781,16 @@ async fn run_round(
         }
     }
 
+    // Every item's outcome is settled: the item reports can be written while the round is
+    // tallied and closed (a failure to start them leaves them to write_round).
+    let reports_started = Instant::now();
+    let item_reports = (!opts.dry_run)
+        .then(|| report::start_item_reports(&store, &opts.working_folder, &task_id, run))
+        .and_then(|r| {
+            r.map_err(|e| tracing::warn!(error = %e, "item reports not started early"))
+                .ok()
+        });
+
     // Items still pending here were never confirmed: say so rather than call them migrated.
     let mut items = store.counts(run)?;
     let dry_run = opts.dry_run.then(|| DryRun {
@@ -802,12 +812,16 @@ async fn run_round(
     store.finish_run(run, status, None, &figures(&counters, throttled, started))?;
     let report_folder = report::folder(&opts.working_folder);
     if !opts.dry_run {
-        let t = Instant::now();
-        report::write_round(&store, &opts.working_folder, &task_id, run)
-            .map_err(|e| EngineError::Internal(format!("cannot write the reports: {e}")))?;
+        match item_reports {
+            Some(items) => {
+                report::write_round_with(&store, &opts.working_folder, &task_id, run, items)
+            }
+            None => report::write_round(&store, &opts.working_folder, &task_id, run),
+        }
+        .map_err(|e| EngineError::Internal(format!("cannot write the reports: {e}")))?;
         tracing::info!(
-            secs = t.elapsed().as_secs_f64(),
-            scan_and_send_secs = (t - started).as_secs_f64(),
+            secs = reports_started.elapsed().as_secs_f64(),
+            scan_and_send_secs = (reports_started - started).as_secs_f64(),
             "reports written"
         );
     }

@@ -486,6 +486,9 @@ impl Store {
         error: Option<&str>,
         f: &RunFigures,
     ) -> Result<(), StoreError> {
+        // The round's tally stays good: this writes the runs table only, and a million-item
+        // round's reports would otherwise tally it a second time right after.
+        let before = self.version()?;
         self.conn
             .execute(
                 "UPDATE runs SET finished = ?1, status = ?2, error = ?3, scanned_items = ?4, scanned_bytes = ?5,
@@ -503,7 +506,31 @@ impl Store {
                     run
                 ],
             )
-            .map(|_| ())
+            .map_err(|e| self.err(e))?;
+        self.keep_tallies(before)
+    }
+
+    /// Tallies made at `before` stay valid after a write of this connection's that touched
+    /// no items, unless another connection wrote meanwhile (data_version moved).
+    fn keep_tallies(&self, before: DbVersion) -> Result<(), StoreError> {
+        let after = self.version()?;
+        if after.1 == before.1 {
+            for (v, _) in self.tallies.borrow_mut().values_mut() {
+                if *v == before {
+                    *v = after;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn version(&self) -> Result<DbVersion, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT total_changes(), (SELECT data_version FROM pragma_data_version)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .map_err(|e| self.err(e))
     }
 
@@ -929,14 +956,7 @@ impl Store {
     /// The end of a round asks for the same tallies several times (summary, status, the
     /// round's and the session's reports): a tally is kept until any connection writes.
     pub fn tally(&self, run: i64) -> Result<Vec<TallyRow>, StoreError> {
-        let version: DbVersion = self
-            .conn
-            .query_row(
-                "SELECT total_changes(), (SELECT data_version FROM pragma_data_version)",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .map_err(|e| self.err(e))?;
+        let version = self.version()?;
         if let Some((v, t)) = self.tallies.borrow().get(&run) {
             if *v == version {
                 return Ok(t.clone());
@@ -959,25 +979,37 @@ impl Store {
             .map_err(|e| self.err(e))?;
         let mut rows = st.query(params![run, lo, hi]).map_err(|e| self.err(e))?;
         let mut groups: HashMap<Key, (u64, u64)> = HashMap::new();
-        let text = |r: &rusqlite::Row, i| -> rusqlite::Result<String> {
-            Ok(r.get_ref(i)?.as_str().unwrap_or_default().to_string())
-        };
         let mut last: Option<(Key, u64, u64)> = None;
         while let Some(r) = rows.next().map_err(|e| self.err(e))? {
-            let row = || -> rusqlite::Result<(Key, u64)> {
+            type RowKey<'r> = (&'r str, &'r str, &'r str, bool, bool);
+            let row = || -> rusqlite::Result<(RowKey<'_>, u64)> {
                 Ok((
-                    (text(r, 0)?, text(r, 1)?, text(r, 2)?, r.get(3)?, r.get(4)?),
+                    (
+                        text_at(r, 0)?.unwrap_or_default(),
+                        text_at(r, 1)?.unwrap_or_default(),
+                        text_at(r, 2)?.unwrap_or_default(),
+                        r.get(3)?,
+                        r.get(4)?,
+                    ),
                     r.get::<_, i64>(5)? as u64,
                 ))
             };
-            let (key, size) = row().map_err(|e| self.err(e))?;
-            // Neighbours mostly share a group: add up runs before touching the map.
+            let ((kind, outcome, rule, failed, sent), size) = row().map_err(|e| self.err(e))?;
+            // Neighbours mostly share a group: add up runs before touching the map, and
+            // compare the row's text in place (no copies unless the group changes).
             match &mut last {
-                Some((k, n, b)) if *k == key => {
+                Some((k, n, b))
+                    if k.0 == kind
+                        && k.1 == outcome
+                        && k.2 == rule
+                        && k.3 == failed
+                        && k.4 == sent =>
+                {
                     *n += 1;
                     *b += size;
                 }
                 _ => {
+                    let key = (kind.into(), outcome.into(), rule.into(), failed, sent);
                     if let Some((k, n, b)) = last.replace((key, 1, size)) {
                         let g = groups.entry(k).or_default();
                         g.0 += n;
@@ -1291,6 +1323,47 @@ mod tests {
             45,
             "a saved floor keeps later allocators above every id given out"
         );
+    }
+
+    fn add(s: &Store, run: i64, url: &str, outcome: Outcome) {
+        s.insert_item(
+            run, url, url, "File", 1, 0, None, None, outcome, None, None, None,
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn a_tally_outlives_finishing_the_run_but_never_an_item_change() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(d.path()).unwrap();
+        let (run, _) = s.begin_run("t", "src", "dst").unwrap();
+        add(&s, run, "/a", Outcome::Migrated);
+        assert_eq!(s.counts(run).unwrap().migrated, 1);
+        let figures = RunFigures {
+            scanned_items: 1,
+            scanned_bytes: 1,
+            uploaded_bytes: 1,
+            packages: 1,
+            throttled: 0,
+            duration_secs: 1.0,
+        };
+        s.finish_run(run, "Completed", None, &figures).unwrap();
+        let kept = s.tallies.borrow().get(&run).map(|(v, _)| *v);
+        assert_eq!(
+            kept,
+            Some(s.version().unwrap()),
+            "finishing the run touches no item: the tally is reused"
+        );
+
+        // Another connection's item: this one's cached tally must not be used.
+        let other = Store::open(d.path()).unwrap();
+        add(&other, run, "/b", Outcome::Failed);
+        assert_eq!(s.counts(run).unwrap().failed, 1);
+        // This connection's own item after the run was finished.
+        s.finish_run(run, "CompletedWithErrors", None, &figures)
+            .unwrap();
+        add(&s, run, "/c", Outcome::Migrated);
+        assert_eq!(s.counts(run).unwrap().migrated, 2);
     }
 
     #[test]
