@@ -1325,11 +1325,11 @@ mod tests {
         );
     }
 
-    fn add(s: &Store, run: i64, url: &str, outcome: Outcome) {
+    fn add(s: &Store, run: i64, url: &str, outcome: Outcome) -> i64 {
         s.insert_item(
             run, url, url, "File", 1, 0, None, None, outcome, None, None, None,
         )
-        .unwrap();
+        .unwrap()
     }
 
     #[test]
@@ -1337,8 +1337,9 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let s = Store::open(d.path()).unwrap();
         let (run, _) = s.begin_run("t", "src", "dst").unwrap();
-        add(&s, run, "/a", Outcome::Migrated);
-        assert_eq!(s.counts(run).unwrap().migrated, 1);
+        let a = add(&s, run, "/a", Outcome::Migrated);
+        add(&s, run, "/b", Outcome::Migrated);
+        assert_eq!(s.counts(run).unwrap().migrated, 2);
         let figures = RunFigures {
             scanned_items: 1,
             scanned_bytes: 1,
@@ -1355,15 +1356,18 @@ mod tests {
             "finishing the run touches no item: the tally is reused"
         );
 
-        // Another connection's item: this one's cached tally must not be used.
+        // Another connection's change: this one's cached tally must not be used.
         let other = Store::open(d.path()).unwrap();
-        add(&other, run, "/b", Outcome::Failed);
+        other
+            .set_outcome(a, Outcome::Failed, None, None, None)
+            .unwrap();
         assert_eq!(s.counts(run).unwrap().failed, 1);
         // This connection's own item after the run was finished.
         s.finish_run(run, "CompletedWithErrors", None, &figures)
             .unwrap();
         add(&s, run, "/c", Outcome::Migrated);
         assert_eq!(s.counts(run).unwrap().migrated, 2);
+        assert_eq!(other.counts(run).unwrap().migrated, 2);
     }
 
     #[test]
