@@ -6,14 +6,6 @@
 //! `session` runs SPMT-shaped sessions (settings, tasks, events) over the engine, and `ffi` is
 //! the C ABI over `session` (header: `include/spmt.h`).
 
-// mimalloc: the scan thread allocates each item's paths and the recorder thread frees them; with
-// glibc's allocator those cross-thread frees contended on the arena lock (about a sixth of the
-// recorder's time in futex calls on a 1,000,000-entry scan). The CLI and the cdylib both use it;
-// the valgrind test builds without it (valgrind tracks only the system allocator's blocks).
-#[cfg(feature = "mimalloc")]
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 pub mod azure;
 pub mod crypto;
 pub mod emulator;

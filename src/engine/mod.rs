@@ -529,6 +529,7 @@ async fn run_round(
 
     let (rec_tx, rec_rx) = std::sync::mpsc::channel::<Rec>();
     let (scan_tx, scan_rx) = std::sync::mpsc::sync_channel::<Rec>(16);
+    let (recycle_tx, recycle_rx) = std::sync::mpsc::channel::<Vec<Scanned>>();
     let (cand_tx, mut cand_rx) = mpsc::channel::<Vec<Candidate>>(16);
     let mut scan_opts = opts.scan.clone();
     scan_opts.target_prefix = target
@@ -559,6 +560,7 @@ async fn run_round(
         prefix: prefix.clone(),
         counters: counters.clone(),
         packaging: !scan_only,
+        recycle: Some(recycle_tx),
         observer: opts.item_observer.clone(),
     };
     let rec_thread = std::thread::Builder::new()
@@ -595,7 +597,16 @@ async fn run_round(
                     return true;
                 }
                 sent = Instant::now();
-                let full = std::mem::replace(&mut batch, Vec::with_capacity(SCAN_BATCH));
+                // A batch the recorder is done with is freed and reused here, on the thread
+                // that allocated its items (see Recorder::recycle).
+                let next = match recycle_rx.try_recv() {
+                    Ok(mut v) => {
+                        v.clear();
+                        v
+                    }
+                    Err(_) => Vec::with_capacity(SCAN_BATCH),
+                };
+                let full = std::mem::replace(&mut batch, next);
                 scan_tx.send(Rec::Scanned(full)).is_ok()
             });
             if !batch.is_empty() {

@@ -5,8 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 target="${CARGO_TARGET_DIR:-$PWD/target}"
-# Without mimalloc: valgrind sees leaks and invalid accesses only in the system allocator's blocks.
-cargo build --lib --no-default-features
+cargo build --lib
 lib="$target/debug"
 out="$target/c-test"
 mkdir -p "$out"
