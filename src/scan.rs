@@ -697,6 +697,14 @@ mod tests {
             "ReservedName"
         );
         assert_eq!(check_name("x_vti_y", None).unwrap_err().0, "ReservedName");
+        // Any case, ASCII or not (ASCII names take the no-copy path).
+        for n in ["Desktop.INI", "A_VTI_b", "é_VTI_", "lPt1"] {
+            assert_eq!(check_name(n, None).unwrap_err().0, "ReservedName", "{n}");
+        }
+        assert!(matches!(
+            check_name("plain.txt", None),
+            Ok(Cow::Borrowed(_))
+        ));
         assert_eq!(
             check_name(" lead.txt", None).unwrap_err().0,
             "LeadingOrTrailingSpace"

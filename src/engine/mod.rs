@@ -557,7 +557,6 @@ async fn run_round(
         run,
         check_content: opts.check_content,
         target: target.clone(),
-        prefix: prefix.clone(),
         counters: counters.clone(),
         packaging: !scan_only,
         recycle: Some(recycle_tx),

@@ -109,8 +109,6 @@ pub struct Recorder {
     /// `--check-content`: a file is unchanged only if its content hash is too.
     pub check_content: bool,
     pub target: Target,
-    /// Folder prefix under the library root (`--target-list-relative-path`), no slashes around.
-    pub prefix: String,
     pub counters: Arc<Counters>,
     /// False in a scan-only (or dry) round: nothing is packaged, so no candidates are built.
     pub packaging: bool,

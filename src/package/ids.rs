@@ -14,8 +14,8 @@ pub fn list_item_id(list_id: Uuid, server_relative: &str) -> Uuid {
     v5("spmt:listitem:", list_id, server_relative)
 }
 
-/// UUIDv5 (URL namespace) of `{kind}{list_id}:{server_relative}`, hashed piece by piece: the
-/// recorder computes two per scanned item, and building the name with `format!` was a
+/// UUIDv5 (URL namespace) of `{kind}{list_id}:{server_relative}`, hashed piece by piece: one
+/// or two are computed per scanned item, and building the name with `format!` was a
 /// measurable share of a 1,000,000-entry scan.
 fn v5(kind: &str, list_id: Uuid, server_relative: &str) -> Uuid {
     let mut list = [0u8; uuid::fmt::Hyphenated::LENGTH];
