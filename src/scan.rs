@@ -589,6 +589,24 @@ fn readable(dir: Option<&fs::File>, name: &str, path: &Path) -> std::io::Result<
     }
 }
 
+/// The file's owner is this process's effective user and the owner-read bit is set: then
+/// the kernel grants reading without asking (POSIX ACLs take the owner's rights from those
+/// bits too), and the `faccessat` per file is skipped; about a tenth of a big scan's walk.
+/// Everyone else's files still get the full check.
+#[cfg(unix)]
+fn owner_may_read(meta: &fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    static EUID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let euid = *EUID.get_or_init(|| unsafe { libc::geteuid() });
+    meta.uid() == euid && meta.mode() & 0o400 != 0
+}
+
+#[cfg(not(unix))]
+fn owner_may_read(_meta: &fs::Metadata) -> bool {
+    false
+}
+
 #[cfg(not(unix))]
 fn readable(_dir: Option<&fs::File>, _name: &str, path: &Path) -> std::io::Result<()> {
     fs::File::open(path).map(|_| ())
@@ -663,7 +681,12 @@ fn file_rules(
             .to_string();
         return Verdict::Fail { code: codes::BAD_TIMESTAMP.into(), rule: "UnsupportedTimestamp".into(), message: format!("{rel}: modified time (year {year}) is outside what SharePoint stores; touch the file to fix it") };
     }
-    if let Err(e) = readable(dir, name, path) {
+    let read = if owner_may_read(meta) {
+        Ok(())
+    } else {
+        readable(dir, name, path)
+    };
+    if let Err(e) = read {
         return Verdict::Fail {
             code: codes::CANNOT_ACCESS.into(),
             rule: "CannotReadFile".into(),
@@ -824,5 +847,28 @@ mod tests {
             ),
             Err(ScanError::Root { .. })
         ));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn only_the_owner_read_bit_skips_the_access_check() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("f");
+        fs::write(&f, b"x").unwrap();
+        let with = |mode| {
+            fs::set_permissions(&f, fs::Permissions::from_mode(mode)).unwrap();
+            owner_may_read(&fs::metadata(&f).unwrap())
+        };
+        assert!(with(0o400), "our own file, owner may read");
+        assert!(!with(0o044), "group and others' bits are not the owner's");
+        assert!(!with(0o200));
+        // Without the bit the full check decides (and says so for a file we cannot read).
+        let dir = fs::File::open(d.path()).unwrap();
+        let r = readable(Some(&dir), "f", &f);
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            assert!(r.is_err(), "mode 200: not readable by its owner");
+        }
     }
 }
