@@ -249,10 +249,17 @@ def bench_tree(name, label):
     src, files, folders, nbytes, median = tree(name)
     desc = f"{label}: {files} files, {nbytes / 1e6:.0f} MB, median {median / 1e6:.2f} MB"
     print(f"  {desc}", file=sys.stderr)
-    r = spmt_migrate(src)
-    check(r, f"{name} local")
+    # Three runs, the median shown with all three walls: the first after another scenario
+    # pays the VM's page-cache reclaim (seen: 6 s of system time for the large tree, then 2 s).
+    runs = []
+    for _ in range(3):
+        r = spmt_migrate(src)
+        check(r, f"{name} local")
+        runs.append(r)
+    walls = ", ".join(f"{x['wall']:.2f}" for x in runs)
+    r = sorted(runs, key=lambda x: x["wall"])[1]
     row(f"({name}) spmt -> local target", r, nbytes, files,
-        f"failed={failed_items(r)}; {desc}")
+        f"failed={failed_items(r)}; median of 3 ({walls} s); {desc}")
     az = Azurite()
     try:
         a0 = az.cpu()
