@@ -702,14 +702,14 @@ fn write_summary_reports(
                 it.code.unwrap_or_default().to_string(),
                 it.rule.unwrap_or_default().to_string(),
             ))
-            .or_insert_with(|| it.to_owned());
+            .or_insert_with(|| it.to_row());
         Ok(())
     })?;
     for reason in r.reasons.iter().filter(|x| x.outcome == "Failed") {
         let Some(it) = examples.get(&(reason.code.clone(), reason.rule.clone())) else {
             continue;
         };
-        let it = it.as_ref();
+        let it = it.view();
         let (name, ext) = name_and_extension(it.rel_path);
         fs.row_owned(&[
             source_path(task, it.rel_path),

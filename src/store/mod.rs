@@ -110,7 +110,7 @@ pub struct ItemRef<'a> {
 }
 
 impl ItemRow {
-    pub fn as_ref(&self) -> ItemRef<'_> {
+    pub fn view(&self) -> ItemRef<'_> {
         ItemRef {
             rel_path: &self.rel_path,
             target_url: &self.target_url,
@@ -129,7 +129,7 @@ impl ItemRow {
 }
 
 impl ItemRef<'_> {
-    pub fn to_owned(&self) -> ItemRow {
+    pub fn to_row(&self) -> ItemRow {
         let own = |v: Option<&str>| v.map(str::to_string);
         ItemRow {
             rel_path: self.rel_path.into(),
@@ -174,7 +174,7 @@ fn item_ref<'a>(r: &'a rusqlite::Row<'_>) -> rusqlite::Result<ItemRef<'a>> {
 }
 
 fn item_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ItemRow> {
-    item_ref(r).map(|i| i.to_owned())
+    item_ref(r).map(|i| i.to_row())
 }
 
 /// Failed or left-out items of a run sharing an outcome, code and rule.
