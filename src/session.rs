@@ -7,7 +7,7 @@
 //! Each start is one round over every task of the session: the first sends everything, later
 //! rounds only new and changed files (the working folder's state makes that exact).
 
-use crate::emulator::{self, EmulatorConfig, EmulatorHandle, FaultProfile};
+use crate::emulator::{self, EmulatorConfig, EmulatorHandle};
 use crate::engine::{self, Counters, ItemObserver, MigrateOptions, Summary};
 use crate::store::Outcome;
 use serde_json::{Map, Value};
@@ -1381,16 +1381,10 @@ async fn run_task(
     let (site_url, token) = if def.is_local() {
         if local.is_none() {
             let token = Uuid::new_v4().simple().to_string();
-            let h = emulator::start(EmulatorConfig {
-                listen: ([127, 0, 0, 1], 0).into(),
-                root: settings.local_target_root.clone(),
-                access_token: token.clone(),
-                strict: false,
-                faults: FaultProfile::default(),
-                max_concurrent_jobs: 4,
-                precreate: vec![],
-                release_imported_blobs: true,
-            })
+            let h = emulator::start(EmulatorConfig::embedded(
+                settings.local_target_root.clone(),
+                token.clone(),
+            ))
             .await
             .map_err(|e| {
                 format!(

@@ -297,17 +297,7 @@ async fn run_task(mut opts: MigrateOptions) -> Result<(Summary, Option<PathBuf>)
     if let Some(root) = opts.local_target_root.clone() {
         // The embedded local target runs in this process, on loopback, with a one-off token.
         let token = uuid::Uuid::new_v4().simple().to_string();
-        let cfg = EmulatorConfig {
-            listen: ([127, 0, 0, 1], 0).into(),
-            root: root.clone(),
-            access_token: token.clone(),
-            strict: false,
-            faults: FaultProfile::default(),
-            max_concurrent_jobs: 4,
-            precreate: vec![],
-            // The engine provisions new containers per package and never reads content back.
-            release_imported_blobs: true,
-        };
+        let cfg = EmulatorConfig::embedded(root.clone(), token.clone());
         let h = emulator::start(cfg).await.map_err(|e| {
             (
                 2,

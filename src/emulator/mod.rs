@@ -107,6 +107,20 @@ impl Default for EmulatorConfig {
     }
 }
 
+impl EmulatorConfig {
+    /// The embedded local target the CLI and sessions start in-process for `local` tasks:
+    /// loopback, lenient, with the given one-off token. The engine provisions new containers
+    /// per package and never reads content back, so imported blobs are released.
+    pub fn embedded(root: PathBuf, access_token: String) -> Self {
+        EmulatorConfig {
+            root,
+            access_token,
+            release_imported_blobs: true,
+            ..EmulatorConfig::default()
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum EmulatorError {
     #[error("cannot listen on {addr}: {source}")]
