@@ -245,19 +245,25 @@ def print_table():
 
 # ---------------------------------------------------------------- scenarios
 
+def median_of_3(run, what):
+    """Runs `run` three times; returns the run with the median wall time and all three in
+    the order they ran. On this VM the first run after another scenario pays for the page
+    cache the kernel reclaims (seen: 6 s of system time for the large tree, then 2 s), and a
+    1 M-inode walk swings by ±15 % with what the kernel still caches of the tree."""
+    runs = []
+    for _ in range(3):
+        r = run()
+        check(r, what)
+        runs.append(r)
+    return sorted(runs, key=lambda x: x["wall"])[1], runs
+
+
 def bench_tree(name, label):
     src, files, folders, nbytes, median = tree(name)
     desc = f"{label}: {files} files, {nbytes / 1e6:.0f} MB, median {median / 1e6:.2f} MB"
     print(f"  {desc}", file=sys.stderr)
-    # Three runs, the median shown with all three walls: the first after another scenario
-    # pays the VM's page-cache reclaim (seen: 6 s of system time for the large tree, then 2 s).
-    runs = []
-    for _ in range(3):
-        r = spmt_migrate(src)
-        check(r, f"{name} local")
-        runs.append(r)
+    r, runs = median_of_3(lambda: spmt_migrate(src), f"{name} local")
     walls = ", ".join(f"{x['wall']:.2f}" for x in runs)
-    r = sorted(runs, key=lambda x: x["wall"])[1]
     row(f"({name}) spmt -> local target", r, nbytes, files,
         f"failed={failed_items(r)}; median of 3 ({walls} s); {desc}")
     az = Azurite()
@@ -285,15 +291,7 @@ def bench_tree(name, label):
 
 def bench_scan():
     src, files, folders, _, _ = tree("scan")
-    # Three runs, the median shown: on a VM one run of a 1 M-inode walk swings by ±15 %
-    # with what the kernel still caches of the tree.
-    runs = []
-    for _ in range(3):
-        r = spmt_migrate(src, ["--scan-only"])
-        check(r, "scan")
-        runs.append(r)
-    runs.sort(key=lambda r: r["wall"])
-    r = runs[1]
+    r, runs = median_of_3(lambda: spmt_migrate(src, ["--scan-only"]), "scan")
     n = files + folders
     rates = ", ".join(f"{n / x['wall']:,.0f}" for x in runs)
     row("(scan) 1M entries --scan-only", r, None, n,

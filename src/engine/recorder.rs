@@ -399,12 +399,11 @@ impl Recorder {
                 }
                 ops += 1;
                 match msg {
-                    Rec::Scanned(items) => {
+                    Rec::Scanned(mut items) => {
                         if out.is_none() {
                             continue;
                         }
                         ops += items.len() as u32;
-                        let mut items = items;
                         let mut candidates = Vec::with_capacity(items.len());
                         for it in items.iter_mut() {
                             self.record_scanned(it, &mut candidates, &mut ints)?;

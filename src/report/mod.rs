@@ -540,19 +540,31 @@ pub fn write_round_unless(
 /// (see [`start_item_reports`]). Dropping it waits for them.
 pub struct ItemReports {
     handle: Option<std::thread::JoinHandle<Result<(), ReportError>>>,
+    /// The task's report folder, for the error if the writer panicked.
+    dir: PathBuf,
 }
 
 impl ItemReports {
     fn join(mut self) -> Result<(), ReportError> {
-        match self.handle.take().map(|h| h.join()) {
-            Some(Ok(r)) => r,
-            Some(Err(_)) => Err(ReportError::Io {
-                path: "ItemReport".into(),
-                source: std::io::Error::other("the item report writer panicked"),
-            }),
+        match self.handle.take() {
+            Some(h) => item_writer_result(h.join(), &self.dir),
             None => Ok(()),
         }
     }
+}
+
+/// What a thread writing the item reports of the round in `dir` came to; a panic there is a
+/// failure to write them, not the caller's.
+fn item_writer_result(
+    joined: std::thread::Result<Result<(), ReportError>>,
+    dir: &Path,
+) -> Result<(), ReportError> {
+    joined.unwrap_or_else(|_| {
+        Err(ReportError::Io {
+            path: dir.display().to_string(),
+            source: std::io::Error::other("the item report writer panicked"),
+        })
+    })
 }
 
 impl Drop for ItemReports {
@@ -575,6 +587,7 @@ pub fn start_item_reports(
 ) -> Result<ItemReports, ReportError> {
     let reader = store.reader()?;
     let live = crate::store::lock::is_held(working_folder);
+    let dir = task_folder(working_folder, task_id);
     let wf = working_folder.to_path_buf();
     let task_id = task_id.to_string();
     let handle = std::thread::Builder::new()
@@ -589,6 +602,7 @@ pub fn start_item_reports(
         .map_err(io_err(working_folder))?;
     Ok(ItemReports {
         handle: Some(handle),
+        dir,
     })
 }
 
@@ -639,12 +653,8 @@ fn write_task_round(
             Some(scope.spawn(move || write_item_reports(&reader, files, run.id, live, stop)))
         };
         write_summary_reports(store, working_folder, &files, task, run, live)?;
-        match items.map(|h| h.join()) {
-            Some(Ok(r)) => r,
-            Some(Err(_)) => Err(ReportError::Io {
-                path: files.dir.display().to_string(),
-                source: std::io::Error::other("the item report writer panicked"),
-            }),
+        match items {
+            Some(h) => item_writer_result(h.join(), &files.dir),
             None => Ok(()),
         }
     })

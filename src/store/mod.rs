@@ -203,7 +203,6 @@ pub struct TallyRow {
     pub bytes: u64,
 }
 
-/// The latest record of an item in an earlier round.
 /// Hands out new list-item ids of one list during a round (see [`Store::int_id_allocator`]).
 #[derive(Debug)]
 pub struct IntIdAllocator {
@@ -220,6 +219,7 @@ impl IntIdAllocator {
     }
 }
 
+/// The latest record of an item in an earlier round.
 #[derive(Debug, Clone)]
 pub struct Previous {
     pub outcome: String,
@@ -979,6 +979,11 @@ impl Store {
             .map_err(|e| self.err(e))?;
         let mut rows = st.query(params![run, lo, hi]).map_err(|e| self.err(e))?;
         let mut groups: HashMap<Key, (u64, u64)> = HashMap::new();
+        let mut add = |(k, n, b): (Key, u64, u64)| {
+            let g = groups.entry(k).or_default();
+            g.0 += n;
+            g.1 += b;
+        };
         let mut last: Option<(Key, u64, u64)> = None;
         while let Some(r) = rows.next().map_err(|e| self.err(e))? {
             type RowKey<'r> = (&'r str, &'r str, &'r str, bool, bool);
@@ -1010,18 +1015,14 @@ impl Store {
                 }
                 _ => {
                     let key = (kind.into(), outcome.into(), rule.into(), failed, sent);
-                    if let Some((k, n, b)) = last.replace((key, 1, size)) {
-                        let g = groups.entry(k).or_default();
-                        g.0 += n;
-                        g.1 += b;
+                    if let Some(done) = last.replace((key, 1, size)) {
+                        add(done);
                     }
                 }
             }
         }
-        if let Some((k, n, b)) = last {
-            let g = groups.entry(k).or_default();
-            g.0 += n;
-            g.1 += b;
+        if let Some(done) = last {
+            add(done);
         }
         let mut out: Vec<TallyRow> = groups
             .into_iter()
