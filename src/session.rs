@@ -710,6 +710,9 @@ struct SessionShared {
     inner: Mutex<Inner>,
     cond: Condvar,
     stop: AtomicBool,
+    /// Set by `shutdown`: the embedded local target abandons the jobs it is importing, so no
+    /// runtime thread outlives the session (`EmulatorConfig::abandon_jobs`).
+    abandon_local_jobs: Arc<AtomicBool>,
 }
 
 impl SessionShared {
@@ -754,6 +757,7 @@ impl Session {
                 }),
                 cond: Condvar::new(),
                 stop: AtomicBool::new(false),
+                abandon_local_jobs: Arc::default(),
             }),
             rt: Mutex::new(Some(rt)),
         })
@@ -985,6 +989,7 @@ impl Session {
     /// this returns, unless called from inside one) and ends the runtime.
     pub fn shutdown(&self, timeout: Duration) {
         let _ = self.stop();
+        self.shared.abandon_local_jobs.store(true, Ordering::SeqCst);
         let from_callback = in_callback();
         let deadline = Instant::now() + timeout;
         if !from_callback && self.wait(Some(timeout)).unwrap_or(true) {
@@ -1009,8 +1014,12 @@ impl Session {
                 // Blocking here would deadlock (or panic) on a runtime thread.
                 rt.shutdown_background();
             } else {
+                // Jobs were abandoned and the run was stopped, so what is left (idle blocking
+                // threads exiting, an object being imported) ends soon; give it a few seconds
+                // even when the wait above used the whole timeout, because tokio joins none of
+                // its blocking threads when this times out, and they would outlive the host.
                 let left = deadline.saturating_duration_since(Instant::now());
-                rt.shutdown_timeout(left.max(Duration::from_millis(100)));
+                rt.shutdown_timeout(left.max(Duration::from_secs(3)));
             }
         }
     }
@@ -1284,7 +1293,8 @@ async fn run_session(shared: Arc<SessionShared>, em: &Emitter) {
         ));
         em.emit(e);
 
-        let result = run_task(&settings, &def, &task, &counters, em, &mut local).await;
+        let abandon = &shared.abandon_local_jobs;
+        let result = run_task(&settings, &def, &task, &counters, em, abandon, &mut local).await;
         let mut fin = Event::new(EventKind::TaskFinished, Some(&task));
         let (state, summary, error) = match result {
             Ok(s) => {
@@ -1376,17 +1386,16 @@ async fn run_task(
     task: &str,
     counters: &Arc<Counters>,
     em: &Emitter,
+    abandon_jobs: &Arc<AtomicBool>,
     local: &mut Option<(EmulatorHandle, String, String)>,
 ) -> std::result::Result<Summary, String> {
     let (site_url, token) = if def.is_local() {
         if local.is_none() {
             let token = Uuid::new_v4().simple().to_string();
-            let h = emulator::start(EmulatorConfig::embedded(
-                settings.local_target_root.clone(),
-                token.clone(),
-            ))
-            .await
-            .map_err(|e| {
+            let mut cfg =
+                EmulatorConfig::embedded(settings.local_target_root.clone(), token.clone());
+            cfg.abandon_jobs = abandon_jobs.clone();
+            let h = emulator::start(cfg).await.map_err(|e| {
                 format!(
                     "cannot start the local target in {}: {e}",
                     settings.local_target_root.display()

@@ -30,6 +30,7 @@ async fn start(
         max_concurrent_jobs: 2,
         precreate,
         release_imported_blobs: false,
+        ..EmulatorConfig::default()
     })
     .await
     .unwrap()

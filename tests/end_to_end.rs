@@ -20,6 +20,7 @@ async fn start(root: &Path, faults: FaultProfile) -> EmulatorHandle {
         max_concurrent_jobs: 4,
         precreate: vec![],
         release_imported_blobs: true,
+        ..EmulatorConfig::default()
     })
     .await
     .expect("emulator starts")

@@ -642,6 +642,7 @@ async fn run_emulator(a: EmulatorArgs) -> ExitCode {
         precreate,
         // A server for scripts and tests: blobs stay readable, as on Azure.
         release_imported_blobs: false,
+        ..EmulatorConfig::default()
     };
     let h = match emulator::start(cfg).await {
         Ok(h) => h,

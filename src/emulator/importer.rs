@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
@@ -79,16 +79,30 @@ pub struct Jobs {
     active: AtomicUsize,
     /// Phase 2 of one job at a time: conflict checks and moves see a stable tree and store.
     commit_lock: Mutex<()>,
+    /// `EmulatorConfig::abandon_jobs`.
+    abandon: Arc<AtomicBool>,
 }
 
 impl Jobs {
-    pub fn new(max_concurrent: usize) -> Self {
+    pub fn new(max_concurrent: usize, abandon: Arc<AtomicBool>) -> Self {
         Jobs {
             map: Mutex::new(HashMap::new()),
             slots: Arc::new(tokio::sync::Semaphore::new(max_concurrent.max(1))),
             active: AtomicUsize::new(0),
             commit_lock: Mutex::new(()),
+            abandon,
         }
+    }
+
+    /// Fails the job when its owner abandoned the running jobs (nothing of it is committed).
+    fn check_abandoned(&self) -> Result<(), Fatal> {
+        if self.abandon.load(Ordering::SeqCst) {
+            return Err(fatal(
+                "The local target shut down before this job was imported; nothing was imported. \
+                 Run the migration again to send it.",
+            ));
+        }
+        Ok(())
     }
 
     fn get(&self, id: Uuid) -> Option<Arc<JobEntry>> {
@@ -523,6 +537,7 @@ impl<'a> Importer<'a> {
         }
         self.source.will_open(&self.spec.source_container, contents);
         for o in &objects {
+            self.emu.jobs.check_abandoned()?;
             self.process(o)?;
             self.counters.objects_processed += 1;
             if self
@@ -534,6 +549,7 @@ impl<'a> Importer<'a> {
                 self.ev.emit("JobProgress", &f);
             }
         }
+        self.emu.jobs.check_abandoned()?;
         self.commit()?;
         let f = self.counter_fields(started, false);
         self.ev.emit("JobProgress", &f);

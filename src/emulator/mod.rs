@@ -90,6 +90,11 @@ pub struct EmulatorConfig {
     /// it stops (SPO itself keeps them 4-30 days, reference §1), and this host pays for it in
     /// disk space and in fresh page-cache pages. Off: blobs stay readable, as on Azure.
     pub release_imported_blobs: bool,
+    /// Set by the owner to abandon running jobs: each stops before its next object and before
+    /// committing, ending with a fatal error and nothing imported (the client sends it again).
+    /// For an in-process target whose host is going away: without it a job still importing
+    /// keeps a runtime thread alive past the host's shutdown.
+    pub abandon_jobs: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Default for EmulatorConfig {
@@ -103,6 +108,7 @@ impl Default for EmulatorConfig {
             max_concurrent_jobs: 4,
             precreate: Vec::new(),
             release_imported_blobs: false,
+            abandon_jobs: Arc::default(),
         }
     }
 }

@@ -147,7 +147,7 @@ pub async fn start(cfg: EmulatorConfig) -> Result<EmulatorHandle, EmulatorError>
         blobs: Arc::new(blobs),
         queues: queue::Queues::default(),
         library,
-        jobs: importer::Jobs::new(max_jobs),
+        jobs: importer::Jobs::new(max_jobs, cfg.abandon_jobs.clone()),
         remote_http: reqwest::Client::builder()
             .pool_max_idle_per_host(32)
             .build()
