@@ -6,6 +6,7 @@
 # With the .NET SDK it uses `dotnet build` (the csproj files reference PowerShellStandard.Library).
 # Without it, Mono's mcs compiles against the PowerShell Standard reference surface in
 # ../shared/vendor/powershell-standard/ (or $SPMT_PS_STANDARD). It installs nothing itself.
+# Then dotnet-shim/pack.sh makes the packages (target/packages/). One version for all: Cargo.toml's.
 # SPMT_SKIP_CARGO=1 reuses the release library already built.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,18 +16,10 @@ out=$root/target/dotnet
 mod=$root/target/module/$module
 cargo_target=${CARGO_TARGET_DIR:-$root/target}
 
-case "$(uname -s)" in
-  Linux) os=linux; lib=libspmt.so ;;
-  Darwin) os=osx; lib=libspmt.dylib ;;
-  MINGW* | MSYS* | CYGWIN*) os=win; lib=spmt.dll ;;
-  *) echo "build.sh: unsupported OS $(uname -s)" >&2; exit 2 ;;
-esac
-case "$(uname -m)" in
-  x86_64 | amd64) arch=x64 ;;
-  aarch64 | arm64) arch=arm64 ;;
-  *) arch=$(uname -m) ;;
-esac
-rid=$os-$arch
+source dotnet-shim/platform.sh
+lib=$native_lib
+version=$(crate_field version)
+repository=$(crate_field repository)
 
 if [ -z "${SPMT_SKIP_CARGO:-}" ]; then
   echo "build.sh: cargo build --release --lib"
@@ -35,13 +28,20 @@ fi
 native=$cargo_target/release/$lib
 [ -f "$native" ] || { echo "build.sh: $native is missing (cargo build --release --lib)" >&2; exit 1; }
 
-rm -rf "$out/bin" "$out/tests"
-mkdir -p "$out/bin" "$out/tests"
+rm -rf "$out/bin" "$out/tests" "$out/obj"
+mkdir -p "$out/bin" "$out/tests" "$out/obj"
+# Both assemblies carry the crate's version.
+cat > "$out/obj/Version.cs" <<CS
+[assembly: System.Reflection.AssemblyVersion("$version.0")]
+[assembly: System.Reflection.AssemblyFileVersion("$version.0")]
+[assembly: System.Reflection.AssemblyInformationalVersion("$version")]
+CS
 if command -v dotnet >/dev/null 2>&1 && dotnet --list-sdks 2>/dev/null | grep -q .; then
   echo "build.sh: dotnet build (.NET SDK)"
-  dotnet build -c Release -nologo dotnet-shim/Spmt.Net/Spmt.Net.csproj -o "$out/bin"
-  dotnet build -c Release -nologo dotnet-shim/Spmt.PowerShell/Spmt.PowerShell.csproj -o "$out/bin"
-  dotnet build -c Release -nologo dotnet-shim/Spmt.Tests/Spmt.Tests.csproj -o "$out/tests"
+  v=(-p:Version="$version" -p:GenerateDocumentationFile=true)
+  dotnet build -c Release -nologo "${v[@]}" dotnet-shim/Spmt.Net/Spmt.Net.csproj -o "$out/bin"
+  dotnet build -c Release -nologo "${v[@]}" dotnet-shim/Spmt.PowerShell/Spmt.PowerShell.csproj -o "$out/bin"
+  dotnet build -c Release -nologo "${v[@]}" dotnet-shim/Spmt.Tests/Spmt.Tests.csproj -o "$out/tests"
   tests_exe="dotnet $out/tests/Spmt.Tests.dll"
 elif command -v mcs >/dev/null 2>&1; then
   echo "build.sh: mcs (Mono) against the PowerShell Standard reference surface"
@@ -56,9 +56,12 @@ elif command -v mcs >/dev/null 2>&1; then
   mapfile -t shim_src < <(sources Spmt.Net)
   mapfile -t module_src < <(sources Spmt.PowerShell)
   mapfile -t tests_src < <(sources Spmt.Tests)
-  mcs "${mcs_flags[@]}" -target:library -out:"$out/bin/Spmt.Net.dll" "${shim_src[@]}"
+  # XML docs for the package; members documented by their SPMT names alone (TaskId, ErrorMsg...)
+  # carry no comment, so CS1591 is not an error here.
+  mcs "${mcs_flags[@]}" -nowarn:1591 -target:library -out:"$out/bin/Spmt.Net.dll" -doc:"$out/bin/Spmt.Net.xml" \
+    "$out/obj/Version.cs" "${shim_src[@]}"
   mcs "${mcs_flags[@]}" -target:library -out:"$out/bin/Spmt.PowerShell.dll" -r:"$sma" -r:"$out/bin/Spmt.Net.dll" \
-    "${module_src[@]}"
+    "$out/obj/Version.cs" "${module_src[@]}"
   mcs "${mcs_flags[@]}" -target:exe -out:"$out/tests/Spmt.Tests.exe" -r:"$sma" -r:"$out/bin/Spmt.Net.dll" \
     -r:"$out/bin/Spmt.PowerShell.dll" -r:System.Core.dll "${tests_src[@]}"
   cp "$out/bin/Spmt.Net.dll" "$out/bin/Spmt.PowerShell.dll" "$out/tests/"
@@ -77,8 +80,22 @@ cp "$out/bin/Spmt.Net.dll" "$out/bin/Spmt.PowerShell.dll" "$mod/"
 # Mono's mapping of DllImport("spmt") to runtimes/<rid>/native/ (.NET ignores the file).
 cp dotnet-shim/Spmt.Net/Spmt.Net.dll.config "$mod/"
 cp dotnet-shim/Spmt.Net/Spmt.Net.dll.config "$out/tests/"
-cp powershell/$module.psd1 powershell/$module.format.ps1xml "$mod/"
-cp "$native" "$mod/runtimes/$rid/native/"
-cp "$native" "$out/tests/runtimes/$rid/native/"
+cp powershell/$module.format.ps1xml "$mod/"
+# The manifest gets Cargo.toml's version and repository.
+sed -e "s|^\( *ModuleVersion *= *\)'[^']*'|\1'$version'|" \
+    -e "s|^\( *ProjectUri *= *\)'[^']*'|\1'$repository'|" \
+    -e "s|^\( *HelpInfoUri *= *\)'[^']*'|\1'$repository#readme'|" \
+    powershell/$module.psd1 > "$mod/$module.psd1"
+mkdir -p "$mod/en-US"
+cp powershell/en-US/*.help.txt "$mod/en-US/"
+# The shipped engine without its debug info (release keeps line tables for backtraces: ~70 MB
+# with, ~11 MB without); the tests use the same stripped file.
+if command -v strip >/dev/null 2>&1; then
+  strip --strip-debug -o "$mod/runtimes/$rid/native/$lib" "$native"
+else
+  cp "$native" "$mod/runtimes/$rid/native/"
+fi
+cp "$mod/runtimes/$rid/native/$lib" "$out/tests/runtimes/$rid/native/"
 echo "build.sh: module at target/module/$module (Import-Module ./target/module/$module)"
 echo "build.sh: tests: $tests_exe"
+bash dotnet-shim/pack.sh

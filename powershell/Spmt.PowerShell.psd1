@@ -3,7 +3,9 @@
 # netstandard2.0 and the native engine sits under runtimes/<rid>/native/.
 @{
     RootModule           = 'Spmt.PowerShell.dll'
+    # dotnet-shim/build.sh writes Cargo.toml's version and repository into the built manifest.
     ModuleVersion        = '0.1.0'
+    HelpInfoUri          = 'https://github.com/spmt-project/spmt#readme'
     GUID                 = '8a228301-c6c3-4dd5-845b-1b74470b27dc'
     Author               = 'spmt contributors'
     CompanyName          = 'spmt'
@@ -31,7 +33,8 @@
         PSData = @{
             Tags         = @('SharePoint', 'SharePointOnline', 'Migration', 'SPMT', 'FileShare', 'PSEdition_Desktop', 'PSEdition_Core', 'Windows', 'Linux', 'macOS')
             LicenseUri   = 'https://opensource.org/licenses/MIT'
-            ReleaseNotes = 'SharePoint Server sources, workflow migration, user mapping and interactive sign-in are not available yet: their parameters bind and stop with an error naming the feature.'
+            ProjectUri   = 'https://github.com/spmt-project/spmt'
+            ReleaseNotes = 'File-share migrations into SharePoint Online and the embedded local target, with SPMT''s eight cmdlets. SharePoint Server sources, workflow migration, user mapping and interactive sign-in are not available yet: their parameters bind and stop with an error naming the feature.'
         }
     }
 }

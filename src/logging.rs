@@ -17,8 +17,15 @@ pub struct Guard<'a, W: Write + Send + 'static>(&'a Mutex<W>);
 impl<W: Write + Send + 'static> Write for Guard<'_, W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let text = crate::secrets::redact(&String::from_utf8_lossy(buf));
+        // One event is one line: a newline or a terminal control from a file name is shown
+        // escaped (the layers write no colours, so no ESC of ours is lost).
+        let body = text.strip_suffix('\n');
+        let line = terminal_safe(body.unwrap_or(&text));
         if let Ok(mut w) = self.0.lock() {
-            w.write_all(text.as_bytes())?;
+            w.write_all(line.as_bytes())?;
+            if body.is_some() {
+                w.write_all(b"\n")?;
+            }
         }
         Ok(buf.len())
     }
@@ -34,12 +41,33 @@ impl<'a, W: Write + Send + 'static> MakeWriter<'a> for Redacting<W> {
     }
 }
 
+/// `text` with every control character (C0, DEL, C1) written as `\n`, `\r`, `\t` or `\u{..}`:
+/// for names from a file share on a terminal or in a log line, where a raw ESC, BEL or newline
+/// would rewrite the screen or forge a line.
+pub fn terminal_safe(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Installs logging: stderr at `SPMT_LOG` (default `warn`), and, when given, a log file in the
 /// working folder at `info` so every item's outcome is kept.
 pub fn init(log_file: Option<&Path>) {
     let stderr_filter =
         EnvFilter::try_from_env("SPMT_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
     let stderr = tracing_subscriber::fmt::layer()
+        .with_ansi(false)
         .with_writer(Redacting(Arc::new(Mutex::new(std::io::stderr()))))
         .with_target(false)
         .with_filter(stderr_filter);
@@ -64,4 +92,29 @@ pub fn init(log_file: Option<&Path>) {
         .with(stderr)
         .with(file_layer)
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn controls_from_names_are_escaped() {
+        assert_eq!(terminal_safe("plain é.txt"), "plain é.txt");
+        assert_eq!(
+            terminal_safe("a\x1b[2Jb\x07c\nd\re\tf\u{7f}\u{9b}"),
+            "a\\u{1b}[2Jb\\u{7}c\\nd\\re\\tf\\u{7f}\\u{9b}"
+        );
+    }
+
+    #[test]
+    fn a_log_event_stays_one_line() {
+        let sink = Arc::new(Mutex::new(Vec::new()));
+        let w = Redacting(sink.clone());
+        w.make_writer()
+            .write_all(b"INFO migrated name=\"evil\nFAKE line\x07\"\n")
+            .unwrap();
+        let got = String::from_utf8(sink.lock().unwrap().clone()).unwrap();
+        assert_eq!(got, "INFO migrated name=\"evil\\nFAKE line\\u{7}\"\n");
+    }
 }

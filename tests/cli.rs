@@ -170,3 +170,102 @@ fn scan_only_reports_without_migrating() {
     );
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// A migration with file names that hold a newline, ESC and BEL and that start with `=`, `+`,
+/// `-` or `@`; then `spmt status --json` into a pipe nobody reads.
+#[test]
+fn hostile_names_stay_inert_in_reports_logs_and_terminals() {
+    let (src, root, work) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let names = [
+        "=1+2.txt",
+        "+cmd.txt",
+        "-x.txt",
+        "@SUM(A1).txt",
+        "bell\x07.txt",
+        "esc\x1b[2J.txt",
+    ];
+    for n in names {
+        std::fs::write(src.path().join(n), n.as_bytes()).unwrap();
+    }
+    let out = spmt()
+        .args([
+            "migrate",
+            "--target-site-url",
+            "local",
+            "--target-list",
+            "Documents",
+        ])
+        .arg("--file-share-source")
+        .arg(src.path())
+        .arg("--local-target-root")
+        .arg(root.path())
+        .arg("--working-folder")
+        .arg(work.path())
+        .env("SPMT_LOG", "info")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains('\x07') && !stderr.contains("\x1b[2J"),
+        "raw controls reach the terminal: {stderr:?}"
+    );
+    let mut report = None;
+    for e in walk(work.path()) {
+        let name = e.file_name().unwrap().to_string_lossy().to_string();
+        if name == "spmt.log" {
+            let log = std::fs::read_to_string(&e).unwrap();
+            assert!(!log.contains('\x07'), "BEL in spmt.log");
+            for line in log.lines() {
+                assert!(
+                    !line.contains("\x1b[2J"),
+                    "ESC sequence in spmt.log: {line:?}"
+                );
+            }
+        }
+        if name == "ItemReport_R1.csv" {
+            report = Some(std::fs::read_to_string(&e).unwrap());
+        }
+    }
+    let report = report.expect("an ItemReport");
+    for lead in ["=1+2.txt", "+cmd.txt", "-x.txt", "@SUM(A1).txt"] {
+        assert!(
+            report.contains(&format!("\"'{lead}\"")),
+            "{lead} is neutralised in the report"
+        );
+        assert!(
+            !report.contains(&format!(",\"{lead}\"")),
+            "{lead} is a formula cell"
+        );
+    }
+
+    // A reader that has gone away: nothing panics, and the exit is not Rust's 101.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let status = spmt()
+        .args(["status", "--json", "--working-folder"])
+        .arg(work.path())
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&status.stderr);
+    assert!(!err.contains("panicked"), "status panicked: {err}");
+    assert_ne!(status.status.code(), Some(101));
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

@@ -5,6 +5,7 @@ use clap::{Args, Parser, Subcommand};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use spmt::emulator::{self, EmulatorConfig, FaultProfile};
 use spmt::engine::{self, task, Counters, MigrateOptions, Summary};
+use spmt::logging::terminal_safe;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -166,7 +167,7 @@ struct EmulatorArgs {
 }
 
 fn usage_error(msg: &str) -> ExitCode {
-    eprintln!("error: {msg}");
+    eprintln!("error: {}", terminal_safe(msg));
     ExitCode::from(2)
 }
 
@@ -182,7 +183,16 @@ fn main() -> ExitCode {
     match cli.cmd {
         Cmd::Migrate(a) => rt.block_on(migrate(a)),
         Cmd::Resume(a) => rt.block_on(resume(a)),
-        Cmd::Status(a) => status(a),
+        Cmd::Status(a) => {
+            // `spmt status --json | head`: a reader that stops early ends this read-only command
+            // quietly, as it would `cat`, instead of a panic on the broken pipe.
+            #[cfg(unix)]
+            // SAFETY: restoring the default action of one signal before any thread writes.
+            unsafe {
+                libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+            }
+            status(a)
+        }
         Cmd::Emulator(a) => rt.block_on(run_emulator(a)),
     }
 }
@@ -282,7 +292,7 @@ async fn migrate(a: MigrateArgs) -> ExitCode {
                     serde_json::json!({ "status": "Failed", "error": message })
                 );
             }
-            eprintln!("error: {message}");
+            eprintln!("error: {}", terminal_safe(&message));
             ExitCode::from(code)
         }
     }
@@ -404,7 +414,7 @@ async fn resume(a: ResumeArgs) -> ExitCode {
             }
             Err((code, message)) => {
                 worst = worst.max(code);
-                eprintln!("error: task {}: {message}", t.id);
+                eprintln!("error: task {}: {}", t.id, terminal_safe(&message));
                 summaries.push(
                     serde_json::json!({"task_id": t.id, "status": "Failed", "error": message}),
                 );
@@ -453,7 +463,7 @@ fn status(a: StatusArgs) -> ExitCode {
                 t.num_unchanged_files, t.num_deleted_items
             );
             if !t.error_msg.is_empty() {
-                println!("  {}", t.error_msg);
+                println!("  {}", terminal_safe(&t.error_msg));
             }
             println!("  reports: {}", t.report_folder);
         }
@@ -488,10 +498,10 @@ fn print_summary(s: &Summary, library: Option<&std::path::Path>, json: bool) {
             d.would_delete.len()
         );
         for p in &d.would_send {
-            println!("  send    {p}");
+            println!("  send    {}", terminal_safe(p));
         }
         for p in &d.would_delete {
-            println!("  delete  {p}");
+            println!("  delete  {}", terminal_safe(p));
         }
         return;
     }

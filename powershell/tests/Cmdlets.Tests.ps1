@@ -1,0 +1,448 @@
+# Pester 5 tests of the compiled module in a real PowerShell: every cmdlet and parameter set, the
+# session object's properties and types, the format views, background and foreground runs, stop
+# and resume. Each migration goes into the embedded local target and the test reads the bytes
+# that arrived there.
+#   bash dotnet-shim/build.sh && pwsh -NoProfile -File powershell/tests/run.ps1
+
+BeforeAll {
+    . (Join-Path $PSScriptRoot "TestHelpers.ps1")
+    Import-Module $script:modulePath -Force
+    $password = ConvertTo-SecureString -String "not-used" -AsPlainText -Force
+    $script:credential = New-Object -TypeName System.Management.Automation.PSCredential -ArgumentList "admin", $password
+}
+
+AfterAll {
+    Unregister-SPMTMigration -WarningAction SilentlyContinue
+}
+
+Describe "The module" {
+    It "exports SPMT's eight cmdlets and nothing else" {
+        $names = (Get-Command -Module Spmt.PowerShell).Name | Sort-Object
+        $names | Should -Be @("Add-SPMTTask", "Get-SPMTMigration", "Register-SPMTMigration", "Remove-SPMTTask",
+            "Show-SPMTMigration", "Start-SPMTMigration", "Stop-SPMTMigration", "Unregister-SPMTMigration")
+    }
+
+    It "carries the crate's version and its project links" {
+        $cargo = Get-Content -Raw (Join-Path $script:repo "Cargo.toml")
+        $version = [regex]::Match($cargo, '(?m)^version\s*=\s*"([^"]+)"').Groups[1].Value
+        $m = Get-Module Spmt.PowerShell
+        $m.Version.ToString() | Should -Be $version
+        $m.ProjectUri | Should -Not -BeNullOrEmpty
+        $m.HelpInfoUri | Should -Not -BeNullOrEmpty
+        $m.ReleaseNotes | Should -Not -BeNullOrEmpty
+        $m.CompatiblePSEditions | Should -Contain "Core"
+    }
+
+    It "gives Add-SPMTTask SPMT's four parameter sets, FileShare by default" {
+        $c = Get-Command Add-SPMTTask
+        ($c.ParameterSets.Name | Sort-Object) | Should -Be @("FileShare", "Json", "SharePointMigrateAll", "SharePointMigrateSelected")
+        $c.DefaultParameterSet | Should -Be "FileShare"
+    }
+
+    It "types SPMT's Boolean settings as bool and its switches as switches" {
+        $p = (Get-Command Register-SPMTMigration).Parameters
+        $p["ScanOnly"].ParameterType | Should -Be ([bool])
+        $p["IncludeHiddenFiles"].ParameterType | Should -Be ([bool])
+        $p["Force"].ParameterType | Should -Be ([switch])
+        $p["MigrateWithoutRootFolder"].ParameterType | Should -Be ([switch])
+        $p["MigrateFilesCreatedAfter"].ParameterType | Should -Be ([datetime])
+        $p["IncludeHiddenFiles"].Aliases | Should -Contain "MigrateHiddenFiles"
+        (Get-Command Remove-SPMTTask).Parameters["TaskId"].ParameterType | Should -Be ([guid])
+    }
+}
+
+Describe "Register-SPMTMigration" {
+    BeforeAll { $script:root = New-ScratchFolder "register" }
+    AfterAll { Remove-Item -Recurse -Force $script:root -ErrorAction SilentlyContinue }
+
+    It "registers a session that is not started and has no tasks" {
+        Register-LocalMigration -Root $script:root
+        $s = Get-SPMTMigration
+        $s.Status | Should -Be "NotStarted"
+        $s.StatusOfTasks.Count | Should -Be 0
+        $s.WorkingFolder | Should -Be (Join-Path $script:root "work")
+        $s.LocalTargetRoot | Should -Be (Join-Path $script:root "target")
+    }
+
+    It "shows the session's settings as they were given" {
+        Register-LocalMigration -Root $script:root -Settings @{
+            ScanOnly = $true; IncludeHiddenFiles = $false; SkipFilesWithExtension = @("tmp", "bak")
+            ReplacementOfInvalidChar = "-"; MigrateWithoutRootFolder = $true
+            MigrateFilesModifiedAfter = [datetime]"2024-05-06T14:30:00Z"
+        }
+        $s = Get-SPMTMigration
+        $s.ScanOnly | Should -BeTrue
+        $s.IncludeHiddenFiles | Should -BeFalse
+        $s.SkipFilesWithExtension | Should -Be @("tmp", "bak")
+        $s.ReplacementOfInvalidChar | Should -Be "-"
+        $s.MigrateWithoutRootFolder | Should -BeTrue
+        $s.MigrateFilesModifiedAfter.ToUniversalTime() | Should -Be ([datetime]::new(2024, 5, 6, 14, 30, 0, [DateTimeKind]::Utc))
+        $s.MigrationType | Should -Be "CONTENT"
+    }
+
+    It "binds SPMT's older name MigrateHiddenFiles" {
+        Register-LocalMigration -Root $script:root -Settings @{ MigrateHiddenFiles = $false }
+        (Get-SPMTMigration).IncludeHiddenFiles | Should -BeFalse
+    }
+
+    It "never shows the access token" {
+        Register-LocalMigration -Root $script:root -Settings @{ AccessToken = "eyJ0eXAi.secret-token-value" }
+        $s = Get-SPMTMigration
+        ($s | Format-List * | Out-String) | Should -Not -Match "secret-token-value"
+        ($s.Settings | ConvertTo-Json) | Should -Not -Match "secret-token-value"
+        $s.Settings.AccessToken | Should -Be "REDACTED"
+    }
+
+    It "replaces an idle session with a warning when -Force is not given" {
+        Register-LocalMigration -Root $script:root
+        Add-SPMTTask -FileShareSource $script:root -TargetSiteUrl "local" -TargetList "Documents"
+        Register-SPMTMigration -WorkingFolder (Join-Path $script:root "work2") -WarningVariable w -WarningAction SilentlyContinue
+        ($w -join " ") | Should -Match "unregistered"
+        (Get-SPMTMigration).StatusOfTasks.Count | Should -Be 0
+    }
+
+    It "refuses a replacement character SharePoint does not allow, naming it" {
+        $e = { Register-LocalMigration -Root $script:root -Settings @{ ReplacementOfInvalidChar = "*" } } | Should -Throw -PassThru
+        $e.Exception.Message | Should -Match "ReplacementOfInvalidChar"
+        $e.CategoryInfo.Category | Should -Be "InvalidArgument"
+    }
+
+    It "stops with NotImplemented for <Name>" -ForEach @(
+        @{ Name = "user mapping"; Splat = @{ UserMappingFile = "/tmp/map.csv" }; Pattern = "*user mapping*" }
+        @{ Name = "workflow migration"; Splat = @{ MigrationType = "WORKFLOW" }; Pattern = "*workflow*" }
+        @{ Name = "custom Azure storage"; Splat = @{ UseCustomAzureStorage = $true }; Pattern = "*Azure storage*" }
+        @{ Name = "SharePoint Server permissions"; Splat = @{ PreserveUserPermissionsForSharePointSource = $true }; Pattern = "*permission*" }
+    ) {
+        $e = { Register-SPMTMigration @Splat -Force } | Should -Throw -PassThru
+        $e.Exception.Message | Should -BeLike $Pattern
+        $e.CategoryInfo.Category | Should -Be "NotImplemented"
+    }
+
+    It "says how to sign in when given -SPOCredential" {
+        { Register-SPMTMigration -SPOCredential $script:credential -Force } | Should -Throw -ExpectedMessage "*-AccessToken*"
+    }
+
+    It "binds parameters SPMT deprecated and warns" {
+        Register-SPMTMigration -WorkingFolder (Join-Path $script:root "dep") -MigrateOneNoteFolderAsOneNoteNoteBook $true -Incremental $true -Force -WarningVariable w -WarningAction SilentlyContinue
+        ($w -join " ") | Should -Match "deprecated"
+    }
+}
+
+Describe "Add-SPMTTask" {
+    BeforeAll {
+        $script:root = New-ScratchFolder "add"
+        $script:src = New-SourceTree (Join-Path $script:root "dept1")
+    }
+    BeforeEach { Register-LocalMigration -Root $script:root }
+    AfterAll { Remove-Item -Recurse -Force $script:root -ErrorAction SilentlyContinue }
+
+    It "adds a file-share task that waits to start" {
+        Add-SPMTTask -FileShareSource $script:src -TargetSiteUrl "local" -TargetList "Documents"
+        $t = (Get-SPMTMigration).StatusOfTasks[0]
+        $t.Status | Should -Be "INITED"
+        $t.SourceURI | Should -Be $script:src
+        $t.TargetList | Should -Be "Documents"
+        $t.TaskId | Should -BeOfType [guid]
+    }
+
+    It "keeps the target folder (-TargetListRelativePath)" {
+        Add-SPMTTask -FileShareSource $script:src -TargetSiteUrl "local" -TargetList "Documents" -TargetListRelativePath "Archive/2024"
+        $t = (Get-SPMTMigration).StatusOfTasks[0]
+        # The task's own folder goes under it, as SPMT puts the source's root folder there.
+        $t.TargetListRelativePath | Should -BeLike "Archive/2024*"
+        $t.TargetURI | Should -Match "Archive/2024"
+    }
+
+    It "adds every task of SPMT's JSON definition" {
+        $json = @{ Tasks = @(
+                @{ SourcePath = $script:src; TargetPath = "local"; TargetList = "Documents" }
+                @{ SourcePath = $script:src; TargetPath = "local"; TargetList = "Other"; TargetListRelativePath = "x" }
+            ) } | ConvertTo-Json -Depth 5
+        Add-SPMTTask -JsonDefinition $json
+        $tasks = (Get-SPMTMigration).StatusOfTasks
+        $tasks.Count | Should -Be 2
+        $tasks[1].TargetList | Should -Be "Other"
+    }
+
+    It "adds one task from SPMT's JSON task object" {
+        $json = @{ SourcePath = $script:src; TargetPath = "local"; TargetList = "Documents" } | ConvertTo-Json
+        Add-SPMTTask -JsonDefinition $json
+        (Get-SPMTMigration).StatusOfTasks.Count | Should -Be 1
+    }
+
+    It "refuses JSON that is not a task, saying what is missing" {
+        $e = { Add-SPMTTask -JsonDefinition '{"SourcePath": "/x"}' } | Should -Throw -PassThru
+        $e.Exception.Message | Should -Match "TargetPath"
+        (Get-SPMTMigration).StatusOfTasks.Count | Should -Be 0
+    }
+
+    It "stops with NotImplemented for SharePoint Server sources (<Set>)" -ForEach @(
+        @{ Set = "SharePointMigrateAll"; Splat = @{ MigrateAll = $true } }
+        @{ Set = "SharePointMigrateSelected"; Splat = @{ SourceList = "Shared Documents"; TargetList = "Documents" } }
+    ) {
+        $e = { Add-SPMTTask -SharePointSourceCredential $script:credential -SharePointSourceSiteUrl "http://sp2013/sites/a" -TargetSiteUrl "https://contoso.sharepoint.com/sites/a" @Splat } |
+            Should -Throw -PassThru
+        $e.Exception.Message | Should -BeLike "*SharePoint Server sources*"
+        $e.CategoryInfo.Category | Should -Be "NotImplemented"
+    }
+
+    It "requires the target list in the file-share set" {
+        { Add-SPMTTask -FileShareSource $script:src -TargetSiteUrl "local" -ErrorAction Stop } | Should -Throw
+        (Get-SPMTMigration).StatusOfTasks.Count | Should -Be 0
+    }
+
+    It "needs a registered session first" {
+        Unregister-SPMTMigration
+        { Add-SPMTTask -FileShareSource $script:src -TargetSiteUrl "local" -TargetList "Documents" } |
+            Should -Throw -ExpectedMessage "*Register-SPMTMigration*"
+    }
+}
+
+Describe "Start-SPMTMigration" {
+    BeforeAll { $script:root = New-ScratchFolder "start" }
+    BeforeEach {
+        $script:case = Join-Path $script:root ([guid]::NewGuid().ToString("N").Substring(0, 6))
+        $script:src = New-SourceTree (Join-Path $script:case "dept1") -Extra @{ "skip.tmp" = "temp"; ".hidden" = "h" }
+    }
+    AfterAll { Remove-Item -Recurse -Force $script:root -ErrorAction SilentlyContinue }
+
+    It "runs in the background (-NoShow) and the live session object follows it" {
+        Register-LocalMigration -Root $script:case
+        Add-SPMTTask -FileShareSource $script:src -TargetSiteUrl "local" -TargetList "Documents"
+        Start-SPMTMigration -NoShow
+        $session = Get-SPMTMigration
+        Wait-Finished $session | Out-Null
+        $session.Result | Should -Be "Succeeded"
+        $t = $session.StatusOfTasks[0]
+        $t.Status | Should -Be "COMPLETED"
+        $t.NumActuallyMigratedFiles | Should -Be 5
+        $t.NumFailedFiles | Should -Be 0
+        $t.MigratingProgressPercentage | Should -Be 100
+        $lib = Get-TargetLibrary $script:case
+        Get-Content -Raw (Join-Path $lib "dept1/a.txt") | Should -Be "hello"
+        Get-FileSha256 (Join-Path $lib "dept1/sub/deeper/c.bin") | Should -Be (Get-FileSha256 (Join-Path $script:src "sub/deeper/c.bin"))
+    }
+
+    It "runs in the foreground and returns when done" {
+        Register-LocalMigration -Root $script:case
+        Add-SPMTTask -FileShareSource $script:src -TargetSiteUrl "local" -TargetList "Documents" -TargetListRelativePath "fg"
+        Start-SPMTMigration -ProgressAction SilentlyContinue 6>$null
+        $t = (Get-SPMTMigration).StatusOfTasks[0]
+        $t.Status | Should -Be "COMPLETED"
+        Get-Content -Raw (Join-Path (Get-TargetLibrary $script:case) "fg/dept1/sub/b.txt") | Should -Be "world"
+    }
+
+    It "applies the session's scan rules (extensions, hidden files, no root folder)" {
+        Register-LocalMigration -Root $script:case -Settings @{ SkipFilesWithExtension = @("tmp"); IncludeHiddenFiles = $false; MigrateWithoutRootFolder = $true }
+        Add-SPMTTask -FileShareSource $script:src -TargetSiteUrl "local" -TargetList "Documents"
+        Start-SPMTMigration -NoShow
+        $t = (Wait-Finished).StatusOfTasks[0]
+        $t.NumActuallyMigratedFiles | Should -Be 3
+        $lib = Get-TargetLibrary $script:case
+        Test-Path (Join-Path $lib "a.txt") | Should -BeTrue
+        Test-Path (Join-Path $lib "skip.tmp") | Should -BeFalse
+        Test-Path (Join-Path $lib ".hidden") | Should -BeFalse
+        Test-Path (Join-Path $lib "dept1") | Should -BeFalse
+    }
+
+    It "scans only with -ScanOnly `$true: counts, sends nothing" {
+        Register-LocalMigration -Root $script:case -Settings @{ ScanOnly = $true }
+        Add-SPMTTask -FileShareSource $script:src -TargetSiteUrl "local" -TargetList "Documents"
+        Start-SPMTMigration -NoShow
+        $t = (Wait-Finished).StatusOfTasks[0]
+        $t.NumScannedTotalFiles | Should -Be 5
+        $t.NumActuallyMigratedFiles | Should -Be 0
+        Test-Path (Join-Path (Get-TargetLibrary $script:case) "dept1/a.txt") | Should -BeFalse
+    }
+
+    It "runs an incremental round when started again: only what changed is sent" {
+        Register-LocalMigration -Root $script:case
+        Add-SPMTTask -FileShareSource $script:src -TargetSiteUrl "local" -TargetList "Documents"
+        Start-SPMTMigration -NoShow
+        Wait-Finished | Out-Null
+        Set-Content -NoNewline -Path (Join-Path $script:src "a.txt") -Value "hello again"
+        (Get-Item (Join-Path $script:src "a.txt")).LastWriteTimeUtc = (Get-Date).ToUniversalTime().AddMinutes(1)
+        Start-SPMTMigration -NoShow
+        $t = (Wait-Finished).StatusOfTasks[0]
+        $t.Round | Should -Be 2
+        $t.NumActuallyMigratedFiles | Should -Be 1
+        $t.NumUnchangedFiles | Should -BeGreaterOrEqual 4
+        Get-Content -Raw (Join-Path (Get-TargetLibrary $script:case) "dept1/a.txt") | Should -Be "hello again"
+    }
+
+    It "fails a task whose source does not exist, with the reason" {
+        Register-LocalMigration -Root $script:case
+        Add-SPMTTask -FileShareSource (Join-Path $script:case "missing") -TargetSiteUrl "local" -TargetList "Documents"
+        Start-SPMTMigration -NoShow
+        $s = Wait-Finished
+        $s.StatusOfTasks[0].Status | Should -Be "FAILED"
+        $s.StatusOfTasks[0].ErrorMsg | Should -Match "missing"
+        $s.Result | Should -Be "Failed"
+    }
+
+    It "checks the tasks without running them (-ParametersValidationOnly)" {
+        Register-LocalMigration -Root $script:case
+        Add-SPMTTask -FileShareSource $script:src -TargetSiteUrl "local" -TargetList "Documents"
+        Start-SPMTMigration -ParametersValidationOnly -ErrorVariable errs
+        $errs.Count | Should -Be 0
+        Add-SPMTTask -FileShareSource (Join-Path $script:case "nope") -TargetSiteUrl "local" -TargetList "Documents"
+        Start-SPMTMigration -ParametersValidationOnly -ErrorVariable errs -ErrorAction SilentlyContinue
+        $errs.Count | Should -Be 1
+        "$($errs[0])" | Should -Match "nope"
+        (Get-SPMTMigration).Status | Should -Be "NotStarted"
+    }
+
+    It "writes SPMT's reports into the report folders" {
+        Register-LocalMigration -Root $script:case
+        Add-SPMTTask -FileShareSource $script:src -TargetSiteUrl "local" -TargetList "Documents"
+        Start-SPMTMigration -NoShow
+        $s = Wait-Finished
+        Test-Path (Join-Path $s.ReportFolderPath "SummaryReport.csv") | Should -BeTrue
+        $rows = Get-ChildItem -Path $s.StatusOfTasks[0].ReportFolder -Filter "ItemReport_R1.csv" | ForEach-Object { Import-Csv $_.FullName }
+        @($rows | Where-Object { $_.Status -eq "Migrated" }).Count | Should -BeGreaterOrEqual 5
+    }
+}
+
+Describe "The session object" {
+    BeforeAll {
+        $script:root = New-ScratchFolder "object"
+        $script:src = New-SourceTree (Join-Path $script:root "dept1")
+        Register-LocalMigration -Root $script:root
+        Add-SPMTTask -FileShareSource $script:src -TargetSiteUrl "local" -TargetList "Documents"
+        Start-SPMTMigration -NoShow
+        $script:session = Wait-Finished
+    }
+    AfterAll { Remove-Item -Recurse -Force $script:root -ErrorAction SilentlyContinue }
+
+    It "is the same live object on every Get-SPMTMigration" {
+        [object]::ReferenceEquals((Get-SPMTMigration), $script:session) | Should -BeTrue
+        $script:session | Should -BeOfType "Spmt.PowerShell.SpmtMigrationSession"
+    }
+
+    It "has SPMT's session properties with their types" {
+        $script:session.Status | Should -BeOfType [string]
+        $script:session.ReportFolderPath | Should -BeOfType [string]
+        $script:session.WorkingFolder | Should -BeOfType [string]
+        $script:session.ScanOnly | Should -BeOfType [bool]
+        $script:session.StatusOfTasks.GetType().Name | Should -Be 'List`1'
+    }
+
+    It "has SPMT's task properties with their types" {
+        $t = $script:session.StatusOfTasks[0]
+        $t | Should -BeOfType "Spmt.MigrationTaskStatus"
+        $t.TaskId | Should -BeOfType [guid]
+        $t.MigratingProgressPercentage | Should -BeOfType [int]
+        foreach ($n in "NumScannedTotalFiles", "NumScannedBadFiles", "NumFileWillBeMigrated", "NumActuallyMigratedFiles", "NumFailedFiles") {
+            $t.$n | Should -BeOfType [long] -Because $n
+        }
+        $t.NumScannedTotalFiles | Should -Be 3
+        $t.NumFileWillBeMigrated | Should -Be 3
+        $t.ErrorMsg | Should -BeNullOrEmpty
+        Test-Path $t.ReportFolder | Should -BeTrue
+        $t.StartTime | Should -BeOfType [datetime]
+        $t.EndTime | Should -BeGreaterOrEqual $t.StartTime
+    }
+
+    It "formats tasks as a table with the progress columns" {
+        $text = $script:session.StatusOfTasks | Format-Table | Out-String -Width 300
+        $text | Should -Match "TaskId\s+Status\s+%\s+Scanned\s+Migrated\s+Failed\s+SourceURI\s+TargetURI"
+        $text | Should -Match "COMPLETED"
+    }
+
+    It "has an about topic" {
+        (Get-Help about_Spmt.PowerShell | Out-String) | Should -Match "Register-SPMTMigration"
+    }
+
+    It "formats the session with its task counts" {
+        $text = $script:session | Out-String -Width 300
+        $text | Should -Match "Tasks"
+        $text | Should -Match "Completed"
+        $text | Should -Match "Finished"
+    }
+}
+
+Describe "Show-SPMTMigration, Stop-SPMTMigration and resume" {
+    BeforeAll {
+        $script:root = New-ScratchFolder "stop"
+        $script:src = Join-Path $script:root "big"
+        foreach ($i in 0..399) {
+            $d = Join-Path $script:src ("d{0}" -f ($i % 8))
+            if (-not (Test-Path $d)) { New-Item -ItemType Directory -Path $d | Out-Null }
+            Set-Content -NoNewline -Path (Join-Path $d ("f{0:D4}.txt" -f $i)) -Value ("file $i " + ("x" * (1000 + $i)))
+        }
+    }
+    AfterAll { Remove-Item -Recurse -Force $script:root -ErrorAction SilentlyContinue }
+
+    It "brings a background run to the foreground and returns when it ends" {
+        Register-LocalMigration -Root (Join-Path $script:root "show")
+        Add-SPMTTask -FileShareSource $script:src -TargetSiteUrl "local" -TargetList "Documents"
+        Start-SPMTMigration -NoShow
+        Show-SPMTMigration -ProgressAction SilentlyContinue 6>$null
+        (Get-SPMTMigration).Status | Should -Be "Finished"
+        (Get-SPMTMigration).StatusOfTasks[0].NumActuallyMigratedFiles | Should -Be 400
+    }
+
+    It "stops a running migration, and starting again completes it with every file once" {
+        $case = Join-Path $script:root "resume"
+        Register-LocalMigration -Root $case
+        Add-SPMTTask -FileShareSource $script:src -TargetSiteUrl "local" -TargetList "Documents"
+        Start-SPMTMigration -NoShow
+        $s = Get-SPMTMigration
+        $deadline = (Get-Date).AddSeconds(60)
+        while ($s.StatusOfTasks[0].Status -eq "INITED" -and (Get-Date) -lt $deadline) { Start-Sleep -Milliseconds 20 }
+        Stop-SPMTMigration
+        $s.Status | Should -Be "Finished"
+        $s.StatusOfTasks[0].Status | Should -BeIn @("STOPPED", "COMPLETED")
+        Start-SPMTMigration -NoShow
+        $t = (Wait-Finished).StatusOfTasks[0]
+        $t.Status | Should -Be "COMPLETED"
+        $t.NumFailedFiles | Should -Be 0
+        $lib = Join-Path (Get-TargetLibrary $case) "big"
+        @(Get-ChildItem -Recurse -File $lib).Count | Should -Be 400
+        Get-Content -Raw (Join-Path $lib "d7/f0399.txt") | Should -Be (Get-Content -Raw (Join-Path $script:src "d7/f0399.txt"))
+    }
+
+    It "warns when there is nothing to stop" {
+        Register-LocalMigration -Root (Join-Path $script:root "idle")
+        Stop-SPMTMigration -WarningVariable w -WarningAction SilentlyContinue
+        ($w -join " ") | Should -Match "No migration is running"
+    }
+
+    It "needs a registered session to show" {
+        Unregister-SPMTMigration -WarningAction SilentlyContinue
+        { Show-SPMTMigration } | Should -Throw -ExpectedMessage "*Register-SPMTMigration*"
+    }
+}
+
+Describe "Remove-SPMTTask and Unregister-SPMTMigration" {
+    BeforeAll {
+        $script:root = New-ScratchFolder "remove"
+        $script:src = New-SourceTree (Join-Path $script:root "dept1")
+    }
+    BeforeEach { Register-LocalMigration -Root $script:root }
+    AfterAll { Remove-Item -Recurse -Force $script:root -ErrorAction SilentlyContinue }
+
+    It "removes a task by its id" {
+        Add-SPMTTask -FileShareSource $script:src -TargetSiteUrl "local" -TargetList "Documents"
+        Add-SPMTTask -FileShareSource $script:src -TargetSiteUrl "local" -TargetList "Other"
+        $first = (Get-SPMTMigration).StatusOfTasks[0].TaskId
+        Remove-SPMTTask -TaskId $first
+        $left = (Get-SPMTMigration).StatusOfTasks
+        $left.Count | Should -Be 1
+        $left[0].TargetList | Should -Be "Other"
+    }
+
+    It "says which id it could not find" {
+        $id = [guid]::NewGuid()
+        $e = { Remove-SPMTTask -TaskId $id } | Should -Throw -PassThru
+        $e.Exception.Message | Should -Match $id.ToString()
+        $e.CategoryInfo.Category | Should -Be "ObjectNotFound"
+    }
+
+    It "unregisters, after which the session is gone" {
+        Unregister-SPMTMigration
+        { Get-SPMTMigration } | Should -Throw -ExpectedMessage "*Register-SPMTMigration*"
+        Unregister-SPMTMigration -WarningVariable w -WarningAction SilentlyContinue
+        ($w -join " ") | Should -Match "No migration session"
+    }
+}
