@@ -269,3 +269,189 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// A second process on a local target root that a running target holds is refused, and the
+/// running one keeps every upload: it still imports a migration afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_process_on_a_busy_local_target_root_is_refused_and_takes_nothing() {
+    let (src, root, work1, work2) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    for i in 0..20 {
+        std::fs::write(src.path().join(format!("f{i}.txt")), format!("file {i}")).unwrap();
+    }
+    let token = "busy-root-token".to_string();
+    let running = spmt::emulator::start(spmt::emulator::EmulatorConfig::embedded(
+        root.path().to_path_buf(),
+        token.clone(),
+    ))
+    .await
+    .unwrap();
+    let storage: Vec<_> = std::fs::read_dir(root.path().join("_emulator/storage"))
+        .unwrap()
+        .collect();
+    assert_eq!(storage.len(), 1, "the running target's spool folder");
+
+    let mut second = spmt();
+    second
+        .args([
+            "migrate",
+            "--target-site-url",
+            "local",
+            "--target-list",
+            "Documents",
+        ])
+        .arg("--file-share-source")
+        .arg(src.path())
+        .arg("--local-target-root")
+        .arg(root.path())
+        .arg("--working-folder")
+        .arg(work2.path());
+    let second = run_off_runtime(second).await;
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(2), "stderr: {err}");
+    assert!(
+        err.contains("in use by another spmt process") && err.contains("--local-target-root"),
+        "the refusal says why and what to do: {err}"
+    );
+    assert_eq!(
+        std::fs::read_dir(root.path().join("_emulator/storage"))
+            .unwrap()
+            .count(),
+        1,
+        "the refused run removed nothing"
+    );
+
+    // The running target is untouched: a migration into it completes.
+    let mut first = spmt();
+    first
+        .args([
+            "migrate",
+            "--target-list",
+            "Documents",
+            "--access-token",
+            &token,
+        ])
+        .arg("--target-site-url")
+        .arg(running.site_url("local"))
+        .arg("--file-share-source")
+        .arg(src.path())
+        .arg("--working-folder")
+        .arg(work1.path());
+    let first = run_off_runtime(first).await;
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let lib = root.path().join("sites/local/Documents");
+    for i in 0..20 {
+        assert_eq!(
+            std::fs::read_to_string(lib.join(format!("f{i}.txt"))).unwrap(),
+            format!("file {i}")
+        );
+    }
+    running.shutdown().await;
+}
+
+/// Runs a command to the end without holding up the runtime that serves it.
+async fn run_off_runtime(mut c: Command) -> std::process::Output {
+    tokio::task::spawn_blocking(move || c.output().unwrap())
+        .await
+        .unwrap()
+}
+
+fn migrate_local(src: &std::path::Path, root: &std::path::Path, work: &std::path::Path) -> Command {
+    let mut c = spmt();
+    c.args([
+        "migrate",
+        "--target-site-url",
+        "local",
+        "--target-list",
+        "Documents",
+        "--json",
+    ])
+    .arg("--file-share-source")
+    .arg(src)
+    .arg("--local-target-root")
+    .arg(root)
+    .arg("--working-folder")
+    .arg(work);
+    c
+}
+
+/// A working folder whose spmt.db was emptied or overwritten is refused with the way out,
+/// nothing is sent again; --new-session sets the damaged state aside and starts over.
+#[test]
+fn a_damaged_state_database_is_refused_with_the_way_out() {
+    let (src, root, work) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    for i in 0..5 {
+        std::fs::write(src.path().join(format!("f{i}.txt")), format!("file {i}")).unwrap();
+    }
+    let first = migrate_local(src.path(), root.path(), work.path())
+        .output()
+        .unwrap();
+    assert_eq!(first.status.code(), Some(0));
+    let db = work.path().join("spmt.db");
+    for (damage, what) in [
+        (Vec::new(), "is empty (0 bytes)"),
+        (
+            b"this is not a database, it was overwritten".repeat(200),
+            "cannot be read",
+        ),
+    ] {
+        std::fs::write(&db, &damage).unwrap();
+        let _ = std::fs::remove_file(work.path().join("spmt.db-wal"));
+        let _ = std::fs::remove_file(work.path().join("spmt.db-shm"));
+        let out = migrate_local(src.path(), root.path(), work.path())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "stderr: {err}");
+        assert!(err.contains(what), "says what is wrong: {err}");
+        assert!(err.contains("--new-session"), "says the way out: {err}");
+        assert!(
+            !err.contains("another spmt run"),
+            "no misleading hint: {err}"
+        );
+        assert_eq!(
+            std::fs::read(&db).unwrap(),
+            damage,
+            "the damaged state is kept"
+        );
+    }
+
+    let again = migrate_local(src.path(), root.path(), work.path())
+        .arg("--new-session")
+        .output()
+        .unwrap();
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(v["items"]["migrated"], 5, "a new session sends everything");
+    let kept: Vec<_> = std::fs::read_dir(work.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("spmt.db.set-aside-")
+        })
+        .collect();
+    assert!(
+        !kept.is_empty(),
+        "the damaged state is set aside, not deleted"
+    );
+}

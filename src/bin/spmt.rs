@@ -118,6 +118,10 @@ struct MigrateArgs {
     /// or changing anything.
     #[arg(long)]
     dry_run: bool,
+    /// Start a new session in this working folder: its earlier state is set aside (kept as
+    /// spmt.db.set-aside-<time>), and every file is sent again. For a damaged spmt.db.
+    #[arg(long)]
+    new_session: bool,
     /// Upload to your own Azure storage account (SPMT's custom Azure storage): a standard
     /// connection string, or `UseDevelopmentStorage=true` for Azurite.
     #[arg(
@@ -240,6 +244,7 @@ async fn migrate(a: MigrateArgs) -> ExitCode {
     opts.check_content = a.check_content;
     opts.propagate_deletes = a.propagate_deletes;
     opts.dry_run = a.dry_run;
+    opts.new_session = a.new_session;
     opts.custom_storage = custom_storage;
     opts.scan.replace_invalid_char = a.replace_invalid_char;
     if let Some(c) = a.replace_invalid_char {

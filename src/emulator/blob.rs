@@ -184,6 +184,13 @@ impl Read for ChainReader {
     }
 }
 
+impl Drop for BlobStore {
+    /// An instance's spooled uploads go with it (its account key went too).
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 impl BlobStore {
     /// Starts empty: bodies left by an earlier run are unreachable (per-run account key).
     pub fn open(dir: PathBuf) -> std::io::Result<Self> {

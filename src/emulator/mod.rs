@@ -22,6 +22,7 @@ mod queue;
 mod recycle;
 mod remote;
 mod rest;
+mod root_lock;
 mod sas;
 mod server;
 
@@ -149,6 +150,9 @@ pub enum EmulatorError {
     FaultProfile { path: PathBuf, message: String },
     #[error("{0}")]
     Config(String),
+    /// Another process runs a local target on the same root.
+    #[error("{0}")]
+    InUse(String),
 }
 
 /// Shared state of one running emulator.
@@ -167,6 +171,8 @@ pub(crate) struct Emu {
     pub jobs: importer::Jobs,
     /// Client for customer-provided storage (loopback hosts only, see `remote`).
     pub remote_http: reqwest::Client,
+    /// Dropped with the last reference (after the last job ends), releasing the root.
+    pub _root_lock: root_lock::RootLock,
 }
 
 /// A running emulator. Dropping it without [`shutdown`](Self::shutdown) leaves the server running

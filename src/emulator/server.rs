@@ -103,14 +103,23 @@ pub async fn start(cfg: EmulatorConfig) -> Result<EmulatorHandle, EmulatorError>
     let base_url = format!("http://{addr}");
     let root = cfg.root.clone();
     let emu_dir = root.join("_emulator");
-    let blobs =
-        blob::BlobStore::open(emu_dir.join("storage")).map_err(|source| EmulatorError::Io {
-            what: "cannot prepare blob storage in",
-            path: emu_dir.join("storage"),
-            source,
-        })?;
-    // Staging of jobs interrupted by an earlier stop holds nothing anyone can still commit.
-    let _ = std::fs::remove_dir_all(emu_dir.join("staging"));
+    let root_lock = super::root_lock::acquire(&emu_dir)?;
+    if root_lock.first {
+        // Uploads spooled and jobs staged by processes that have ended: nobody can still
+        // commit them (each run has its own account key).
+        let _ = std::fs::remove_dir_all(emu_dir.join("storage"));
+        let _ = std::fs::remove_dir_all(emu_dir.join("staging"));
+    }
+    // Each instance spools into its own folder, so one that shares the root in this process
+    // never touches another's uploads.
+    let storage = emu_dir
+        .join("storage")
+        .join(uuid::Uuid::new_v4().simple().to_string());
+    let blobs = blob::BlobStore::open(storage.clone()).map_err(|source| EmulatorError::Io {
+        what: "cannot prepare blob storage in",
+        path: storage,
+        source,
+    })?;
     let library = library::Library::open(&root)?;
     for (site, title) in &cfg.precreate {
         library.ensure_site(site)?;
@@ -148,6 +157,7 @@ pub async fn start(cfg: EmulatorConfig) -> Result<EmulatorHandle, EmulatorError>
         queues: queue::Queues::default(),
         library,
         jobs: importer::Jobs::new(max_jobs, cfg.abandon_jobs.clone()),
+        _root_lock: root_lock,
         remote_http: reqwest::Client::builder()
             .pool_max_idle_per_host(32)
             .build()

@@ -66,6 +66,9 @@ pub struct MigrateOptions {
     pub propagate_deletes: bool,
     /// Work out what this round would send and delete, change nothing, send nothing.
     pub dry_run: bool,
+    /// Set the working folder's state aside (kept as `spmt.db.set-aside-<time>`) and start a
+    /// new session: the way on when that state is damaged.
+    pub new_session: bool,
     /// Seconds between live report rewrites (they are also written at the end).
     pub report_every: Duration,
     /// Called on the recorder thread with every item's final outcome, when a host asks for
@@ -118,6 +121,7 @@ impl MigrateOptions {
             check_content: false,
             propagate_deletes: false,
             dry_run: false,
+            new_session: false,
             report_every: Duration::from_secs(5),
             site_url,
             access_token: None,
@@ -185,6 +189,7 @@ impl EngineError {
                 | EngineError::RelativePath { .. }
                 | EngineError::Scan(_)
                 | EngineError::Busy(_)
+                | EngineError::Store(StoreError::Folder { .. } | StoreError::Damaged { .. })
         )
     }
 }
@@ -364,8 +369,27 @@ pub async fn migrate(
     // the run was started from.
     opts.source = std::path::absolute(&opts.source).unwrap_or(opts.source);
     opts.working_folder = std::path::absolute(&opts.working_folder).unwrap_or(opts.working_folder);
-    let store = Store::open(&opts.working_folder)?;
+    std::fs::create_dir_all(&opts.working_folder).map_err(|e| StoreError::Folder {
+        path: opts.working_folder.display().to_string(),
+        source: e,
+    })?;
+    // The lock first: nothing may open, or set aside, the state of a round that is running.
     let _lock = crate::store::lock::acquire(&opts.working_folder).map_err(EngineError::Busy)?;
+    if opts.new_session {
+        if let Some(aside) = crate::store::set_aside(&opts.working_folder).map_err(|e| {
+            EngineError::Internal(format!(
+                "cannot set the earlier state aside in {}: {e}",
+                opts.working_folder.display()
+            ))
+        })? {
+            tracing::warn!(kept = %aside.display(), "new session: the earlier state was set aside");
+        }
+    }
+    let store = if opts.new_session {
+        Store::open_new_session(&opts.working_folder)?
+    } else {
+        Store::open(&opts.working_folder)?
+    };
     let source = opts.source.display().to_string();
     let task_id = task::task_id(
         &opts.source,

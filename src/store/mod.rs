@@ -12,16 +12,59 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("state database {path}: {source}. If another spmt run uses this working folder, wait for it or choose another --working-folder")]
+    #[error("state database {path}: {source}{hint}", hint = busy_hint(source))]
     Sqlite {
         path: String,
         source: rusqlite::Error,
     },
+    /// The folder held a session whose state cannot be read: nothing may run on a guess.
+    #[error("the working folder {folder} holds an earlier migration (its Report folder) but its state, spmt.db, {what}. Nothing was sent: without that state spmt cannot tell what earlier rounds migrated. Restore spmt.db (with its -wal file) from a backup of the working folder, or start a new session with --new-session (the damaged state is kept beside it as spmt.db.set-aside-<time>; every file is sent again and overwrites its earlier copy)")]
+    Damaged { folder: String, what: String },
     #[error("cannot create the working folder {path}: {source}")]
     Folder {
         path: String,
         source: std::io::Error,
     },
+}
+
+/// Only a database another connection holds deserves the "another run" hint.
+fn busy_hint(e: &rusqlite::Error) -> &'static str {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+            ". If another spmt run uses this working folder, wait for it or choose another --working-folder"
+        }
+        _ => "",
+    }
+}
+
+/// A database file SQLite cannot read as one (truncated, overwritten, corrupted).
+fn is_damage(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt)
+    )
+}
+
+/// Moves a working folder's state files aside (`--new-session`): kept, never deleted, so a
+/// damaged session can still be examined.
+pub fn set_aside(folder: &Path) -> std::io::Result<Option<PathBuf>> {
+    let db = folder.join("spmt.db");
+    if !db.exists() {
+        return Ok(None);
+    }
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+    let aside = folder.join(format!("spmt.db.set-aside-{stamp}"));
+    for suffix in ["-wal", "-shm"] {
+        let side = folder.join(format!("spmt.db{suffix}"));
+        if side.exists() {
+            std::fs::rename(
+                &side,
+                folder.join(format!("spmt.db.set-aside-{stamp}{suffix}")),
+            )?;
+        }
+    }
+    std::fs::rename(&db, &aside)?;
+    Ok(Some(aside))
 }
 
 /// The outcome every item ends with.
@@ -383,6 +426,15 @@ fn upgrade(conn: &Connection) -> rusqlite::Result<()> {
 impl Store {
     /// Opens (creating) `spmt.db` in `folder`, which is created readable by its owner only.
     pub fn open(folder: &Path) -> Result<Self, StoreError> {
+        Self::open_checked(folder, true)
+    }
+
+    /// Opens `spmt.db` for a new session after [`set_aside`]: no earlier state is expected.
+    pub fn open_new_session(folder: &Path) -> Result<Self, StoreError> {
+        Self::open_checked(folder, false)
+    }
+
+    fn open_checked(folder: &Path, expect_state: bool) -> Result<Self, StoreError> {
         std::fs::create_dir_all(folder).map_err(|e| StoreError::Folder {
             path: folder.display().to_string(),
             source: e,
@@ -393,9 +445,32 @@ impl Store {
             let _ = std::fs::set_permissions(folder, std::fs::Permissions::from_mode(0o700));
         }
         let path = folder.join("spmt.db");
-        let err = |e| StoreError::Sqlite {
-            path: path.display().to_string(),
-            source: e,
+        // Evidence of an earlier session: its reports. A state file that is then empty or
+        // unreadable must stop the run; opened as it is, SQLite would start a new session and
+        // every file would be imported again.
+        let earlier = expect_state && folder.join("Report").is_dir();
+        let damaged = |what: String| StoreError::Damaged {
+            folder: folder.display().to_string(),
+            what,
+        };
+        if earlier {
+            match std::fs::metadata(&path) {
+                Ok(m) if m.len() == 0 => return Err(damaged("is empty (0 bytes)".into())),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(damaged("is missing".into()))
+                }
+                _ => {}
+            }
+        }
+        let err = |e: rusqlite::Error| {
+            if is_damage(&e) {
+                damaged(format!("cannot be read ({e})"))
+            } else {
+                StoreError::Sqlite {
+                    path: path.display().to_string(),
+                    source: e,
+                }
+            }
         };
         let conn = Connection::open(&path).map_err(err)?;
         conn.execute_batch(
