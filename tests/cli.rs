@@ -455,3 +455,89 @@ fn a_damaged_state_database_is_refused_with_the_way_out() {
         "the damaged state is set aside, not deleted"
     );
 }
+
+/// Ctrl-C (SIGINT) and SIGTERM stop a run cleanly: it says how to resume and exits 130 or 143;
+/// `spmt resume` then completes it exactly. A second signal ends the process at once.
+#[cfg(unix)]
+#[test]
+fn signals_stop_cleanly_and_resume_completes_the_run() {
+    let (src, root) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    for d in 0..8 {
+        let dir = src.path().join(format!("d{d:02}"));
+        std::fs::create_dir(&dir).unwrap();
+        for i in 0..250 {
+            std::fs::write(
+                dir.join(format!("f{i:03}.txt")),
+                format!("{d}/{i} ").repeat(50),
+            )
+            .unwrap();
+        }
+    }
+    for (signal, code) in [(libc::SIGINT, 130), (libc::SIGTERM, 143)] {
+        let work = tempfile::tempdir().unwrap();
+        let root = root.path().join(format!("t{code}"));
+        let child = migrate_local(src.path(), &root, work.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Once the state is open the signals are caught (they are from before the round
+        // starts), so the signal comes mid-run.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !work.path().join("spmt.db-wal").exists() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        unsafe { libc::kill(child.id() as i32, signal) };
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "stderr: {err}");
+        assert!(
+            err.contains(&format!(
+                "interrupted; resume with: spmt resume --working-folder {}",
+                work.path().display()
+            )),
+            "says how to go on: {err}"
+        );
+
+        let resumed = spmt()
+            .args(["resume", "--working-folder"])
+            .arg(work.path())
+            .output()
+            .unwrap();
+        assert_eq!(
+            resumed.status.code(),
+            Some(0),
+            "stderr: {}",
+            String::from_utf8_lossy(&resumed.stderr)
+        );
+        let lib = root.join("sites/local/Documents");
+        for d in 0..8 {
+            for i in 0..250 {
+                let rel = format!("d{d:02}/f{i:03}.txt");
+                assert_eq!(
+                    std::fs::read_to_string(lib.join(&rel)).unwrap_or_default(),
+                    format!("{d}/{i} ").repeat(50),
+                    "{rel} after resume"
+                );
+            }
+        }
+    }
+
+    // Twice: the second one ends the process at once, with the signal's code.
+    let work = tempfile::tempdir().unwrap();
+    let child = migrate_local(src.path(), &root.path().join("twice"), work.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !work.path().join("spmt.db-wal").exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "stderr: {err}");
+}

@@ -7,9 +7,9 @@ use spmt::emulator::{self, EmulatorConfig, FaultProfile};
 use spmt::engine::{self, task, Counters, MigrateOptions, Summary};
 use spmt::logging::terminal_safe;
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -285,9 +285,13 @@ async fn migrate(a: MigrateArgs) -> ExitCode {
         opts.local_target_root =
             Some(std::path::absolute(&a.local_target_root).unwrap_or(a.local_target_root.clone()));
     }
+    let working = opts.working_folder.clone();
     match run_task(opts).await {
         Ok((s, library)) => {
             print_summary(&s, library.as_deref(), a.json);
+            if let Some(code) = interrupted(&working) {
+                return code;
+            }
             ExitCode::from(s.exit_code() as u8)
         }
         Err((code, message)) => {
@@ -298,9 +302,86 @@ async fn migrate(a: MigrateArgs) -> ExitCode {
                 );
             }
             eprintln!("error: {}", terminal_safe(&message));
-            ExitCode::from(code)
+            interrupted(&working).unwrap_or(ExitCode::from(code))
         }
     }
+}
+
+/// 130 (SIGINT) or 143 (SIGTERM) once a signal stopped the run; 0 while none came.
+static SIGNALLED: AtomicU8 = AtomicU8::new(0);
+
+/// Ctrl-C or SIGTERM: the run stops submitting, finishes what is in flight and records every
+/// outcome, so `spmt resume` goes on from there; a second signal ends the process at once.
+async fn watch_signals(counters: Arc<Counters>, mut signals: Signals) {
+    loop {
+        let code = signals.next().await;
+        if code == 0 {
+            return;
+        }
+        if SIGNALLED.swap(code, Ordering::SeqCst) != 0 {
+            eprintln!("second interrupt: exiting now (what was recorded is kept; spmt resume settles the rest)");
+            std::process::exit(i32::from(code));
+        }
+        counters.cancel.store(true, Ordering::SeqCst);
+        eprintln!("interrupt: stopping; nothing new is sent, what is in flight is finished and recorded (press Ctrl-C again to quit at once)");
+    }
+}
+
+/// SIGINT and SIGTERM, caught from the moment this is made (before the run starts, so no
+/// signal meets the default action mid-run).
+#[cfg(unix)]
+struct Signals(Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>);
+
+#[cfg(unix)]
+impl Signals {
+    fn catch() -> Self {
+        use tokio::signal::unix::{signal, SignalKind};
+        Signals(
+            signal(SignalKind::interrupt())
+                .and_then(|i| Ok((i, signal(SignalKind::terminate())?)))
+                .ok(),
+        )
+    }
+
+    /// 130 for SIGINT, 143 for SIGTERM; 0 when they cannot be watched.
+    async fn next(&mut self) -> u8 {
+        let Some((int, term)) = self.0.as_mut() else {
+            return 0;
+        };
+        tokio::select! {
+            _ = int.recv() => 130,
+            _ = term.recv() => 143,
+        }
+    }
+}
+
+#[cfg(not(unix))]
+struct Signals;
+
+#[cfg(not(unix))]
+impl Signals {
+    fn catch() -> Self {
+        Signals
+    }
+
+    async fn next(&mut self) -> u8 {
+        match tokio::signal::ctrl_c().await {
+            Ok(()) => 130,
+            Err(_) => 0,
+        }
+    }
+}
+
+/// After a run a signal stopped: says how to go on and gives the signal's exit code.
+fn interrupted(working: &Path) -> Option<ExitCode> {
+    let code = SIGNALLED.load(Ordering::SeqCst);
+    (code != 0).then(|| {
+        eprintln!(
+            "interrupted; resume with: spmt resume --working-folder {}",
+            terminal_safe(&working.display().to_string())
+        );
+        ExitCode::from(code)
+    })
 }
 
 /// Runs one round of a task, starting the embedded local target first when the task's
@@ -344,13 +425,20 @@ async fn run_task(mut opts: MigrateOptions) -> Result<(Summary, Option<PathBuf>)
         handle = Some(h);
     }
     let counters = Arc::new(Counters::default());
+    if SIGNALLED.load(Ordering::SeqCst) != 0 {
+        // A signal during an earlier task of `spmt resume`: the others do not start.
+        counters.cancel.store(true, Ordering::SeqCst);
+    }
     let progress = tokio::spawn(show_progress(counters.clone()));
+    let signals = tokio::spawn(watch_signals(counters.clone(), Signals::catch()));
     let result = engine::migrate(opts, counters.clone()).await;
     counters.done.store(true, Ordering::Relaxed);
     let _ = progress.await;
     if let Some(h) = handle {
         h.shutdown().await;
     }
+    // Until here a signal stops the run; after, the default action (the run is recorded).
+    signals.abort();
     match result {
         Ok(s) => Ok((s, library)),
         Err(e) => Err((
@@ -432,7 +520,7 @@ async fn resume(a: ResumeArgs) -> ExitCode {
             serde_json::to_string_pretty(&summaries).unwrap_or_default()
         );
     }
-    ExitCode::from(worst)
+    interrupted(&a.working_folder).unwrap_or(ExitCode::from(worst))
 }
 
 fn status(a: StatusArgs) -> ExitCode {
