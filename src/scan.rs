@@ -497,9 +497,7 @@ pub fn scan(
                     // Reported as a separate failure of the folder's contents: the folder
                     // itself can still be created, but nothing under it can be read.
                     counts.failed += 1;
-                    let msg = format!(
-                        "{rel}: cannot list the folder: {e}. Grant this account read access"
-                    );
+                    let msg = format!("{rel}: cannot list the folder: {e}. {}", access_hint(&e));
                     let it = bare_item(
                         &path,
                         &join(&rel, "*"),
@@ -690,10 +688,25 @@ fn file_rules(
         return Verdict::Fail {
             code: codes::CANNOT_ACCESS.into(),
             rule: "CannotReadFile".into(),
-            message: format!("{rel}: cannot open the file: {e}. Grant this account read access"),
+            message: format!("{rel}: cannot open the file: {e}. {}", access_hint(&e)),
         };
     }
     Verdict::Migrate
+}
+
+/// What to do about a file or folder the scan could not open, by what the system said.
+fn access_hint(e: &std::io::Error) -> &'static str {
+    #[cfg(unix)]
+    if e.raw_os_error() == Some(libc::ENAMETOOLONG) {
+        return "Its path is longer than this system allows: shorten the folder names above it, or \
+                migrate from a folder deeper in the tree as the source";
+    }
+    match e.kind() {
+        std::io::ErrorKind::NotFound => {
+            "It went away during the scan; the next round picks it up if it comes back"
+        }
+        _ => "Grant this account read access",
+    }
 }
 
 #[cfg(test)]

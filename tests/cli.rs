@@ -541,3 +541,30 @@ fn signals_stop_cleanly_and_resume_completes_the_run() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "stderr: {err}");
 }
+
+/// Emulator settings that would make a rehearsal meaningless are refused at start.
+#[test]
+fn invalid_emulator_settings_are_refused() {
+    for (args, says) in [
+        (
+            &["--max-concurrent-jobs", "0"][..],
+            "--max-concurrent-jobs 0",
+        ),
+        (&["--throttle-rate", "1.5"][..], "--throttle-rate 1.5"),
+        (&["--drop-rate=-0.1"][..], "--drop-rate -0.1"),
+        (
+            &["--max-requests-per-sec", "0"][..],
+            "--max-requests-per-sec 0",
+        ),
+    ] {
+        let out = spmt()
+            .args(["emulator", "--listen", "127.0.0.1:0", "--root"])
+            .arg(tempfile::tempdir().unwrap().path())
+            .args(args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?} is named: {err}");
+    }
+}

@@ -718,6 +718,25 @@ async fn run_emulator(a: EmulatorArgs) -> ExitCode {
         faults.drop_rate = a.drop_rate;
         faults.fail_items = a.fail_items.clone();
     }
+    if a.max_concurrent_jobs == 0 {
+        return usage_error(
+            "--max-concurrent-jobs 0: no job could ever run; give 1 or more (default 4)",
+        );
+    }
+    for (flag, v) in [
+        ("throttle-rate", faults.throttle_rate),
+        ("unavailable-rate", faults.unavailable_rate),
+        ("drop-rate", faults.drop_rate),
+    ] {
+        if !(0.0..=1.0).contains(&v) {
+            return usage_error(&format!(
+                "--{flag} {v}: a fraction of requests, from 0 to 1 (e.g. 0.05)"
+            ));
+        }
+    }
+    if faults.max_requests_per_sec == Some(0) {
+        return usage_error("--max-requests-per-sec 0: no request could ever pass; give 1 or more");
+    }
     let mut precreate = Vec::new();
     for l in &a.libraries {
         match l.split_once('/') {
@@ -741,7 +760,7 @@ async fn run_emulator(a: EmulatorArgs) -> ExitCode {
         access_token: token.clone(),
         strict: a.strict,
         faults,
-        max_concurrent_jobs: a.max_concurrent_jobs.max(1),
+        max_concurrent_jobs: a.max_concurrent_jobs,
         precreate,
         // A server for scripts and tests: blobs stay readable, as on Azure.
         release_imported_blobs: false,

@@ -705,45 +705,8 @@ fn write_summary_reports(
 
     // Failure summary: one row per reason, an example item for each.
     let (mut fs, fsp) = files.open("FailureSummaryReport", FAILURE_SUMMARY_COLUMNS)?;
-    let mut examples: std::collections::HashMap<(String, String), ItemRow> = Default::default();
-    store.each_failed_item(run.id, |it| {
-        examples
-            .entry((
-                it.code.unwrap_or_default().to_string(),
-                it.rule.unwrap_or_default().to_string(),
-            ))
-            .or_insert_with(|| it.to_row());
-        Ok(())
-    })?;
-    for reason in r.reasons.iter().filter(|x| x.outcome == "Failed") {
-        let Some(it) = examples.get(&(reason.code.clone(), reason.rule.clone())) else {
-            continue;
-        };
-        let it = it.view();
-        let (name, ext) = name_and_extension(it.rel_path);
-        fs.row_owned(&[
-            source_path(task, it.rel_path),
-            destination(task, it.target_url),
-            name.into(),
-            ext.into(),
-            it.size.to_string(),
-            content_type(it.kind).into(),
-            it.outcome.into(),
-            result_category(&it).into(),
-            message(&it).into_owned(),
-            reason.code.clone(),
-            it.package
-                .map(|p| p.to_string())
-                .unwrap_or_else(|| "N/A".into()),
-            it.job_id.unwrap_or("N/A").into(),
-            run.round.to_string(),
-            task.id.clone(),
-            files.device.clone(),
-            reason.count.to_string(),
-            reason.bytes.to_string(),
-            reason.rule.clone(),
-        ])
-        .map_err(io_err(&fsp))?;
+    for row in failure_summary_rows(store, task, run, &r.reasons, &files.device)? {
+        fs.row_owned(&row).map_err(io_err(&fsp))?;
     }
     fs.finish().map_err(io_err(&fsp))?;
 
@@ -895,7 +858,60 @@ pub fn session_report(store: &Store, working_folder: &Path) -> Result<SessionRep
     })
 }
 
-/// SummaryReport.csv, summary.json and report.html for the whole session.
+/// FailureSummaryReport's rows for one round: one per failure reason, with an example item.
+fn failure_summary_rows(
+    store: &Store,
+    task: &TaskRow,
+    run: &RunRow,
+    reasons: &[Reason],
+    device: &str,
+) -> Result<Vec<Vec<String>>, ReportError> {
+    let mut examples: std::collections::HashMap<(String, String), ItemRow> = Default::default();
+    store.each_failed_item(run.id, |it| {
+        examples
+            .entry((
+                it.code.unwrap_or_default().to_string(),
+                it.rule.unwrap_or_default().to_string(),
+            ))
+            .or_insert_with(|| it.to_row());
+        Ok(())
+    })?;
+    let mut rows = Vec::new();
+    for reason in reasons.iter().filter(|x| x.outcome == "Failed") {
+        let Some(it) = examples.get(&(reason.code.clone(), reason.rule.clone())) else {
+            continue;
+        };
+        let it = it.view();
+        let (name, ext) = name_and_extension(it.rel_path);
+        rows.push(vec![
+            source_path(task, it.rel_path),
+            destination(task, it.target_url),
+            name.into(),
+            ext.into(),
+            it.size.to_string(),
+            content_type(it.kind).into(),
+            it.outcome.into(),
+            result_category(&it).into(),
+            message(&it).into_owned(),
+            reason.code.clone(),
+            it.package
+                .map(|p| p.to_string())
+                .unwrap_or_else(|| "N/A".into()),
+            it.job_id.unwrap_or("N/A").into(),
+            run.round.to_string(),
+            task.id.clone(),
+            device.to_string(),
+            reason.count.to_string(),
+            reason.bytes.to_string(),
+            reason.rule.clone(),
+        ]);
+    }
+    Ok(rows)
+}
+
+/// SummaryReport.csv, FailureSummaryReport.csv (every task's last round: admin scripts read
+/// `$ReportFolderPath\FailureSummaryReport.csv`), summary.json and report.html for the whole
+/// session.
 pub fn write_session(store: &Store, working_folder: &Path) -> Result<(), ReportError> {
     let dir = folder(working_folder);
     std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
@@ -908,6 +924,24 @@ pub fn write_session(store: &Store, working_folder: &Path) -> Result<(), ReportE
             .map_err(io_err(&p))?;
     }
     f.finish().map_err(io_err(&p))?;
+    let fp = dir.join("FailureSummaryReport.csv");
+    let mut fs = CsvFile::create(&fp, FAILURE_SUMMARY_COLUMNS).map_err(io_err(&fp))?;
+    for task in store.tasks()? {
+        let Some(run) = store.runs_of(&task.id)?.pop() else {
+            continue;
+        };
+        let Some(r) = rep
+            .rounds
+            .iter()
+            .find(|r| r.task_id == task.id && r.round == run.round)
+        else {
+            continue;
+        };
+        for row in failure_summary_rows(store, &task, &run, &r.reasons, &rep.device_name)? {
+            fs.row_owned(&row).map_err(io_err(&fp))?;
+        }
+    }
+    fs.finish().map_err(io_err(&fp))?;
     let json = serde_json::to_vec_pretty(&rep).unwrap_or_default();
     write_atomic(&dir.join("summary.json"), &json)?;
     write_atomic(&dir.join("report.html"), html::render(&rep).as_bytes())
