@@ -6,6 +6,7 @@
 //! §8 and spmt-features §4; codes follow SPMT's published item-level scan codes.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -230,6 +231,26 @@ struct Frame {
     blocked: Option<Verdict>,
     /// (dev, ino) of this directory, for symlink loop detection when following links.
     id: (u64, u64),
+    /// The SharePoint names already taken in this folder, by [`folded_hash`], with the source
+    /// name that took each: SharePoint names ignore case, and a replaced character can make
+    /// two source names one.
+    claimed: HashMap<u64, Box<str>>,
+}
+
+/// A hash of `name` as SharePoint compares names (case-insensitively), without allocating.
+fn folded_hash(name: &str) -> u64 {
+    use std::hash::Hasher;
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for c in name.chars().flat_map(char::to_lowercase) {
+        h.write_u32(c as u32);
+    }
+    h.finish()
+}
+
+fn same_folded(a: &str, b: &str) -> bool {
+    a.chars()
+        .flat_map(char::to_lowercase)
+        .eq(b.chars().flat_map(char::to_lowercase))
 }
 
 fn dev_ino(m: &fs::Metadata) -> (u64, u64) {
@@ -304,6 +325,7 @@ pub fn scan(
         target_rel: String::new(),
         blocked: None,
         id: dev_ino(&meta),
+        claimed: HashMap::new(),
     }];
     let prefix_chars = opts.target_prefix.chars().count();
     let skip_ext: Vec<String> = opts
@@ -446,6 +468,36 @@ pub fn scan(
             };
         }
 
+        // One SharePoint name per folder: the first source name (in sorted order) takes it,
+        // the others fail naming it, so no row ever claims another file's bytes.
+        if verdict == Verdict::Migrate {
+            let key = folded_hash(&target_name);
+            let claimed = &mut stack[depth - 1].claimed;
+            match claimed.get(&key) {
+                Some(other)
+                    if check_name(other, opts.replace_invalid_char)
+                        .is_ok_and(|t| same_folded(&t, &target_name)) =>
+                {
+                    let how = if target_name.as_ref() == name.as_str() {
+                        String::new()
+                    } else {
+                        format!(" (as '{target_name}' with --replace-invalid-char)")
+                    };
+                    verdict = Verdict::Fail {
+                        code: codes::INVALID_CHARS.into(),
+                        rule: "NameConflict".into(),
+                        message: format!(
+                            "{rel}: its SharePoint name{how} is the same as that of '{other}' in this folder (SharePoint names ignore case), which is migrated instead; rename one of them"
+                        ),
+                    };
+                }
+                Some(_) => {}
+                None => {
+                    claimed.insert(key, name.as_str().into());
+                }
+            }
+        }
+
         let (ctime, mtime) = times(&meta);
         // Descend into folders (a blocked one too, so every item below gets its own outcome),
         // but never into a link that was not followed. Only a folder keeps copies of its paths.
@@ -492,6 +544,7 @@ pub fn scan(
                     target_rel,
                     blocked: sub_block,
                     id: dev_ino(&meta),
+                    claimed: HashMap::new(),
                 }),
                 Err(e) => {
                     // Reported as a separate failure of the folder's contents: the folder

@@ -192,7 +192,10 @@ fn csv_reports_status_exit_code_and_tree_agree() {
     // Both summaries also at the top of the report folder, where admin scripts look for them.
     let top = r.work.join("Report");
     let (_, top_fsum) = read_csv(&top.join("FailureSummaryReport.csv"));
-    assert_eq!(top_fsum, fsum, "the session's failure summary has the task's last round");
+    assert_eq!(
+        top_fsum, fsum,
+        "the session's failure summary has the task's last round"
+    );
     let (_, top_sum) = read_csv(&top.join("SummaryReport.csv"));
     assert_eq!(top_sum.len(), 1);
 
