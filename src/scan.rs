@@ -260,7 +260,10 @@ fn dev_ino(m: &fs::Metadata) -> (u64, u64) {
 
 /// One directory entry with its own metadata (not following a link).
 struct Entry {
+    /// The name as text; a name that is not UTF-8 is shown with U+FFFD and never migrated
+    /// (`raw` is then its bytes, for the message).
     name: String,
+    raw: Option<Vec<u8>>,
     path: PathBuf,
     meta: std::io::Result<fs::Metadata>,
 }
@@ -272,12 +275,20 @@ fn read_sorted(dir: &Path) -> std::io::Result<(Vec<Entry>, Option<fs::File>)> {
     let mut v = Vec::new();
     for e in fs::read_dir(dir)? {
         let e = e?;
+        // A UTF-8 name keeps the buffer it came in; only others are converted.
+        let (name, raw) = match e.file_name().into_string() {
+            Ok(n) => (n, None),
+            Err(n) => {
+                use std::os::unix::ffi::OsStrExt;
+                (
+                    n.to_string_lossy().into_owned(),
+                    Some(n.as_bytes().to_vec()),
+                )
+            }
+        };
         v.push(Entry {
-            // A UTF-8 name keeps the buffer it came in; only others are converted.
-            name: e
-                .file_name()
-                .into_string()
-                .unwrap_or_else(|n| n.to_string_lossy().into_owned()),
+            name,
+            raw,
             path: e.path(),
             meta: e.metadata(),
         });
@@ -337,7 +348,13 @@ pub fn scan(
     loop {
         let depth = stack.len();
         let Some(top) = stack.last_mut() else { break };
-        let Some(Entry { name, path, meta }) = top.entries.next() else {
+        let Some(Entry {
+            name,
+            raw,
+            path,
+            meta,
+        }) = top.entries.next()
+        else {
             stack.pop();
             continue;
         };
@@ -410,6 +427,18 @@ pub fn scan(
             };
         }
 
+        // A name that is not UTF-8 has no SharePoint name, and its lossy text could be another
+        // file's: it fails, and claims no name.
+        if let (Some(raw), Verdict::Migrate) = (&raw, &verdict) {
+            verdict = Verdict::Fail {
+                code: codes::INVALID_CHARS.into(),
+                rule: "NameNotUtf8".into(),
+                message: format!(
+                    "{rel}: the name is not valid UTF-8 (its bytes: \"{}\"), so it has no SharePoint name; rename it to UTF-8 (e.g. convmv -f latin1 -t utf-8)",
+                    raw.escape_ascii()
+                ),
+            };
+        }
         // Name and target path.
         let target_name = match check_name(&name, opts.replace_invalid_char) {
             Ok(t) => t,

@@ -650,3 +650,44 @@ fn names_that_collide_in_sharepoint_fail_and_never_carry_other_bytes() {
     );
     assert!(!lib.join("case.txt").exists() && !lib.join("dir").exists());
 }
+
+/// A name that is not UTF-8 fails with a message saying so (never read through its lossy
+/// text, which may be another file's); a sibling whose real name holds U+FFFD keeps its bytes.
+#[cfg(unix)]
+#[test]
+fn names_that_are_not_utf8_fail_clearly_and_take_no_other_file() {
+    use std::os::unix::ffi::OsStrExt;
+    let (src, root, work) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let latin1 = std::ffi::OsStr::from_bytes(b"caf\xe9.txt");
+    std::fs::write(src.path().join(latin1), "latin-1 name").unwrap();
+    std::fs::write(src.path().join("caf\u{FFFD}.txt"), "real replacement char").unwrap();
+    let dir = src.path().join(std::ffi::OsStr::from_bytes(b"d\xff"));
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("inside.txt"), "inside").unwrap();
+    let out = migrate_local(src.path(), root.path(), work.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["items"]["migrated"], 1, "{v}");
+    let lib = root.path().join("sites/local/Documents");
+    assert_eq!(
+        std::fs::read_to_string(lib.join("caf\u{FFFD}.txt")).unwrap(),
+        "real replacement char"
+    );
+    let report = walk(work.path())
+        .into_iter()
+        .find(|p| p.ends_with("ItemFailureReport_R1.csv"))
+        .unwrap();
+    let text = std::fs::read_to_string(report).unwrap();
+    assert!(text.contains(r#"its bytes: ""caf\xe9.txt"""#), "{text}");
+    assert!(text.contains(r#"its bytes: ""d\xff"""#), "{text}");
+    assert!(
+        text.contains("inside.txt"),
+        "the folder's content fails too: {text}"
+    );
+}
