@@ -691,3 +691,87 @@ fn names_that_are_not_utf8_fail_clearly_and_take_no_other_file() {
         "the folder's content fails too: {text}"
     );
 }
+
+/// A file written to while it is migrated: a "Migrated" row always has exactly the reported
+/// size behind it, and a change seen during the read fails the item, saying so.
+#[cfg(unix)]
+#[test]
+fn a_file_that_changes_while_read_is_never_reported_with_other_bytes() {
+    let (src, root, work) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let growing = src.path().join("growing.log");
+    std::fs::write(&growing, vec![b'x'; 16 << 20]).unwrap();
+    std::fs::write(src.path().join("still.txt"), "still").unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (stop, growing) = (stop.clone(), growing.clone());
+        // Rewrites a block in place every millisecond: same size, new bytes, new mtime.
+        std::thread::spawn(move || {
+            use std::os::unix::fs::FileExt;
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(growing)
+                .unwrap();
+            let mut n = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                f.write_all_at(&[b'a' + (n % 26) as u8; 4096], (n * 4096) % (16 << 20))
+                    .unwrap();
+                n += 1;
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        })
+    };
+    let mut detected = 0;
+    for round in 1..=3 {
+        let out = migrate_local(src.path(), root.path(), work.path())
+            .output()
+            .unwrap();
+        let report = walk(work.path())
+            .into_iter()
+            .find(|p| p.ends_with(format!("ItemReport_R{round}.csv")))
+            .unwrap();
+        let bytes = std::fs::read(&report).unwrap();
+        let mut rows = csv::Reader::from_reader(&bytes[3..]);
+        let h = rows.headers().unwrap().clone();
+        let col = |n: &str| h.iter().position(|x| x == n).unwrap();
+        let (src_col, status_col, size_col, msg_col) = (
+            col("Source"),
+            col("Status"),
+            col("File size"),
+            col("Message"),
+        );
+        for r in rows.records() {
+            let r = r.unwrap();
+            if !r[src_col].ends_with("growing.log") {
+                continue;
+            }
+            match &r[status_col] {
+                "Migrated" => {
+                    let there =
+                        std::fs::metadata(root.path().join("sites/local/Documents/growing.log"))
+                            .unwrap()
+                            .len();
+                    assert_eq!(r[size_col].parse::<u64>().unwrap(), there, "round {round}");
+                }
+                "Failed" => {
+                    assert!(
+                        r[msg_col].contains("changed while it was read"),
+                        "{}",
+                        &r[msg_col]
+                    );
+                    detected += 1;
+                }
+                other => panic!("round {round}: {other}, exit {:?}", out.status),
+            }
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    writer.join().unwrap();
+    assert!(
+        detected > 0,
+        "a file growing all the time is seen changing in at least one round"
+    );
+}

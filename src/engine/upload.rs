@@ -182,6 +182,30 @@ async fn upload_file(
         }
     }
     let s = st.ok_or((codes::UPLOAD_FAILED, "internal state lost".to_string()))?;
+    // The file as it is after its last byte was read: a file written to meanwhile would be
+    // reported with the scan's size and time but hold other bytes (or half of each). It is
+    // not committed; the next round sends it as it is then.
+    let (s, now) = tokio::task::spawn_blocking(move || {
+        let m = s.file.metadata();
+        (s, m)
+    })
+    .await
+    .map_err(|e| (codes::CANNOT_OPEN, e.to_string()))?;
+    let now_len = now.as_ref().map(|m| m.len()).ok();
+    let now_mtime = now.as_ref().ok().and_then(|m| m.modified().ok());
+    if s.plain != it.size || now_len != Some(s.plain) || now_mtime != Some(it.mtime) {
+        return Err((
+            codes::CANNOT_OPEN,
+            format!(
+                "{}: the file changed while it was read ({} bytes when scanned, {} read, {} now); \
+                 it was not migrated, the next round sends it as it is then",
+                it.lib_rel,
+                it.size,
+                s.plain,
+                now_len.map_or_else(|| "unknown".to_string(), |n| n.to_string())
+            ),
+        ));
+    }
     if !ids.is_empty() {
         // Each block carried its own Content-MD5; a whole-blob MD5 would cost another pass
         // over every byte (x-ms-blob-content-md5 is optional).
