@@ -15,7 +15,7 @@ use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 use uuid::Uuid;
 
 /// What went wrong, by kind (the C ABI maps each kind to a fixed status code).
@@ -92,24 +92,9 @@ fn get_str<'a>(key: &str, v: &'a Value) -> Result<&'a str> {
         .ok_or_else(|| invalid(format!("setting '{key}': expected a string, got {v}")))
 }
 
-/// `yyyy-MM-dd`, `yyyy-MM-ddTHH:mm:ss` (PowerShell's ConvertTo-Json of a DateTime) or RFC 3339.
+/// A date setting, by the task model's one parser (`engine::task::parse_date`).
 fn get_date(key: &str, v: &Value) -> Result<SystemTime> {
-    let s = get_str(key, v)?.trim();
-    let secs = if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
-        t.timestamp()
-    } else if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f") {
-        t.and_utc().timestamp()
-    } else if let Some(t) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-    {
-        t.and_utc().timestamp()
-    } else {
-        return Err(invalid(format!(
-            "setting '{key}': '{s}' is not a date; use yyyy-MM-dd"
-        )));
-    };
-    Ok(UNIX_EPOCH + Duration::from_secs(secs.max(0) as u64))
+    engine::task::parse_date(get_str(key, v)?, key).map_err(invalid)
 }
 
 /// `"tmp:bak"` (SPMT's form), `"tmp;bak"`, or `["tmp", "bak"]`; dots are dropped.

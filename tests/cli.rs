@@ -775,3 +775,57 @@ fn a_file_that_changes_while_read_is_never_reported_with_other_bytes() {
         "a file growing all the time is seen changing in at least one round"
     );
 }
+
+/// A modified-after filter at 14:30 UTC keeps filtering a 09:00 file in the rounds that
+/// `spmt resume` runs from the task's record (it once came back as midnight).
+#[test]
+fn a_date_and_time_filter_survives_resume() {
+    let (src, root, work) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let day = |h: u64| {
+        // 2024-05-06 at h:00 UTC.
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_714_953_600 + h * 3600)
+    };
+    for (name, hour) in [("morning.txt", 9), ("afternoon.txt", 15)] {
+        let p = src.path().join(name);
+        std::fs::write(&p, name).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&p)
+            .unwrap()
+            .set_modified(day(hour))
+            .unwrap();
+    }
+    let first = migrate_local(src.path(), root.path(), work.path())
+        .args(["--migrate-files-modified-after", "2024-05-06T14:30:00Z"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let lib = root.path().join("sites/local/Documents");
+    assert!(lib.join("afternoon.txt").exists() && !lib.join("morning.txt").exists());
+    let resumed = spmt()
+        .args(["resume", "--json", "--working-folder"])
+        .arg(work.path())
+        .output()
+        .unwrap();
+    assert_eq!(resumed.status.code(), Some(0));
+    assert!(
+        !lib.join("morning.txt").exists(),
+        "the resumed round filters at 14:30 too"
+    );
+    let status = spmt()
+        .args(["status", "--json", "--working-folder"])
+        .arg(work.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(text.contains("2024-05-06T14:30:00Z"), "{text}");
+}

@@ -8,7 +8,7 @@
 use super::MigrateOptions;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The user-facing target of a task: `local` for the embedded local target, else the site URL.
 pub const LOCAL: &str = "local";
@@ -22,7 +22,7 @@ pub struct TaskSettings {
     pub replacement_of_invalid_char: Option<char>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub skip_files_with_extension: Vec<String>,
-    /// `YYYY-MM-DD`.
+    /// `YYYY-MM-DD`, or RFC 3339 in UTC when the time of day is not midnight (see `date_string`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub migrate_files_modified_after: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -37,22 +37,35 @@ pub struct TaskSettings {
     pub local_target_root: Option<PathBuf>,
 }
 
+/// How a date setting is kept: `YYYY-MM-DD` at midnight UTC, else RFC 3339 in UTC with the
+/// time of day (and fraction of a second), so a resumed task filters exactly as its first round.
 fn date_string(t: SystemTime) -> String {
-    let secs = t.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs() as i64;
-    chrono::DateTime::from_timestamp(secs, 0)
-        .map(|d| d.format("%Y-%m-%d").to_string())
-        .unwrap_or_default()
+    let d = chrono::DateTime::<chrono::Utc>::from(t);
+    if d.time() == chrono::NaiveTime::MIN {
+        d.format("%Y-%m-%d").to_string()
+    } else {
+        d.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+    }
 }
 
-/// `YYYY-MM-DD` → midnight UTC. The error names the setting and the expected form.
+/// A date setting: `YYYY-MM-DD` (midnight UTC), `YYYY-MM-DDTHH:MM:SS[.f]` (UTC; PowerShell's
+/// ConvertTo-Json of a DateTime) or RFC 3339 with an offset (a .NET `DateTime` over the C ABI).
+/// The one parser of dates for every host; the error names the setting and the forms.
 pub fn parse_date(s: &str, setting: &str) -> Result<SystemTime, String> {
-    let d = chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-        .map_err(|_| format!("{setting} '{s}': use the form YYYY-MM-DD"))?;
-    let t = d
-        .and_hms_opt(0, 0, 0)
-        .ok_or_else(|| format!("{setting} '{s}': not a date"))?
-        .and_utc();
-    Ok(UNIX_EPOCH + Duration::from_secs(t.timestamp().max(0) as u64))
+    let s = s.trim();
+    let t = if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        t.with_timezone(&chrono::Utc)
+    } else if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f") {
+        t.and_utc()
+    } else if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        d.and_time(chrono::NaiveTime::MIN).and_utc()
+    } else {
+        return Err(format!(
+            "{setting} '{s}': not a date; use YYYY-MM-DD or a date and time such as 2024-05-06T14:30:00Z"
+        ));
+    };
+    let since = t.signed_duration_since(chrono::DateTime::UNIX_EPOCH);
+    Ok(UNIX_EPOCH + since.to_std().unwrap_or_default())
 }
 
 impl TaskSettings {
@@ -138,6 +151,42 @@ mod tests {
     fn a_bad_date_names_the_setting_and_the_form() {
         let e = parse_date("31/01/2020", "MigrateFilesCreatedAfter").unwrap_err();
         assert!(e.contains("MigrateFilesCreatedAfter") && e.contains("YYYY-MM-DD"));
+    }
+
+    /// A filter at 14:30 UTC stays at 14:30 through the task's record (what `spmt resume`
+    /// reads), whatever form it came in.
+    #[test]
+    fn date_settings_keep_their_time_of_day_through_the_task_record() {
+        let at = |s| parse_date(s, "MigrateFilesModifiedAfter").unwrap();
+        let want = at("2024-05-06T14:30:00Z");
+        assert_eq!(at("2024-05-06T16:30:00+02:00"), want);
+        assert_eq!(at("2024-05-06T14:30:00"), want);
+        assert_eq!(at("2024-05-06T14:30:00.000"), want);
+        let mut o = MigrateOptions::new("/x".into(), "local".into(), "D".into(), "/w".into());
+        o.scan.modified_after = Some(want);
+        o.scan.created_after = Some(at("2024-05-06"));
+        let kept = TaskSettings::from_options(&o, None);
+        assert_eq!(
+            kept.migrate_files_modified_after.as_deref(),
+            Some("2024-05-06T14:30:00Z")
+        );
+        assert_eq!(
+            kept.migrate_files_created_after.as_deref(),
+            Some("2024-05-06")
+        );
+        let json = serde_json::to_string(&kept).unwrap();
+        let mut resumed = MigrateOptions::new("/x".into(), "local".into(), "D".into(), "/w".into());
+        serde_json::from_str::<TaskSettings>(&json)
+            .unwrap()
+            .apply(&mut resumed)
+            .unwrap();
+        assert_eq!(resumed.scan.modified_after, Some(want));
+        assert_eq!(resumed.scan.created_after, Some(at("2024-05-06")));
+        // Sub-second precision survives too.
+        o.scan.modified_after = Some(at("2024-05-06T14:30:00.25Z"));
+        let kept = TaskSettings::from_options(&o, None);
+        kept.apply(&mut resumed).unwrap();
+        assert_eq!(resumed.scan.modified_after, o.scan.modified_after);
     }
 
     #[test]
