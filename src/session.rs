@@ -65,6 +65,10 @@ pub struct Settings {
     pub local_target_root: PathBuf,
     /// One event per item outcome instead of a periodic summary.
     pub per_item_events: bool,
+    /// spmt's own, as the CLI's --check-content, --propagate-deletes and --follow-symlinks.
+    pub check_content: bool,
+    pub propagate_deletes: bool,
+    pub follow_symlinks: bool,
 }
 
 impl std::fmt::Debug for Settings {
@@ -162,6 +166,9 @@ impl Settings {
             working_folder,
             access_token: None,
             per_item_events: false,
+            check_content: false,
+            propagate_deletes: false,
+            follow_symlinks: false,
         }
     }
 
@@ -184,6 +191,9 @@ impl Settings {
                     s.access_token = (!t.is_empty()).then(|| t.to_string());
                 }
                 "peritemevents" => s.per_item_events = get_bool(key, v)?,
+                "checkcontent" => s.check_content = get_bool(key, v)?,
+                "propagatedeletes" => s.propagate_deletes = get_bool(key, v)?,
+                "followsymlinks" => s.follow_symlinks = get_bool(key, v)?,
                 "scanonly" => s.scan_only = get_bool(key, v)?,
                 "includehiddenfiles" => s.include_hidden_files = get_bool(key, v)?,
                 "migratefilescreatedafter" => {
@@ -1426,6 +1436,9 @@ async fn run_task(
         .unwrap_or_else(|| settings.skip_files_with_extension.clone());
     opts.scan.created_after = def.created_after.or(settings.migrate_files_created_after);
     opts.scan.modified_after = def.modified_after.or(settings.migrate_files_modified_after);
+    opts.scan.follow_symlinks = settings.follow_symlinks;
+    opts.check_content = settings.check_content;
+    opts.propagate_deletes = settings.propagate_deletes;
     if settings.per_item_events {
         let (em2, task2) = (em.clone(), task.to_string());
         opts.item_observer = Some(ItemObserver(Arc::new(move |o| {

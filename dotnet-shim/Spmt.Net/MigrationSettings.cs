@@ -25,6 +25,12 @@ namespace Spmt
         public bool? MigrateWithoutRootFolder { get; set; }
         /// <summary>Per-item events (item path, outcome, code) besides progress.</summary>
         public bool? PerItemEvents { get; set; }
+        /// <summary>Later rounds compare file content (MD5) too, not only size and modified time.</summary>
+        public bool? CheckContent { get; set; }
+        /// <summary>Later rounds move what the source no longer has to the target's recycle bin.</summary>
+        public bool? PropagateDeletes { get; set; }
+        /// <summary>Follow symbolic links (loops are detected and reported).</summary>
+        public bool? FollowSymlinks { get; set; }
 
         /// <summary>The engine's settings JSON (only the values that were set).</summary>
         public string ToJson()
@@ -41,6 +47,9 @@ namespace Spmt
             if (ReplacementOfInvalidChar != null) o["ReplacementOfInvalidChar"] = ReplacementOfInvalidChar;
             if (MigrateWithoutRootFolder.HasValue) o["MigrateWithoutRootFolder"] = MigrateWithoutRootFolder.Value;
             if (PerItemEvents.HasValue) o["PerItemEvents"] = PerItemEvents.Value;
+            if (CheckContent.HasValue) o["CheckContent"] = CheckContent.Value;
+            if (PropagateDeletes.HasValue) o["PropagateDeletes"] = PropagateDeletes.Value;
+            if (FollowSymlinks.HasValue) o["FollowSymlinks"] = FollowSymlinks.Value;
             return Json.Serialize(o);
         }
 

@@ -49,6 +49,8 @@ namespace Spmt
         Migrated = 1,
         Skipped = 2,
         Failed = 3,
+        /// <summary>Removed from the target (PropagateDeletes).</summary>
+        Deleted = 4,
     }
 
     /// <summary>spmt_event_t, field for field.</summary>

@@ -193,6 +193,48 @@ static partial class Program
         }
     }
 
+    [System.Runtime.InteropServices.DllImport("libc.so.6", SetLastError = true)]
+    static extern int symlink(string target, string linkpath);
+
+    /// <summary>The CLI's --check-content, --propagate-deletes and --follow-symlinks, set from
+    /// .NET through the C ABI's settings JSON, change what the engine does.</summary>
+    static void T_check_content_propagate_deletes_and_follow_symlinks_reach_the_engine()
+    {
+        var src = Path.Combine(TempDir("opts"), "share");
+        Directory.CreateDirectory(src);
+        var keep = Path.Combine(src, "keep.txt");
+        File.WriteAllText(keep, "same size A");
+        var stamp = new DateTime(2024, 1, 2, 3, 4, 5, DateTimeKind.Utc);
+        File.SetLastWriteTimeUtc(keep, stamp);
+        File.WriteAllText(Path.Combine(src, "gone.txt"), "to delete");
+        var real = Path.Combine(TempDir("opts-real"), "linked.txt");
+        File.WriteAllText(real, "through a link");
+        Eq(0, symlink(real, Path.Combine(src, "link.txt")), "symlink()");
+        var settings = LocalSettings("opts");
+        settings.CheckContent = true;
+        settings.PropagateDeletes = true;
+        settings.FollowSymlinks = true;
+        using (var s = new MigrationSession(settings))
+        {
+            s.AddFileShareTask(src, "local", "Documents");
+            s.Start();
+            Assert(s.WaitForCompletion(120000), "round 1 ends");
+            var lib = Path.Combine(settings.LocalTargetRoot, "sites", "local", "Documents", "share");
+            Eq("through a link", File.ReadAllText(Path.Combine(lib, "link.txt")), "FollowSymlinks: the link's file");
+            Eq("to delete", File.ReadAllText(Path.Combine(lib, "gone.txt")), "round 1 sent gone.txt");
+            // Same size, same modified time, other bytes: only a content check sees it.
+            File.WriteAllText(keep, "same size B");
+            File.SetLastWriteTimeUtc(keep, stamp);
+            File.Delete(Path.Combine(src, "gone.txt"));
+            s.Start();
+            Assert(s.WaitForCompletion(120000), "round 2 ends");
+            Eq("same size B", File.ReadAllText(Path.Combine(lib, "keep.txt")), "CheckContent: the change is sent");
+            Assert(!File.Exists(Path.Combine(lib, "gone.txt")), "PropagateDeletes: gone from the library");
+            var t = s.GetStatus().StatusOfTasks[0];
+            Eq(1L, t.NumDeletedItems, "one deletion recorded");
+        }
+    }
+
     static void T_remove_task_and_engine_errors_carry_status_and_message()
     {
         using (var s = new MigrationSession(LocalSettings("remove")))
