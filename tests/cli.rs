@@ -829,3 +829,89 @@ fn a_date_and_time_filter_survives_resume() {
     let text = String::from_utf8_lossy(&status.stdout);
     assert!(text.contains("2024-05-06T14:30:00Z"), "{text}");
 }
+
+/// `kill -9` of a run into the embedded local target, then the same command again: every
+/// file is imported exactly once, counted in the target's own import records. The target keeps
+/// its job records in its store, so the resumed client settles the jobs that ended instead of
+/// sending their files again.
+#[cfg(unix)]
+#[test]
+fn kill_9_then_rerun_into_the_local_target_imports_each_file_once() {
+    let (src, root, work) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    for d in 0..12 {
+        let dir = src.path().join(format!("d{d:02}"));
+        std::fs::create_dir(&dir).unwrap();
+        for i in 0..250 {
+            std::fs::write(dir.join(format!("f{i:03}.txt")), format!("{d}/{i}")).unwrap();
+        }
+    }
+    let imports = |root: &std::path::Path| -> Vec<(String, i64)> {
+        let db = root.join("_emulator/state.db");
+        let Ok(c) =
+            rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        else {
+            return Vec::new();
+        };
+        let Ok(mut st) =
+            c.prepare("SELECT url, COUNT(*) FROM imports WHERE kind = 'File' GROUP BY url")
+        else {
+            return Vec::new();
+        };
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map(|rows| rows.flatten().collect())
+            .unwrap_or_default()
+    };
+    let mut child = migrate_local(src.path(), root.path(), work.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Killed once some jobs have ended and been imported, before the client is done.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let mut seen = 0;
+    while std::time::Instant::now() < deadline {
+        seen = imports(root.path()).len();
+        if seen > 0 || child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    let _ = child.wait();
+    assert!(
+        seen > 0 && seen < 3000,
+        "killed mid-run ({seen} files imported)"
+    );
+
+    let again = migrate_local(src.path(), root.path(), work.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let counts = imports(root.path());
+    assert_eq!(counts.len(), 3000, "every file imported");
+    let twice: Vec<_> = counts.iter().filter(|(_, n)| *n > 1).collect();
+    assert!(
+        twice.is_empty(),
+        "{} files imported more than once, e.g. {:?}",
+        twice.len(),
+        twice.first()
+    );
+    let lib = root.path().join("sites/local/Documents");
+    for d in 0..12 {
+        for i in 0..250 {
+            assert_eq!(
+                std::fs::read_to_string(lib.join(format!("d{d:02}/f{i:03}.txt"))).unwrap(),
+                format!("{d}/{i}")
+            );
+        }
+    }
+}

@@ -76,6 +76,24 @@ pub struct Events {
     pub warnings: u64,
 }
 
+/// The JobEnd of a job whose process died after its commit (`Library::close_abandoned_jobs`):
+/// the common keys of every event, and a note saying where it came from.
+pub fn closing_job_end(job_id: Uuid) -> String {
+    let mut m: BTreeMap<&str, String> = BTreeMap::new();
+    m.insert("Event", "JobEnd".into());
+    m.insert("JobId", job_id.to_string());
+    m.insert("Time", event_time(chrono::Utc::now()));
+    m.insert("CorrelationId", Uuid::new_v4().to_string());
+    m.insert("TotalRetryCount", "0".into());
+    m.insert("MigrationType", "None".into());
+    m.insert("MigrationDirection", "Import".into());
+    m.insert(
+        "Note",
+        "recorded when the local target restarted: the process that ran the job ended after its commit".into(),
+    );
+    serde_json::to_string(&m).unwrap_or_default()
+}
+
 impl Events {
     pub fn new(
         emu: Arc<Emu>,
@@ -124,6 +142,11 @@ impl Events {
         }
         let json = serde_json::to_string(&m).unwrap_or_default();
         if let Ok(mut log) = self.progress.events.lock() {
+            // Kept in the store too, in order, so GetMigrationJobProgress still answers after
+            // this process is gone.
+            if let Err(e) = self.emu.library.job_event(self.job_id, log.len(), &json) {
+                tracing::warn!(job = %self.job_id, error = %e, "event not kept past this process");
+            }
             log.push(json.clone());
         }
         if let Some(q) = &self.queue {

@@ -11,7 +11,7 @@
 
 use super::blob::{BlobSource, SourceError};
 use super::events::{Events, Problem, ProgressLog, QueueTarget};
-use super::library::{self, ImportRecord, Item, List, Site};
+use super::library::{self, ImportRecord, Item, Library, List, Site};
 use super::manifest::{self, Element};
 use super::remote::RemoteStorage;
 use super::Emu;
@@ -109,37 +109,50 @@ impl Jobs {
         self.map.lock().ok()?.get(&id).cloned()
     }
 
-    /// `SPMigrationJobState`: 2 queued, 4 processing, 0 done or unknown (reference §3.4).
+    /// `SPMigrationJobState`: 2 queued, 4 processing, 0 done or unknown (reference §3.4). A job
+    /// of an earlier process is done (it ended, or it died with that process).
     pub fn status(&self, id: Uuid) -> i32 {
         self.get(id)
             .map(|j| j.state.load(Ordering::SeqCst))
             .unwrap_or(JOB_STATE_NONE)
     }
 
-    /// Events from index `start` on, and the next token.
-    pub fn progress(&self, id: Uuid, start: usize) -> Option<(Vec<String>, usize)> {
-        let j = self.get(id)?;
-        let log = j.progress.events.lock().ok()?;
+    /// Events from index `start` on, and the next token; for a job of an earlier process, from
+    /// the store (`Library::job_events`).
+    pub fn progress(&self, id: Uuid, start: usize, lib: &Library) -> Option<(Vec<String>, usize)> {
+        let log = match self.get(id) {
+            Some(j) => j.progress.events.lock().ok()?.clone(),
+            None => lib.job_events(id).ok()??,
+        };
         let start = start.min(log.len());
         Some((log[start..].to_vec(), log.len()))
     }
 
-    pub fn all(&self, site: &str) -> Vec<(Uuid, i32)> {
+    pub fn all(&self, site: &str, lib: &Library) -> Vec<(Uuid, i32)> {
         let Ok(map) = self.map.lock() else {
             return Vec::new();
         };
-        map.iter()
+        let mut all: Vec<(Uuid, i32)> = map
+            .iter()
             .filter(|(_, j)| j.site.eq_ignore_ascii_case(site))
             .map(|(id, j)| (*id, j.state.load(Ordering::SeqCst)))
-            .collect()
+            .collect();
+        for id in lib.job_ids(site).unwrap_or_default() {
+            if !map.contains_key(&id) {
+                all.push((id, JOB_STATE_NONE));
+            }
+        }
+        all
     }
 
     /// Forgets a job (a running one still finishes; its events are no longer served).
-    pub fn delete(&self, id: Uuid) -> bool {
-        self.map
+    pub fn delete(&self, id: Uuid, lib: &Library) -> bool {
+        let here = self
+            .map
             .lock()
             .map(|mut m| m.remove(&id).is_some())
-            .unwrap_or(false)
+            .unwrap_or(false);
+        lib.forget_job(id).unwrap_or(false) || here
     }
 
     pub async fn wait_idle(&self, timeout: Duration) {
@@ -179,6 +192,10 @@ pub fn submit(emu: &Arc<Emu>, spec: JobSpec) -> Uuid {
     if let Ok(mut m) = emu.jobs.map.lock() {
         m.insert(id, entry.clone());
     }
+    // Before its first event: a record the events can belong to.
+    if let Err(e) = emu.library.job_created(id, &spec.site.name) {
+        tracing::warn!(job = %id, error = %e, "the job's record is not kept past this process");
+    }
     let mut ev = Events::new(
         emu.clone(),
         id,
@@ -202,6 +219,9 @@ pub fn submit(emu: &Arc<Emu>, spec: JobSpec) -> Uuid {
         let done = tokio::task::spawn_blocking(move || run(&emu2, &spec, &mut ev)).await;
         if let Err(e) = done {
             tracing::error!(job = %id, error = %e, "import job panicked");
+        }
+        if let Err(e) = emu.library.job_ended(id) {
+            tracing::warn!(job = %id, error = %e, "the job's end is not kept past this process");
         }
         entry.state.store(JOB_STATE_NONE, Ordering::SeqCst);
         drop(permit);

@@ -28,6 +28,10 @@ CREATE TABLE IF NOT EXISTS imports (
     time TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS recycled (
     id TEXT PRIMARY KEY, url TEXT NOT NULL, kind TEXT NOT NULL, time TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY, site TEXT NOT NULL, ended INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS job_events (
+    job_id TEXT NOT NULL, seq INTEGER NOT NULL, event TEXT NOT NULL, PRIMARY KEY (job_id, seq));
 ";
 
 #[derive(Debug, Clone)]
@@ -176,6 +180,121 @@ impl Library {
             path: self.path.clone(),
             source,
         }
+    }
+
+    /// A job was queued: its record outlives this process.
+    pub fn job_created(&self, id: Uuid, site: &str) -> Result<(), EmulatorError> {
+        self.lock()
+            .execute(
+                "INSERT OR IGNORE INTO jobs (id, site) VALUES (?1, ?2)",
+                params![id.to_string(), site],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// The job's `seq`th event (as GetMigrationJobProgress serves it).
+    pub fn job_event(&self, id: Uuid, seq: usize, event: &str) -> Result<(), EmulatorError> {
+        self.lock()
+            .execute(
+                "INSERT OR REPLACE INTO job_events (job_id, seq, event) VALUES (?1, ?2, ?3)",
+                params![id.to_string(), seq as i64, event],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn job_ended(&self, id: Uuid) -> Result<(), EmulatorError> {
+        self.lock()
+            .execute(
+                "UPDATE jobs SET ended = 1 WHERE id = ?1",
+                params![id.to_string()],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// The events, in order, of a job an earlier process ran: SPO keeps job records past a
+    /// client's restart, and so must the local target, or a resumed client sends everything
+    /// again. `None`: no such job.
+    pub fn job_events(&self, id: Uuid) -> Result<Option<Vec<String>>, EmulatorError> {
+        let c = self.lock();
+        let id = id.to_string();
+        let known = c
+            .query_row("SELECT 1 FROM jobs WHERE id = ?1", params![id], |_| Ok(()))
+            .optional()
+            .map_err(|e| self.err(e))?;
+        if known.is_none() {
+            return Ok(None);
+        }
+        let mut st = c
+            .prepare("SELECT event FROM job_events WHERE job_id = ?1 ORDER BY seq")
+            .map_err(|e| self.err(e))?;
+        let events = st
+            .query_map(params![id], |r| r.get::<_, String>(0))
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|e| self.err(e))?;
+        Ok(Some(events))
+    }
+
+    /// Jobs of `site` this store knows (earlier processes' included).
+    pub fn job_ids(&self, site: &str) -> Result<Vec<Uuid>, EmulatorError> {
+        let c = self.lock();
+        let mut st = c
+            .prepare("SELECT id FROM jobs WHERE site = ?1 COLLATE NOCASE")
+            .map_err(|e| self.err(e))?;
+        let ids = st
+            .query_map(params![site], |r| r.get::<_, String>(0))
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|e| self.err(e))?;
+        Ok(ids.iter().filter_map(|s| Uuid::parse_str(s).ok()).collect())
+    }
+
+    pub fn forget_job(&self, id: Uuid) -> Result<bool, EmulatorError> {
+        let c = self.lock();
+        let id = id.to_string();
+        c.execute("DELETE FROM job_events WHERE job_id = ?1", params![id])
+            .and_then(|_| c.execute("DELETE FROM jobs WHERE id = ?1", params![id]))
+            .map(|n| n > 0)
+            .map_err(|e| self.err(e))
+    }
+
+    /// Jobs a process that has ended left unfinished (it died while they were queued or
+    /// importing). One whose commit went through (the store has its imports) gets the JobEnd
+    /// it did not live to write, from `closing`, so a resumed client settles its items instead
+    /// of importing them twice; one that committed nothing stays without, and the client sends
+    /// its items again. Only for the first process on a root (see `root_lock`).
+    pub fn close_abandoned_jobs(
+        &self,
+        closing: impl Fn(Uuid) -> String,
+    ) -> Result<usize, EmulatorError> {
+        let c = self.lock();
+        let open: Vec<(String, bool, i64)> = {
+            let mut st = c
+                .prepare(
+                    "SELECT id, EXISTS (SELECT 1 FROM imports i WHERE i.job_id = jobs.id),
+                            (SELECT COUNT(*) FROM job_events e WHERE e.job_id = jobs.id)
+                     FROM jobs WHERE ended = 0",
+                )
+                .map_err(|e| self.err(e))?;
+            st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+                .map_err(|e| self.err(e))?
+        };
+        for (id, imported, events) in &open {
+            if *imported {
+                if let Ok(uuid) = Uuid::parse_str(id) {
+                    c.execute(
+                        "INSERT OR REPLACE INTO job_events (job_id, seq, event) VALUES (?1, ?2, ?3)",
+                        params![id, events, closing(uuid)],
+                    )
+                    .map_err(|e| self.err(e))?;
+                }
+            }
+            c.execute("UPDATE jobs SET ended = 1 WHERE id = ?1", params![id])
+                .map_err(|e| self.err(e))?;
+        }
+        Ok(open.len())
     }
 
     pub fn site(&self, name: &str) -> Result<Option<Site>, EmulatorError> {

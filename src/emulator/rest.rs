@@ -421,7 +421,7 @@ async fn route(
         "/_api/site/getmigrationstatus" => {
             let items: Vec<Value> = emu
                 .jobs
-                .all(&site.name)
+                .all(&site.name, &emu.library)
                 .into_iter()
                 .map(|(id, state)| {
                     let mut m = Map::new();
@@ -442,7 +442,7 @@ async fn route(
             let id = json_field(&body_json(body), "id")
                 .and_then(Value::as_str)
                 .and_then(parse_guid);
-            let deleted = id.is_some_and(|id| emu.jobs.delete(id));
+            let deleted = id.is_some_and(|id| emu.jobs.delete(id, &emu.library));
             ctx.function("DeleteMigrationJob", None, json!(deleted))
         }
         _ => return Ok(route_calls(ctx, lower, rest, query, body)),
@@ -824,7 +824,8 @@ fn progress(ctx: &Ctx<'_>, id: Option<Uuid>, token: Option<String>) -> Response<
         .as_deref()
         .and_then(|t| t.trim().trim_matches('\'').parse::<usize>().ok())
         .unwrap_or(0);
-    let Some((logs, next)) = id.and_then(|id| ctx.emu.jobs.progress(id, start)) else {
+    let Some((logs, next)) = id.and_then(|id| ctx.emu.jobs.progress(id, start, &ctx.emu.library))
+    else {
         let v = json!({"error": {"code": JOB_NOT_FOUND, "innererror": {"message": "Job not found"}, "message": {"lang": "en-US", "value": "Job not found"}}});
         return json_response(StatusCode::INTERNAL_SERVER_ERROR, &v);
     };

@@ -121,6 +121,15 @@ pub async fn start(cfg: EmulatorConfig) -> Result<EmulatorHandle, EmulatorError>
         source,
     })?;
     let library = library::Library::open(&root)?;
+    if root_lock.first {
+        let closed = library.close_abandoned_jobs(super::events::closing_job_end)?;
+        if closed > 0 {
+            tracing::info!(
+                jobs = closed,
+                "closed jobs an earlier process left unfinished"
+            );
+        }
+    }
     for (site, title) in &cfg.precreate {
         library.ensure_site(site)?;
         library.ensure_list(site, title)?;
