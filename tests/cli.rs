@@ -915,3 +915,109 @@ fn kill_9_then_rerun_into_the_local_target_imports_each_file_once() {
         }
     }
 }
+
+/// The kill-anywhere test: a 5,000-file run into the embedded local target killed (SIGKILL) at
+/// 20 points spread over the run, the same command resumed each time; at the end the target
+/// holds the source exactly and the target's own import records show every file imported once.
+#[cfg(unix)]
+#[test]
+fn killed_anywhere_twenty_times_every_file_arrives_once() {
+    let (src, root, work) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let (dirs, per) = (20, 250);
+    for d in 0..dirs {
+        let dir = src.path().join(format!("d{d:02}"));
+        std::fs::create_dir(&dir).unwrap();
+        for i in 0..per {
+            std::fs::write(
+                dir.join(format!("f{i:03}.txt")),
+                format!("{d}/{i} ").repeat(i % 7 + 1),
+            )
+            .unwrap();
+        }
+    }
+    let imported = |root: &std::path::Path| -> Vec<i64> {
+        rusqlite::Connection::open_with_flags(
+            root.join("_emulator/state.db"),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .and_then(|c| {
+            let mut st =
+                c.prepare("SELECT COUNT(*) FROM imports WHERE kind = 'File' GROUP BY url")?;
+            let v = st.query_map([], |r| r.get(0))?.flatten().collect();
+            Ok(v)
+        })
+        .unwrap_or_default()
+    };
+    // Kill points: after a deterministic pseudo-random number of newly imported files (so
+    // every kill lands in a run that is making progress, whatever the machine's speed), or
+    // right at the start (before any import) for some.
+    let mut seed = 0x5eed_u64;
+    let mut kills = 0;
+    let mut done = false;
+    for _ in 0..20 {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let before = imported(root.path()).len();
+        let after = before + (seed >> 33) as usize % 400;
+        let mut child = migrate_local(src.path(), root.path(), work.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        let mut exited = false;
+        while std::time::Instant::now() < deadline {
+            if child.try_wait().unwrap().is_some() {
+                exited = true;
+                break;
+            }
+            if imported(root.path()).len() >= after {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        if exited {
+            done = true;
+            break;
+        }
+        unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+        let _ = child.wait();
+        kills += 1;
+    }
+    assert!(
+        kills >= 5,
+        "the run was killed mid-way several times ({kills})"
+    );
+    if !done {
+        let last = migrate_local(src.path(), root.path(), work.path())
+            .output()
+            .unwrap();
+        assert_eq!(
+            last.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&last.stderr)
+        );
+    }
+    let counts = imported(root.path());
+    assert_eq!(counts.len(), dirs * per, "every file imported");
+    let twice = counts.iter().filter(|n| **n > 1).count();
+    assert_eq!(
+        twice, 0,
+        "{twice} files imported more than once after {kills} kills"
+    );
+    let lib = root.path().join("sites/local/Documents");
+    for d in 0..dirs {
+        for i in 0..per {
+            assert_eq!(
+                std::fs::read_to_string(lib.join(format!("d{d:02}/f{i:03}.txt"))).unwrap(),
+                format!("{d}/{i} ").repeat(i % 7 + 1)
+            );
+        }
+    }
+}
