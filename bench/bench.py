@@ -7,6 +7,7 @@ Trees (deterministic, generated once into $SPMT_BENCH_DIR, default /tmp/spmt-ben
   mixed  files with a median of about 1.5 MB (log-normal sizes)
   scan   1,000,000 empty files in 1,000 folders (metadata-only scan)
   thr    600 files of 1-8 KiB (throttled run)
+  rand   2,000 files of 1-8 KiB (random 429/503 runs)
 
 For each of small/large/mixed: `spmt migrate` into the local target; then, each on a fresh
 Azurite, `spmt migrate --azure-storage-connection-string` (into the local target, which imports
@@ -82,8 +83,16 @@ def gen_thr(root):
         _write(os.path.join(d, f"f-{i:04d}.txt"), rnd.randbytes(rnd.randint(1024, 8192)))
 
 
+def gen_rand(root):
+    rnd = random.Random(11)
+    for i in range(2000):
+        d = os.path.join(root, f"dir-{i % 20}")
+        os.makedirs(d, exist_ok=True)
+        _write(os.path.join(d, f"f-{i:04d}.txt"), rnd.randbytes(rnd.randint(1024, 8192)))
+
+
 GENERATORS = {"small": gen_small, "large": gen_large, "mixed": gen_mixed, "scan": gen_scan,
-              "thr": gen_thr}
+              "thr": gen_thr, "rand": gen_rand}
 
 
 def tree(name):
@@ -298,13 +307,13 @@ def bench_scan():
         f"{n / r['wall']:,.0f} entries/s (median of 3: {rates}); {n:,} entries")
 
 
-def bench_throttled():
-    src, files, folders, nbytes, _ = tree("thr")
+def against_emulator(src, label, emulator_args):
+    """`spmt migrate` of `src` into a fresh `spmt emulator` started with `emulator_args`."""
     port = free_port()
     root = tempfile.mkdtemp(prefix="emu-", dir=CACHE)
     token = "bench-token"
     emu = subprocess.Popen([SPMT, "emulator", "--listen", f"127.0.0.1:{port}", "--root", root,
-                            "--access-token", token, "--max-requests-per-sec", str(THROTTLE_R)],
+                            "--access-token", token] + emulator_args,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(100):
@@ -314,11 +323,37 @@ def bench_throttled():
             except OSError:
                 time.sleep(0.05)
         r = spmt_migrate(src, site=f"http://127.0.0.1:{port}/sites/bench", token=token)
-        check(r, "throttled")
+        check(r, label)
     finally:
         emu.terminate()
         emu.wait()
         shutil.rmtree(root, ignore_errors=True)
+    return r
+
+
+def bench_random():
+    """Random 429/503 (half each, Retry-After 1 s) on 5 % and 30 % of requests, against the
+    same run without faults. Goals (issue 15): within 3x and 15x of the fault-free wall time,
+    0 items failed."""
+    src, files, _, nbytes, _ = tree("rand")
+    base = against_emulator(src, "random 0%", [])
+    row(f"(random) 0% faults, {files} files", base, nbytes, files,
+        f"failed={failed_items(base)}; the baseline of the rows below")
+    for pct, goal in [(5, 3), (30, 15)]:
+        half = pct / 200
+        r = against_emulator(src, f"random {pct}%",
+                             ["--throttle-rate", str(half), "--unavailable-rate", str(half),
+                              "--retry-after", "1"])
+        s = r.get("summary", {})
+        ratio = r["wall"] / base["wall"]
+        row(f"(random) {pct}% 429/503, {files} files", r, nbytes, files,
+            f"{ratio:.1f}x the fault-free wall (goal <= {goal}x); "
+            f"{s.get('throttled_requests', 0)} throttled answers; failed={failed_items(r)}")
+
+
+def bench_throttled():
+    src, files, folders, nbytes, _ = tree("thr")
+    r = against_emulator(src, "throttled", ["--max-requests-per-sec", str(THROTTLE_R)])
     s = r.get("summary", {})
     req, thr = s.get("http_requests", 0), s.get("throttled_requests", 0)
     ok = req - thr
@@ -343,6 +378,8 @@ def main():
         bench_scan()
     if only is None or "throttled" in only:
         bench_throttled()
+    if only is None or "random" in only:
+        bench_random()
     print_table()
     print(f"\n{os.cpu_count()} cores; {cpu_model()}; total {time.perf_counter() - t:.0f} s")
 
