@@ -51,7 +51,9 @@ while (`$s.Status -ne 'Finished') { Start-Sleep -Milliseconds 200 }
         try {
             $out = & $script:pwsh -NoProfile -NonInteractive -Command $line 2>&1 | Out-String
         } finally {
-            Remove-Item Env:XDG_DATA_HOME, Env:XDG_CONFIG_HOME, Env:XDG_CACHE_HOME -ErrorAction SilentlyContinue
+            foreach ($v in "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME") {
+                Remove-Item -Path "Env:$v" -ErrorAction SilentlyContinue
+            }
             $env:HOME = $savedHome
         }
         $LASTEXITCODE | Should -Be 0 -Because $out
