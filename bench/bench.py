@@ -75,24 +75,18 @@ def gen_scan(root):
             open(os.path.join(p, f"f{f:03d}.txt"), "wb").close()
 
 
-def gen_thr(root):
-    rnd = random.Random(5)
-    for i in range(600):
-        d = os.path.join(root, f"dir-{i % 6}")
-        os.makedirs(d, exist_ok=True)
-        _write(os.path.join(d, f"f-{i:04d}.txt"), rnd.randbytes(rnd.randint(1024, 8192)))
-
-
-def gen_rand(root):
-    rnd = random.Random(11)
-    for i in range(2000):
-        d = os.path.join(root, f"dir-{i % 20}")
+def gen_few_kib(root, files, dirs, seed):
+    """`files` files of 1-8 KiB spread over `dirs` folders (the throttling trees)."""
+    rnd = random.Random(seed)
+    for i in range(files):
+        d = os.path.join(root, f"dir-{i % dirs}")
         os.makedirs(d, exist_ok=True)
         _write(os.path.join(d, f"f-{i:04d}.txt"), rnd.randbytes(rnd.randint(1024, 8192)))
 
 
 GENERATORS = {"small": gen_small, "large": gen_large, "mixed": gen_mixed, "scan": gen_scan,
-              "thr": gen_thr, "rand": gen_rand}
+              "thr": lambda root: gen_few_kib(root, 600, 6, 5),
+              "rand": lambda root: gen_few_kib(root, 2000, 20, 11)}
 
 
 def tree(name):

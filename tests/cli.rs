@@ -191,20 +191,7 @@ fn hostile_names_stay_inert_in_reports_logs_and_terminals() {
     for n in names {
         std::fs::write(src.path().join(n), n.as_bytes()).unwrap();
     }
-    let out = spmt()
-        .args([
-            "migrate",
-            "--target-site-url",
-            "local",
-            "--target-list",
-            "Documents",
-        ])
-        .arg("--file-share-source")
-        .arg(src.path())
-        .arg("--local-target-root")
-        .arg(root.path())
-        .arg("--working-folder")
-        .arg(work.path())
+    let out = migrate_local(src.path(), root.path(), work.path())
         .env("SPMT_LOG", "info")
         .output()
         .unwrap();
@@ -295,22 +282,7 @@ async fn a_second_process_on_a_busy_local_target_root_is_refused_and_takes_nothi
         .collect();
     assert_eq!(storage.len(), 1, "the running target's spool folder");
 
-    let mut second = spmt();
-    second
-        .args([
-            "migrate",
-            "--target-site-url",
-            "local",
-            "--target-list",
-            "Documents",
-        ])
-        .arg("--file-share-source")
-        .arg(src.path())
-        .arg("--local-target-root")
-        .arg(root.path())
-        .arg("--working-folder")
-        .arg(work2.path());
-    let second = run_off_runtime(second).await;
+    let second = run_off_runtime(migrate_local(src.path(), root.path(), work2.path())).await;
     let err = String::from_utf8_lossy(&second.stderr);
     assert_eq!(second.status.code(), Some(2), "stderr: {err}");
     assert!(

@@ -182,36 +182,35 @@ impl Library {
         }
     }
 
-    /// A job was queued: its record outlives this process.
-    pub fn job_created(&self, id: Uuid, site: &str) -> Result<(), EmulatorError> {
+    /// One statement that writes, outside any import's transaction.
+    fn write(&self, sql: &str, params: impl rusqlite::Params) -> Result<(), EmulatorError> {
         self.lock()
-            .execute(
-                "INSERT OR IGNORE INTO jobs (id, site) VALUES (?1, ?2)",
-                params![id.to_string(), site],
-            )
+            .execute(sql, params)
             .map(|_| ())
             .map_err(|e| self.err(e))
+    }
+
+    /// A job was queued: its record outlives this process.
+    pub fn job_created(&self, id: Uuid, site: &str) -> Result<(), EmulatorError> {
+        self.write(
+            "INSERT OR IGNORE INTO jobs (id, site) VALUES (?1, ?2)",
+            params![id.to_string(), site],
+        )
     }
 
     /// The job's `seq`th event (as GetMigrationJobProgress serves it).
     pub fn job_event(&self, id: Uuid, seq: usize, event: &str) -> Result<(), EmulatorError> {
-        self.lock()
-            .execute(
-                "INSERT OR REPLACE INTO job_events (job_id, seq, event) VALUES (?1, ?2, ?3)",
-                params![id.to_string(), seq as i64, event],
-            )
-            .map(|_| ())
-            .map_err(|e| self.err(e))
+        self.write(
+            "INSERT OR REPLACE INTO job_events (job_id, seq, event) VALUES (?1, ?2, ?3)",
+            params![id.to_string(), seq as i64, event],
+        )
     }
 
     pub fn job_ended(&self, id: Uuid) -> Result<(), EmulatorError> {
-        self.lock()
-            .execute(
-                "UPDATE jobs SET ended = 1 WHERE id = ?1",
-                params![id.to_string()],
-            )
-            .map(|_| ())
-            .map_err(|e| self.err(e))
+        self.write(
+            "UPDATE jobs SET ended = 1 WHERE id = ?1",
+            params![id.to_string()],
+        )
     }
 
     /// The events, in order, of a job an earlier process ran: SPO keeps job records past a

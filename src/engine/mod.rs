@@ -375,7 +375,7 @@ pub async fn migrate(
     })?;
     // The lock first: nothing may open, or set aside, the state of a round that is running.
     let _lock = crate::store::lock::acquire(&opts.working_folder).map_err(EngineError::Busy)?;
-    if opts.new_session {
+    let store = if opts.new_session {
         if let Some(aside) = crate::store::set_aside(&opts.working_folder).map_err(|e| {
             EngineError::Internal(format!(
                 "cannot set the earlier state aside in {}: {e}",
@@ -384,8 +384,6 @@ pub async fn migrate(
         })? {
             tracing::warn!(kept = %aside.display(), "new session: the earlier state was set aside");
         }
-    }
-    let store = if opts.new_session {
         Store::open_new_session(&opts.working_folder)?
     } else {
         Store::open(&opts.working_folder)?
