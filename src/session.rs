@@ -7,15 +7,16 @@
 //! Each start is one round over every task of the session: the first sends everything, later
 //! rounds only new and changed files (the working folder's state makes that exact).
 
-use crate::emulator::{self, EmulatorConfig, EmulatorHandle};
-use crate::engine::{self, Counters, ItemObserver, MigrateOptions, Summary};
+use crate::engine::{self, Counters, ItemObserver, Summary};
+use crate::runner::{RunContext, Runner};
 use crate::store::Outcome;
-use serde_json::{Map, Value};
+use crate::task::{SettingError, Task, TaskError, TaskSettings, Unsupported};
+use serde_json::Value;
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 /// What went wrong, by kind (the C ABI maps each kind to a fixed status code).
@@ -25,8 +26,8 @@ pub enum SessionError {
     InvalidJson(String),
     #[error("{0}")]
     InvalidArgument(String),
-    #[error("not supported yet: {0}")]
-    NotSupported(String),
+    #[error("{} is not supported by spmt yet (setting '{}'). {}", .0.feature, .0.key, .0.hint)]
+    NotSupported(Unsupported),
     #[error("{0}")]
     InvalidState(String),
     #[error("{0}")]
@@ -39,469 +40,143 @@ pub enum SessionError {
 
 type Result<T> = std::result::Result<T, SessionError>;
 
-fn invalid(msg: impl Into<String>) -> SessionError {
-    SessionError::InvalidArgument(msg.into())
-}
-
 // ---------------------------------------------------------------------------------------------
 // Settings (Register-SPMTMigration's parameter names, reference spmt-features.md §1.3)
 
-/// Session settings. Keys are Register-SPMTMigration's parameter names (matched without regard
-/// to case, as SPMT's JSON reader does) plus `WorkingFolder`, `AccessToken`, `LocalTargetRoot`
-/// and `PerItemEvents`.
+/// Session settings: the session's own (`WorkingFolder`, `AccessToken`, `PerItemEvents`,
+/// `Force`) and every task setting, which becomes the default of the session's tasks. Task
+/// settings are the task model's (`crate::task::settings`): the same names, aliases, parsers
+/// and "not supported" answers as the CLI, bulk files and `spmt resume`.
 #[derive(Clone)]
 pub struct Settings {
-    pub scan_only: bool,
-    pub include_hidden_files: bool,
-    pub migrate_files_created_after: Option<SystemTime>,
-    pub migrate_files_modified_after: Option<SystemTime>,
-    pub skip_files_with_extension: Vec<String>,
-    pub replacement_of_invalid_char: Option<char>,
-    /// SPMT's switch: migrate the source folder's contents, not the folder itself.
-    pub migrate_without_root_folder: bool,
     pub working_folder: PathBuf,
     pub access_token: Option<String>,
-    /// Data folder of the embedded local target (tasks whose target is `local`).
-    pub local_target_root: PathBuf,
     /// One event per item outcome instead of a periodic summary.
     pub per_item_events: bool,
-    /// spmt's own, as the CLI's --check-content, --propagate-deletes and --follow-symlinks.
-    pub check_content: bool,
-    pub propagate_deletes: bool,
-    pub follow_symlinks: bool,
+    /// The tasks' defaults; `LocalTargetRoot` defaults to `<WorkingFolder>/LocalTarget`.
+    pub task_defaults: TaskSettings,
+    /// What the settings said that the host should show as warnings (deprecated names).
+    pub notes: Vec<String>,
 }
 
 impl std::fmt::Debug for Settings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Settings")
-            .field("scan_only", &self.scan_only)
             .field("working_folder", &self.working_folder)
             .field(
                 "access_token",
                 &self.access_token.as_ref().map(|_| "REDACTED"),
             )
-            .field("local_target_root", &self.local_target_root)
             .field("per_item_events", &self.per_item_events)
+            .field("task_defaults", &self.task_defaults)
             .finish_non_exhaustive()
     }
 }
 
-fn get_bool(key: &str, v: &Value) -> Result<bool> {
-    v.as_bool()
-        .ok_or_else(|| invalid(format!("setting '{key}': expected true or false, got {v}")))
-}
-
-fn get_str<'a>(key: &str, v: &'a Value) -> Result<&'a str> {
-    v.as_str()
-        .ok_or_else(|| invalid(format!("setting '{key}': expected a string, got {v}")))
-}
-
-/// A date setting, by the task model's one parser (`engine::task::parse_date`).
-fn get_date(key: &str, v: &Value) -> Result<SystemTime> {
-    engine::task::parse_date(get_str(key, v)?, key).map_err(invalid)
-}
-
-/// `"tmp:bak"` (SPMT's form), `"tmp;bak"`, or `["tmp", "bak"]`; dots are dropped.
-fn get_extensions(key: &str, v: &Value) -> Result<Vec<String>> {
-    let parts: Vec<String> = match v {
-        Value::String(s) => s.split([':', ';', ',']).map(str::to_string).collect(),
-        Value::Array(a) => a
-            .iter()
-            .map(|x| get_str(key, x).map(str::to_string))
-            .collect::<Result<_>>()?,
-        _ => {
-            return Err(invalid(format!(
-                "setting '{key}': expected \"ext1:ext2\" or a list of strings"
-            )))
+impl From<SettingError> for SessionError {
+    fn from(e: SettingError) -> Self {
+        match e {
+            SettingError::Unsupported(u) => SessionError::NotSupported(u),
+            e => SessionError::InvalidArgument(e.to_string()),
         }
-    };
-    Ok(parts
-        .iter()
-        .map(|p| p.trim().trim_start_matches('.').to_string())
-        .filter(|p| !p.is_empty())
-        .collect())
-}
-
-fn parse_object(json: &str, what: &str) -> Result<Map<String, Value>> {
-    match serde_json::from_str::<Value>(json) {
-        Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(SessionError::InvalidJson(format!(
-            "{what} must be a JSON object"
-        ))),
-        Err(e) => Err(SessionError::InvalidJson(format!("{what}: {e}"))),
     }
 }
 
-/// Settings the engine does not have yet: accepted only with a value that asks for nothing.
-fn unsupported(key: &str, v: &Value, feature: &str) -> Result<()> {
-    let inert = match v {
-        Value::Null => true,
-        Value::Bool(b) => !b,
-        Value::String(s) => s.is_empty(),
-        Value::Array(a) => a.is_empty(),
-        _ => false,
-    };
-    if inert {
-        Ok(())
-    } else {
-        Err(SessionError::NotSupported(format!(
-            "{feature} (setting '{key}')"
-        )))
+impl From<TaskError> for SessionError {
+    fn from(e: TaskError) -> Self {
+        match e {
+            TaskError::Setting(s) => s.into(),
+            TaskError::InvalidJson(m) => SessionError::InvalidJson(format!("task: {m}")),
+            e => SessionError::InvalidArgument(e.to_string()),
+        }
     }
 }
-
-const SP_SOURCE: &str = "SharePoint Server sources";
 
 impl Settings {
     pub fn defaults(working_folder: PathBuf) -> Self {
+        let working_folder = std::path::absolute(&working_folder).unwrap_or(working_folder);
+        let task_defaults = TaskSettings {
+            local_target_root: Some(working_folder.join("LocalTarget")),
+            ..TaskSettings::default()
+        };
         Settings {
-            scan_only: false,
-            include_hidden_files: true,
-            migrate_files_created_after: None,
-            migrate_files_modified_after: None,
-            skip_files_with_extension: Vec::new(),
-            replacement_of_invalid_char: None,
-            migrate_without_root_folder: false,
-            local_target_root: working_folder.join("LocalTarget"),
             working_folder,
             access_token: None,
             per_item_events: false,
-            check_content: false,
-            propagate_deletes: false,
-            follow_symlinks: false,
+            task_defaults,
+            notes: Vec::new(),
         }
     }
 
     pub fn from_json(json: &str) -> Result<Self> {
-        let m = parse_object(json, "settings")?;
+        let m = match serde_json::from_str::<Value>(json) {
+            Ok(Value::Object(m)) => m,
+            Ok(_) => {
+                return Err(SessionError::InvalidJson(
+                    "settings must be a JSON object".into(),
+                ))
+            }
+            Err(e) => return Err(SessionError::InvalidJson(format!("settings: {e}"))),
+        };
+        let text = |key: &str, v: &Value| -> Result<String> {
+            v.as_str().map(str::to_string).ok_or_else(|| {
+                SessionError::InvalidArgument(format!(
+                    "setting '{key}': expected a string, got {v}"
+                ))
+            })
+        };
         let mut wf = None;
-        let mut ltr = None;
-        let mut s = Settings::defaults(PathBuf::new());
+        let mut token = None;
+        let mut per_item_events = false;
+        let mut task_defaults = TaskSettings::default();
+        let mut notes = Vec::new();
         for (key, v) in &m {
-            let k = key.to_ascii_lowercase();
             if v.is_null() {
                 // PowerShell sends unset parameters as null.
                 continue;
             }
-            match k.as_str() {
-                "workingfolder" => wf = Some(PathBuf::from(get_str(key, v)?)),
-                "localtargetroot" => ltr = Some(PathBuf::from(get_str(key, v)?)),
-                "accesstoken" => {
-                    let t = get_str(key, v)?;
-                    s.access_token = (!t.is_empty()).then(|| t.to_string());
-                }
-                "peritemevents" => s.per_item_events = get_bool(key, v)?,
-                "checkcontent" => s.check_content = get_bool(key, v)?,
-                "propagatedeletes" => s.propagate_deletes = get_bool(key, v)?,
-                "followsymlinks" => s.follow_symlinks = get_bool(key, v)?,
-                "scanonly" => s.scan_only = get_bool(key, v)?,
-                "includehiddenfiles" => s.include_hidden_files = get_bool(key, v)?,
-                "migratefilescreatedafter" => {
-                    s.migrate_files_created_after = Some(get_date(key, v)?)
-                }
-                "migratefilesmodifiedafter" => {
-                    s.migrate_files_modified_after = Some(get_date(key, v)?)
-                }
-                "skipfileswithextension" => s.skip_files_with_extension = get_extensions(key, v)?,
-                "replacementofinvalidchar" => {
-                    let t = get_str(key, v)?;
-                    let mut chars = t.chars();
-                    match (chars.next(), chars.next()) {
-                        (None, _) => s.replacement_of_invalid_char = None,
-                        (Some(c), None) => {
-                            if crate::scan::check_name(&c.to_string(), None).is_err() {
-                                return Err(invalid(format!("setting '{key}': '{c}' is itself not allowed in SharePoint names; use e.g. '_'")));
-                            }
-                            s.replacement_of_invalid_char = Some(c)
-                        }
-                        _ => {
-                            return Err(invalid(format!(
-                                "setting '{key}': one character expected, got '{t}'"
-                            )))
-                        }
-                    }
-                }
-                "migratewithoutrootfolder" => s.migrate_without_root_folder = get_bool(key, v)?,
-                // Accepted with any value: rounds are always incremental here; a file share has
-                // one version per file; there is no update check; the handle is the session.
-                "enablemultiround"
-                | "migratefileversionhistory"
-                | "keepallversions"
-                | "numberofversiontomigrate"
-                | "ignoreupdate"
-                | "force" => {}
-                "startmigrationautomaticallywhennoscanissue" => {
-                    if !get_bool(key, v)? {
-                        return Err(SessionError::NotSupported(format!(
-                            "pausing between scan and migration (setting '{key}' = false)"
-                        )));
-                    }
-                }
-                "enableencryption" => {
-                    if !get_bool(key, v)? {
-                        return Err(SessionError::NotSupported(format!(
-                            "unencrypted packages (setting '{key}' = false); spmt always encrypts"
-                        )));
-                    }
-                }
-                "migrationtype" => {
-                    let t = get_str(key, v)?;
-                    if !t.eq_ignore_ascii_case("CONTENT") {
-                        return Err(SessionError::NotSupported(format!(
-                            "MigrationType '{t}' (only CONTENT)"
-                        )));
-                    }
-                }
-                "spocredential" => {
-                    return Err(SessionError::NotSupported(format!(
-                        "sign-in with credentials (setting '{key}'); pass an OAuth token as AccessToken"
-                    )))
-                }
-                "usermappingfile" | "automaticusermapping" | "azureactivedirectorylookup" => {
-                    unsupported(key, v, "user mapping")?
-                }
-                "preserveuserpermissionsforfileshare" => {
-                    unsupported(key, v, "file share permissions")?
-                }
-                "usecustomazurestorage"
-                | "customazurestorageaccount"
-                | "customazureaccesskey"
-                | "deletetempfileswhenmigrationdone" => {
-                    unsupported(key, v, "custom Azure storage")?
-                }
-                "defaultflowowneremail" | "handleunspportedworkflowactions" => {
-                    unsupported(key, v, "workflow migration")?
-                }
-                "migrateallsitefieldsandcontenttypes"
-                | "skipsiteswithname"
-                | "skiplistswithname"
-                | "skipcontenttypeswithname"
-                | "duplicatepagebehavior"
-                | "preserveuserpermissionsforsharepointsource"
-                | "preservepermissioninheritance"
-                | "migratesitesettings"
-                | "skiplistwithaudiencetargetingenabled"
-                | "migratenavigation"
-                | "migratetermgroups"
-                | "lookupreferencepolicy"
-                | "disablenoscriptduringmigration" => unsupported(key, v, SP_SOURCE)?,
+            match key.to_ascii_lowercase().as_str() {
+                "workingfolder" => wf = Some(PathBuf::from(text(key, v)?)),
+                "accesstoken" => token = Some(text(key, v)?).filter(|t| !t.is_empty()),
+                "peritemevents" => per_item_events = crate::task::settings::parse_bool(key, v)?,
+                // Register-SPMTMigration's: stop and replace the current session (the host's).
+                "force" => {}
                 _ => {
-                    return Err(invalid(format!(
-                        "unknown setting '{key}' (names follow Register-SPMTMigration's parameters, plus WorkingFolder, AccessToken, LocalTargetRoot, PerItemEvents)"
-                    )))
+                    if let Some(n) = task_defaults.set(key, v)? {
+                        notes.push(n.to_string());
+                    }
                 }
             }
         }
-        s.working_folder = match wf {
+        let wf = match wf {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => engine::default_working_folder("session"),
         };
-        s.local_target_root = match ltr {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => s.working_folder.join("LocalTarget"),
-        };
+        let mut s = Settings::defaults(wf);
+        if let Some(root) = task_defaults.local_target_root.take() {
+            task_defaults.local_target_root = Some(std::path::absolute(&root).unwrap_or(root));
+        } else {
+            task_defaults.local_target_root = s.task_defaults.local_target_root.take();
+        }
+        s.access_token = token;
+        s.per_item_events = per_item_events;
+        s.task_defaults = task_defaults;
+        s.notes = notes;
         Ok(s)
     }
-}
 
-// ---------------------------------------------------------------------------------------------
-// Tasks (SPMT's JSON task format, reference spmt-features.md §2.2, or Add-SPMTTask's FileShare set)
-
-/// One file-share task.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TaskDef {
-    pub source: PathBuf,
-    /// `local` for the embedded local target, or a site URL.
-    pub target_site_url: String,
-    pub target_list: String,
-    pub target_list_relative_path: String,
-    pub migrate_hidden_items: Option<bool>,
-    pub created_after: Option<SystemTime>,
-    pub modified_after: Option<SystemTime>,
-    pub skip_extensions: Option<Vec<String>>,
-}
-
-impl TaskDef {
-    pub fn is_local(&self) -> bool {
-        self.target_site_url.eq_ignore_ascii_case("local")
-    }
-
-    /// `{SourcePath, TargetPath, TargetList, TargetListRelativePath, Settings}` (SPMT JSON),
-    /// `{FileShareSource, TargetSiteUrl, TargetList, …}` (Add-SPMTTask's FileShare set), or a
-    /// `{"Tasks": [one task]}` file.
-    pub fn from_json(json: &str, settings: &Settings) -> Result<Self> {
-        let mut m = parse_object(json, "task")?;
-        if let Some((_, tasks)) = m.iter().find(|(k, _)| k.eq_ignore_ascii_case("tasks")) {
-            match tasks {
-                Value::Array(a) if a.len() == 1 => match &a[0] {
-                    Value::Object(t) => m = t.clone(),
-                    _ => return Err(invalid("task: Tasks[0] must be an object")),
-                },
-                _ => {
-                    return Err(invalid(
-                        "task: a Tasks list must hold exactly one task; add tasks one at a time",
-                    ))
-                }
-            }
-        }
-        let mut t = TaskDef {
-            source: PathBuf::new(),
-            target_site_url: String::new(),
-            target_list: String::new(),
-            target_list_relative_path: String::new(),
-            migrate_hidden_items: None,
-            created_after: None,
-            modified_after: None,
-            skip_extensions: None,
-        };
-        for (key, v) in &m {
-            if v.is_null() {
-                continue;
-            }
-            match key.to_ascii_lowercase().as_str() {
-                "sourcepath" | "filesharesource" => t.source = PathBuf::from(get_str(key, v)?),
-                "targetpath" | "targetsiteurl" => t.target_site_url = get_str(key, v)?.to_string(),
-                "targetlist" => t.target_list = get_str(key, v)?.to_string(),
-                "targetlistrelativepath" => {
-                    t.target_list_relative_path = get_str(key, v)?.to_string()
-                }
-                "migrationtype" => {
-                    let s = get_str(key, v)?;
-                    if !s.eq_ignore_ascii_case("content") {
-                        return Err(SessionError::NotSupported(format!(
-                            "MigrationType '{s}' (only Content)"
-                        )));
-                    }
-                }
-                "items" | "sharepointsourcesiteurl" | "sourcelist" | "sourcelistrelativepath"
-                | "migrateall" => {
-                    return Err(SessionError::NotSupported(format!(
-                        "{SP_SOURCE} (task field '{key}')"
-                    )))
-                }
-                "settings" => {
-                    let Value::Object(s) = v else {
-                        return Err(invalid("task: Settings must be an object"));
-                    };
-                    t.apply_settings(s)?;
-                }
-                _ => {
-                    return Err(invalid(format!(
-                        "task: unknown field '{key}' (SPMT JSON: SourcePath, TargetPath, TargetList, TargetListRelativePath, Settings)"
-                    )))
-                }
-            }
-        }
-        if t.source.as_os_str().is_empty() {
-            return Err(invalid(
-                "task: SourcePath is missing (the file-share folder)",
-            ));
-        }
-        let src = t.source.to_string_lossy();
-        if src.starts_with("http://") || src.starts_with("https://") {
-            return Err(SessionError::NotSupported(format!(
-                "{SP_SOURCE} (SourcePath '{src}'); give a file-share folder"
+    /// A task from SPMT's JSON task format (or Add-SPMTTask's FileShare set) with these
+    /// settings as its defaults; a real site needs the session's AccessToken.
+    fn task(&self, task_json: &str) -> Result<Task> {
+        let mut notes = Vec::new();
+        let t = Task::from_spmt_json(task_json, &self.task_defaults, &mut notes)?;
+        if !t.is_local() && self.access_token.is_none() {
+            return Err(SessionError::InvalidArgument(format!(
+                "task: TargetPath '{}' needs an AccessToken in the session settings",
+                t.target
             )));
         }
-        if t.target_site_url.is_empty() {
-            return Err(invalid(
-                "task: TargetPath is missing (a site URL, or 'local' for the embedded local target)",
-            ));
-        }
-        if !t.is_local() {
-            let u = url::Url::parse(&t.target_site_url).map_err(|e| {
-                invalid(format!(
-                    "task: TargetPath '{}' is not a URL ({e}); use a site URL or 'local'",
-                    t.target_site_url
-                ))
-            })?;
-            if u.scheme() != "https" && u.scheme() != "http" {
-                return Err(invalid(format!(
-                    "task: TargetPath '{}' must be an http(s) site URL or 'local'",
-                    t.target_site_url
-                )));
-            }
-            if settings.access_token.is_none() {
-                return Err(invalid(format!(
-                    "task: TargetPath '{}' needs an AccessToken in the session settings",
-                    t.target_site_url
-                )));
-            }
-        }
-        if t.target_list.is_empty() {
-            return Err(invalid(
-                "task: TargetList is missing (the document library's title, e.g. Documents)",
-            ));
-        }
         Ok(t)
-    }
-
-    fn apply_settings(&mut self, m: &Map<String, Value>) -> Result<()> {
-        for (key, v) in m {
-            if v.is_null() {
-                continue;
-            }
-            match key.to_ascii_lowercase().as_str() {
-                "migratehiddenitems" => self.migrate_hidden_items = Some(get_bool(key, v)?),
-                "migrateitemscreatedafter" => self.created_after = Some(get_date(key, v)?),
-                "migrateitemsmodifiedafter" => self.modified_after = Some(get_date(key, v)?),
-                "skipfileswithextensions" => self.skip_extensions = Some(get_extensions(key, v)?),
-                "enableincremental"
-                | "migratefileversionhistory"
-                | "keepfileversions"
-                | "migrateonenotenotebook"
-                | "skiplistwithaudienceenabled" => {}
-                "preservepermission" => unsupported(key, v, "file share permissions")?,
-                "enableazuredirectorylookup" | "usermappingcsvfile" => {
-                    unsupported(key, v, "user mapping")?
-                }
-                "usecustomazurestorage"
-                | "customazurestorageaccount"
-                | "customazureaccesskey"
-                | "customazuredeletionaftermig" => unsupported(key, v, "custom Azure storage")?,
-                "migrateallwebstructures" => unsupported(key, v, SP_SOURCE)?,
-                "filteroutpathspecialcharacters" => {
-                    unsupported(key, v, "filtering out special-character paths")?
-                }
-                _ => return Err(invalid(format!("task: unknown setting 'Settings.{key}'"))),
-            }
-        }
-        Ok(())
-    }
-
-    /// `local`, or the site URL: the target as the task's identity names it.
-    fn target_name(&self) -> String {
-        if self.is_local() {
-            engine::task::LOCAL.to_string()
-        } else {
-            self.target_site_url.clone()
-        }
-    }
-
-    /// The folder in the library the items land in: SPMT migrates the source folder itself
-    /// (under TargetListRelativePath) unless MigrateWithoutRootFolder is set.
-    fn effective_relative_path(&self, settings: &Settings) -> String {
-        let base = self.target_list_relative_path.trim_matches(['/', '\\']);
-        if settings.migrate_without_root_folder {
-            return base.to_string();
-        }
-        match self.source.file_name().map(|n| n.to_string_lossy()) {
-            Some(name) if base.is_empty() => name.into_owned(),
-            Some(name) => format!("{base}/{name}"),
-            None => base.to_string(),
-        }
-    }
-
-    /// The engine's task id (`engine::task::task_id`): the same migration is the same task in
-    /// every round and in `spmt status`.
-    fn task_id(&self, settings: &Settings) -> Uuid {
-        let source = std::path::absolute(&self.source).unwrap_or_else(|_| self.source.clone());
-        engine::task::task_id(
-            &source,
-            &self.target_name(),
-            &self.target_list,
-            &self.effective_relative_path(settings),
-        )
     }
 }
 
@@ -675,7 +350,7 @@ impl TaskState {
 
 struct TaskEntry {
     id: Uuid,
-    def: TaskDef,
+    def: Task,
     state: TaskState,
     counters: Option<Arc<Counters>>,
     summary: Option<Summary>,
@@ -768,12 +443,14 @@ impl Session {
 
     /// Adds a task (SPMT JSON) and returns its id, a GUID string.
     pub fn add_task(&self, task_json: &str) -> Result<String> {
-        let def = TaskDef::from_json(task_json, &self.shared.settings)?;
-        let id = def.task_id(&self.shared.settings);
+        let def = self.shared.settings.task(task_json)?;
+        let id = def.id();
         let mut inner = self.shared.lock();
         if inner.tasks.iter().any(|t| t.id == id) {
             // SPMT's words (reference §2.1).
-            return Err(invalid("A duplicate task has already been created."));
+            return Err(SessionError::InvalidArgument(
+                "A duplicate task has already been created.".into(),
+            ));
         }
         inner.tasks.push(TaskEntry {
             id,
@@ -788,8 +465,9 @@ impl Session {
 
     /// Removes a task that is not running.
     pub fn remove_task(&self, task_id: &str) -> Result<()> {
-        let id = Uuid::parse_str(task_id.trim())
-            .map_err(|_| invalid(format!("'{task_id}' is not a task id (a GUID)")))?;
+        let id = Uuid::parse_str(task_id.trim()).map_err(|_| {
+            SessionError::InvalidArgument(format!("'{task_id}' is not a task id (a GUID)"))
+        })?;
         let mut inner = self.shared.lock();
         let Some(i) = inner.tasks.iter().position(|t| t.id == id) else {
             return Err(SessionError::NotFound(format!(
@@ -1041,7 +719,7 @@ impl Session {
             let mut ts = persisted
                 .as_ref()
                 .and_then(|p| p.status_of_tasks.iter().find(|x| x.task_id == id).cloned())
-                .unwrap_or_else(|| inited_status(t, &self.shared.settings, &wf));
+                .unwrap_or_else(|| inited_status(t, &wf));
             if t.state == TaskState::InProgress {
                 ts.status = TaskState::InProgress.as_str().into();
             }
@@ -1106,30 +784,13 @@ impl Session {
 }
 
 /// A task the working folder has no round of yet.
-fn inited_status(
-    t: &TaskEntry,
-    settings: &Settings,
-    wf: &std::path::Path,
-) -> crate::status::TaskStatus {
-    let rel = t.def.effective_relative_path(settings);
-    let mut target = format!(
-        "{}/{}",
-        t.def.target_name().trim_end_matches('/'),
-        t.def.target_list
-    );
-    if !rel.is_empty() {
-        target.push('/');
-        target.push_str(&rel);
-    }
+fn inited_status(t: &TaskEntry, wf: &std::path::Path) -> crate::status::TaskStatus {
     let id = t.id.to_string();
     crate::status::TaskStatus {
-        source_uri: std::path::absolute(&t.def.source)
-            .unwrap_or_else(|_| t.def.source.clone())
-            .display()
-            .to_string(),
-        target_uri: target,
+        source_uri: t.def.source.display().to_string(),
+        target_uri: t.def.target_uri(),
         target_list: t.def.target_list.clone(),
-        target_list_relative_path: rel,
+        target_list_relative_path: t.def.target_list_relative_path.clone(),
         status: TaskState::Inited.as_str().into(),
         migrating_progress_percentage: 0,
         num_scanned_total_files: 0,
@@ -1146,7 +807,7 @@ fn inited_status(
         start_time: None,
         end_time: None,
         counts: Default::default(),
-        settings: Value::Null,
+        settings: serde_json::to_value(&t.def.settings).unwrap_or_default(),
         task_id: id,
     }
 }
@@ -1252,7 +913,14 @@ const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 async fn run_session(shared: Arc<SessionShared>, em: &Emitter) {
     let settings = shared.settings.clone();
     let ids: Vec<Uuid> = shared.lock().tasks.iter().map(|t| t.id).collect();
-    let mut local: Option<(EmulatorHandle, String, String)> = None;
+    let em_local = em.clone();
+    let mut runner = Runner::new()
+        .abandoning_jobs_on(shared.abandon_local_jobs.clone())
+        .on_local_start(move |url, root| {
+            let mut e = Event::new(EventKind::Log, None);
+            e.message = Some(format!("local target at {url}, data in {}", root.display()));
+            em_local.emit(e);
+        });
     for id in ids {
         let def = {
             let inner = shared.lock();
@@ -1283,13 +951,12 @@ async fn run_session(shared: Arc<SessionShared>, em: &Emitter) {
         e.message = Some(format!(
             "{} -> {} / {}",
             def.source.display(),
-            def.target_site_url,
+            def.target,
             def.target_list
         ));
         em.emit(e);
 
-        let abandon = &shared.abandon_local_jobs;
-        let result = run_task(&settings, &def, &task, &counters, em, abandon, &mut local).await;
+        let result = run_task(&settings, &def, &task, &counters, em, &mut runner).await;
         let mut fin = Event::new(EventKind::TaskFinished, Some(&task));
         let (state, summary, error) = match result {
             Ok(s) => {
@@ -1328,15 +995,13 @@ async fn run_session(shared: Arc<SessionShared>, em: &Emitter) {
         });
         em.emit(fin);
     }
-    if let Some((h, _, _)) = local.take() {
-        // After a stop, jobs the local target is still importing are not waited for long.
-        let wait = if shared.stop.load(Ordering::SeqCst) {
-            2
-        } else {
-            60
-        };
-        let _ = tokio::time::timeout(Duration::from_secs(wait), h.shutdown()).await;
-    }
+    // After a stop, jobs the local target is still importing are not waited for long.
+    let wait = if shared.stop.load(Ordering::SeqCst) {
+        2
+    } else {
+        60
+    };
+    runner.shutdown(Duration::from_secs(wait)).await;
     em.emit(Event::new(EventKind::SessionFinished, None));
 }
 
@@ -1377,71 +1042,20 @@ fn set_task(shared: &SessionShared, id: Uuid, f: impl FnOnce(&mut TaskEntry)) {
 
 async fn run_task(
     settings: &Settings,
-    def: &TaskDef,
+    def: &Task,
     task: &str,
     counters: &Arc<Counters>,
     em: &Emitter,
-    abandon_jobs: &Arc<AtomicBool>,
-    local: &mut Option<(EmulatorHandle, String, String)>,
+    runner: &mut Runner,
 ) -> std::result::Result<Summary, String> {
-    let (site_url, token) = if def.is_local() {
-        if local.is_none() {
-            let token = Uuid::new_v4().simple().to_string();
-            let mut cfg =
-                EmulatorConfig::embedded(settings.local_target_root.clone(), token.clone());
-            cfg.abandon_jobs = abandon_jobs.clone();
-            let h = emulator::start(cfg).await.map_err(|e| {
-                format!(
-                    "cannot start the local target in {}: {e}",
-                    settings.local_target_root.display()
-                )
-            })?;
-            let url = h.site_url("local");
-            let mut e = Event::new(EventKind::Log, None);
-            e.message = Some(format!(
-                "local target at {url}, data in {}",
-                settings.local_target_root.display()
-            ));
-            em.emit(e);
-            *local = Some((h, url, token));
-        }
-        let (_, url, token) = local.as_ref().ok_or("no local target")?;
-        (url.clone(), Some(token.clone()))
-    } else {
-        (def.target_site_url.clone(), settings.access_token.clone())
+    let mut cx = RunContext {
+        working_folder: settings.working_folder.clone(),
+        access_token: settings.access_token.clone(),
+        ..RunContext::default()
     };
-    let mut opts = MigrateOptions::new(
-        def.source.clone(),
-        site_url,
-        def.target_list.clone(),
-        settings.working_folder.clone(),
-    );
-    opts.access_token = token;
-    opts.target_name = def.target_name();
-    if def.is_local() {
-        opts.local_target_root = Some(
-            std::path::absolute(&settings.local_target_root)
-                .unwrap_or_else(|_| settings.local_target_root.clone()),
-        );
-    }
-    opts.scan_only = settings.scan_only;
-    opts.target_list_relative_path = def.effective_relative_path(settings);
-    opts.scan.replace_invalid_char = settings.replacement_of_invalid_char;
-    opts.scan.include_hidden = def
-        .migrate_hidden_items
-        .unwrap_or(settings.include_hidden_files);
-    opts.scan.skip_extensions = def
-        .skip_extensions
-        .clone()
-        .unwrap_or_else(|| settings.skip_files_with_extension.clone());
-    opts.scan.created_after = def.created_after.or(settings.migrate_files_created_after);
-    opts.scan.modified_after = def.modified_after.or(settings.migrate_files_modified_after);
-    opts.scan.follow_symlinks = settings.follow_symlinks;
-    opts.check_content = settings.check_content;
-    opts.propagate_deletes = settings.propagate_deletes;
     if settings.per_item_events {
         let (em2, task2) = (em.clone(), task.to_string());
-        opts.item_observer = Some(ItemObserver(Arc::new(move |o| {
+        cx.item_observer = Some(ItemObserver(Arc::new(move |o| {
             let mut e = Event::new(EventKind::Item, Some(&task2));
             e.item_path = Some(o.rel_path.to_string());
             e.outcome = Some(o.outcome);
@@ -1465,7 +1079,7 @@ async fn run_task(
             }
         })
     };
-    let result = engine::migrate(opts, counters.clone()).await;
+    let result = runner.run(def, cx, counters.clone()).await;
     ticker.abort();
     let _ = ticker.await;
     // The final numbers, whatever the ticker last said.
@@ -1476,7 +1090,7 @@ async fn run_task(
         &Progress::default(),
         settings.per_item_events,
     );
-    result.map_err(|e| crate::secrets::redact(&e.to_string()))
+    result.map_err(|e| e.message)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1519,20 +1133,29 @@ mod tests {
         let s = Settings::from_json(
             r#"{"WorkingFolder":"/tmp/w","ScanOnly":true,"IncludeHiddenFiles":false,
                 "SkipFilesWithExtension":"tmp:.bak","MigrateFilesModifiedAfter":"2020-01-02",
-                "ReplacementOfInvalidChar":"_","PerItemEvents":true,"AccessToken":"t"}"#,
+                "ReplacementOfInvalidChar":"_","PerItemEvents":true,"AccessToken":"t",
+                "Incremental":true}"#,
         )
         .unwrap();
-        assert!(s.scan_only && !s.include_hidden_files && s.per_item_events);
-        assert_eq!(s.skip_files_with_extension, vec!["tmp", "bak"]);
-        assert_eq!(s.replacement_of_invalid_char, Some('_'));
-        assert_eq!(s.local_target_root, PathBuf::from("/tmp/w/LocalTarget"));
+        let d = &s.task_defaults;
+        assert!(d.scan_only && !d.include_hidden_files && s.per_item_events);
+        assert_eq!(d.skip_files_with_extension, vec!["tmp", "bak"]);
+        assert_eq!(d.replacement_of_invalid_char, Some('_'));
+        assert_eq!(
+            d.local_target_root,
+            Some(PathBuf::from("/tmp/w/LocalTarget"))
+        );
+        assert_eq!(s.notes.len(), 1, "the deprecated Incremental is noted");
         assert!(!format!("{s:?}").contains("\"t\""));
         let e = Settings::from_json(r#"{"Bogus":1}"#).unwrap_err();
         assert!(matches!(&e, SessionError::InvalidArgument(m) if m.contains("'Bogus'")));
         let e = Settings::from_json(r#"{"MigrationType":"WORKFLOW"}"#).unwrap_err();
-        assert!(matches!(&e, SessionError::NotSupported(m) if m.contains("WORKFLOW")));
+        assert!(matches!(&e, SessionError::NotSupported(u) if u.feature.contains("workflow")));
         let e = Settings::from_json(r#"{"UserMappingFile":"/x.csv"}"#).unwrap_err();
-        assert!(matches!(&e, SessionError::NotSupported(m) if m.contains("user mapping")));
+        assert!(
+            matches!(&e, SessionError::NotSupported(u) if u.key == "UserMappingFile" && u.feature == "user mapping")
+        );
+        assert!(e.to_string().contains("UserMappingFile"), "{e}");
         assert!(Settings::from_json(r#"{"UseCustomAzureStorage":false}"#).is_ok());
         assert!(matches!(
             Settings::from_json("[1]"),
@@ -1541,32 +1164,31 @@ mod tests {
     }
 
     #[test]
-    fn tasks_read_spmt_json_and_refuse_sharepoint_sources() {
-        let s = Settings::defaults(PathBuf::from("/tmp/w"));
-        let t = TaskDef::from_json(
-            r#"{"Tasks":[{"SourcePath":"/data/x","TargetPath":"local","TargetList":"Documents",
-                 "TargetListRelativePath":"a/b","Settings":{"MigrateHiddenItems":false,
-                 "SkipFilesWithExtensions":"txt:mp3","EnableIncremental":true}}]}"#,
-            &s,
-        )
-        .unwrap();
+    fn tasks_take_the_session_settings_as_defaults_and_need_a_token_for_a_site() {
+        let mut s = Settings::defaults(PathBuf::from("/tmp/w"));
+        s.task_defaults.scan_only = true;
+        let t = s
+            .task(
+                r#"{"Tasks":[{"SourcePath":"/data/x","TargetPath":"local","TargetList":"Documents",
+                 "TargetListRelativePath":"a/b","Settings":{"MigrateHiddenItems":false}}]}"#,
+            )
+            .unwrap();
         assert_eq!(t.source, PathBuf::from("/data/x"));
-        assert_eq!(t.migrate_hidden_items, Some(false));
-        assert_eq!(t.skip_extensions, Some(vec!["txt".into(), "mp3".into()]));
-        let e = TaskDef::from_json(
-            r#"{"SourcePath":"http://onprem/sites/a","TargetPath":"local","TargetList":"D"}"#,
-            &s,
-        )
-        .unwrap_err();
+        assert_eq!(t.target_list_relative_path, "a/b/x");
+        assert!(t.settings.scan_only && !t.settings.include_hidden_files);
+        let e = s
+            .task(r#"{"SourcePath":"http://onprem/sites/a","TargetPath":"local","TargetList":"D"}"#)
+            .unwrap_err();
         assert!(matches!(e, SessionError::NotSupported(_)));
-        let e = TaskDef::from_json(
-            r#"{"SourcePath":"/x","TargetPath":"https://t.sharepoint.com/sites/a","TargetList":"D"}"#,
-            &s,
-        )
-        .unwrap_err();
+        let e = s
+            .task(r#"{"SourcePath":"/x","TargetPath":"https://t.sharepoint.com/sites/a","TargetList":"D"}"#)
+            .unwrap_err();
         assert!(matches!(&e, SessionError::InvalidArgument(m) if m.contains("AccessToken")));
-        let e = TaskDef::from_json(r#"{"SourcePath":"/x","TargetPath":"local"}"#, &s).unwrap_err();
+        let e = s
+            .task(r#"{"SourcePath":"/x","TargetPath":"local"}"#)
+            .unwrap_err();
         assert!(matches!(&e, SessionError::InvalidArgument(m) if m.contains("TargetList")));
+        assert!(matches!(s.task("{"), Err(SessionError::InvalidJson(_))));
     }
 
     #[test]

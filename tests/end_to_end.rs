@@ -3,6 +3,7 @@
 
 use spmt::emulator::{self, EmulatorConfig, EmulatorHandle, FaultProfile};
 use spmt::engine::{self, Counters, MigrateOptions, Summary};
+use spmt::task::{Task, TaskSettings};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -27,12 +28,12 @@ async fn start(root: &Path, faults: FaultProfile) -> EmulatorHandle {
 }
 
 fn options(src: &Path, h: &EmulatorHandle, work: &Path) -> MigrateOptions {
-    let mut o = MigrateOptions::new(
-        src.to_path_buf(),
-        h.site_url("local"),
-        "Documents".into(),
-        work.to_path_buf(),
-    );
+    let settings = TaskSettings {
+        migrate_without_root_folder: true,
+        ..TaskSettings::default()
+    };
+    let task = Task::new(src, &h.site_url("local"), "Documents", "", settings).unwrap();
+    let mut o = MigrateOptions::new(task, work.to_path_buf());
     o.access_token = Some(TOKEN.into());
     o
 }
@@ -240,7 +241,7 @@ async fn names_sharepoint_rejects_fail_with_a_code_unless_replaced() {
     // SPMT's character replacement: the same items now migrate under cleaned names.
     let w2 = tempfile::tempdir().unwrap();
     let mut o = options(src.path(), &h, w2.path());
-    o.scan.replace_invalid_char = Some('_');
+    o.task.settings.replacement_of_invalid_char = Some('_');
     let s = run(o).await;
     assert_eq!(
         s.items.failed, 1,
@@ -325,7 +326,7 @@ async fn relative_path_folders_are_created_and_reruns_reuse_ids() {
     std::fs::write(src.path().join("sub/a.txt"), b"one").unwrap();
     let h = start(tgt.path(), FaultProfile::default()).await;
     let mut o = options(src.path(), &h, work.path());
-    o.target_list_relative_path = "Projects/2024".into();
+    o.task.target_list_relative_path = "Projects/2024".into();
     let s = run(o.clone()).await;
     assert_eq!(s.items.failed, 0, "{:?}", s.problems);
     let dest = library(tgt.path()).join("Projects/2024/sub/a.txt");

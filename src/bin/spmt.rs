@@ -3,9 +3,12 @@
 
 use clap::{Args, Parser, Subcommand};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::Value;
 use spmt::emulator::{self, EmulatorConfig, FaultProfile};
-use spmt::engine::{self, task, Counters, MigrateOptions, Summary};
+use spmt::engine::{self, Counters, Summary};
 use spmt::logging::terminal_safe;
+use spmt::runner::{self, RunContext, Runner};
+use spmt::task::{Task, TaskSettings};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -98,15 +101,20 @@ struct MigrateArgs {
     /// Extensions to leave out, colon-separated without dots (e.g. `tmp:bak`).
     #[arg(long, value_name = "EXTS")]
     skip_files_with_extension: Option<String>,
-    /// Only files modified on or after this date (YYYY-MM-DD).
+    /// Only files modified on or after this date (YYYY-MM-DD, or a date and time in UTC such as
+    /// 2024-05-06T14:30:00Z).
     #[arg(long, value_name = "DATE")]
     migrate_files_modified_after: Option<String>,
-    /// Only files created on or after this date (YYYY-MM-DD).
+    /// Only files created on or after this date (as --migrate-files-modified-after).
     #[arg(long, value_name = "DATE")]
     migrate_files_created_after: Option<String>,
     /// Follow symbolic links (loops are detected and reported).
     #[arg(long)]
     follow_symlinks: bool,
+    /// Migrate the folder's contents into the target folder (the CLI's default), or `false` to
+    /// migrate the folder itself into it, as SPMT's cmdlets do by default.
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    migrate_without_root_folder: bool,
     /// In later rounds, compare file content (MD5) too, not only size and modification time.
     #[arg(long)]
     check_content: bool,
@@ -201,6 +209,82 @@ fn main() -> ExitCode {
     }
 }
 
+impl MigrateArgs {
+    /// The task these flags describe, through the task model's one parser per setting (each
+    /// flag is the setting of the same name); the error names the flag.
+    fn task(&self) -> Result<Task, String> {
+        let mut st = TaskSettings::default();
+        let ltr = std::path::absolute(&self.local_target_root)
+            .unwrap_or_else(|_| self.local_target_root.clone());
+        let flags: [(&str, &str, Option<Value>); 11] = [
+            ("scan-only", "ScanOnly", Some(self.scan_only.into())),
+            (
+                "include-hidden-files",
+                "IncludeHiddenFiles",
+                Some(self.include_hidden_files.into()),
+            ),
+            (
+                "replace-invalid-char",
+                "ReplacementOfInvalidChar",
+                self.replace_invalid_char.map(|c| c.to_string().into()),
+            ),
+            (
+                "skip-files-with-extension",
+                "SkipFilesWithExtension",
+                self.skip_files_with_extension.clone().map(Value::from),
+            ),
+            (
+                "migrate-files-modified-after",
+                "MigrateFilesModifiedAfter",
+                self.migrate_files_modified_after.clone().map(Value::from),
+            ),
+            (
+                "migrate-files-created-after",
+                "MigrateFilesCreatedAfter",
+                self.migrate_files_created_after.clone().map(Value::from),
+            ),
+            (
+                "follow-symlinks",
+                "FollowSymlinks",
+                Some(self.follow_symlinks.into()),
+            ),
+            (
+                "check-content",
+                "CheckContent",
+                Some(self.check_content.into()),
+            ),
+            (
+                "propagate-deletes",
+                "PropagateDeletes",
+                Some(self.propagate_deletes.into()),
+            ),
+            (
+                "migrate-without-root-folder",
+                "MigrateWithoutRootFolder",
+                Some(self.migrate_without_root_folder.into()),
+            ),
+            (
+                "local-target-root",
+                "LocalTargetRoot",
+                Some(ltr.display().to_string().into()),
+            ),
+        ];
+        for (flag, key, v) in flags {
+            if let Some(v) = v {
+                st.set(key, &v).map_err(|e| format!("--{flag}: {e}"))?;
+            }
+        }
+        Task::new(
+            &self.file_share_source,
+            &self.target_site_url,
+            &self.target_list,
+            &self.target_list_relative_path,
+            st,
+        )
+        .map_err(|e| e.to_string())
+    }
+}
+
 async fn migrate(a: MigrateArgs) -> ExitCode {
     let custom_storage = match a.azure_storage_connection_string.as_deref() {
         None => None,
@@ -209,101 +293,66 @@ async fn migrate(a: MigrateArgs) -> ExitCode {
             Err(e) => return usage_error(&e.to_string()),
         },
     };
-    let local = a.target_site_url.eq_ignore_ascii_case("local");
+    let task = match a.task() {
+        Ok(t) => t,
+        Err(m) => return usage_error(&m),
+    };
     // Default: one session per source and target, so running the same command again is the
     // task's next round: spmt/<source folder name>-<id>.
     let working = a.working_folder.clone().unwrap_or_else(|| {
-        let name = std::path::absolute(&a.file_share_source)
-            .ok()
-            .and_then(|p| p.file_name().map(|s| s.to_string_lossy().into_owned()))
+        let name = task
+            .source
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "session".into());
-        let id = task::task_id(
-            &a.file_share_source,
-            &a.target_site_url,
-            &a.target_list,
-            &a.target_list_relative_path,
-        );
-        engine::default_working_folder(&format!("{name}-{}", &id.simple().to_string()[..8]))
+        engine::default_working_folder(&format!("{name}-{}", &task.id().simple().to_string()[..8]))
     });
     if a.working_folder.is_none() && !a.json {
         eprintln!("working folder: {}", working.display());
     }
     spmt::logging::init(Some(&working.join("spmt.log")));
-    if !local && a.access_token.is_none() && !a.dry_run {
+    if !task.is_local() && a.access_token.is_none() && !a.dry_run {
         return usage_error("no access token: pass --access-token or set SPMT_ACCESS_TOKEN (or use --target-site-url local)");
     }
-    let mut opts = MigrateOptions::new(
-        a.file_share_source.clone(),
-        a.target_site_url.clone(),
-        a.target_list.clone(),
-        working,
-    );
-    opts.access_token = a.access_token.clone();
-    opts.target_list_relative_path = a.target_list_relative_path.clone();
-    opts.scan_only = a.scan_only;
-    opts.check_content = a.check_content;
-    opts.propagate_deletes = a.propagate_deletes;
-    opts.dry_run = a.dry_run;
-    opts.new_session = a.new_session;
-    opts.custom_storage = custom_storage;
-    opts.scan.replace_invalid_char = a.replace_invalid_char;
-    if let Some(c) = a.replace_invalid_char {
-        if spmt::scan::check_name(&c.to_string(), None).is_err() {
-            return usage_error(&format!("--replace-invalid-char '{c}' is itself not allowed in SharePoint names; pick e.g. '_'"));
-        }
-    }
-    opts.scan.include_hidden = a.include_hidden_files;
-    opts.scan.follow_symlinks = a.follow_symlinks;
-    if let Some(e) = &a.skip_files_with_extension {
-        opts.scan.skip_extensions = e
-            .split([':', ',', ';'])
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect();
-    }
-    for (v, flag, slot) in [
-        (
-            &a.migrate_files_modified_after,
-            "--migrate-files-modified-after",
-            &mut opts.scan.modified_after,
-        ),
-        (
-            &a.migrate_files_created_after,
-            "--migrate-files-created-after",
-            &mut opts.scan.created_after,
-        ),
-    ] {
-        if let Some(s) = v {
-            match task::parse_date(s, flag) {
-                Ok(t) => *slot = Some(t),
-                Err(m) => return usage_error(&m),
-            }
-        }
-    }
-    if local {
-        opts.target_name = task::LOCAL.into();
-        opts.local_target_root =
-            Some(std::path::absolute(&a.local_target_root).unwrap_or(a.local_target_root.clone()));
-    }
-    let working = opts.working_folder.clone();
-    match run_task(opts).await {
-        Ok((s, library)) => {
-            print_summary(&s, library.as_deref(), a.json);
+    let cx = RunContext {
+        working_folder: working.clone(),
+        access_token: a.access_token.clone(),
+        dry_run: a.dry_run,
+        new_session: a.new_session,
+        custom_storage,
+        item_observer: None,
+    };
+    let mut runner = Runner::new();
+    let result = run_task(&mut runner, &task, cx).await;
+    runner.shutdown(shutdown_wait()).await;
+    match result {
+        Ok(s) => {
+            print_summary(&s, runner::local_library_folder(&task).as_deref(), a.json);
             if let Some(code) = interrupted(&working) {
                 return code;
             }
             ExitCode::from(s.exit_code() as u8)
         }
-        Err((code, message)) => {
+        Err(e) => {
             if a.json {
                 println!(
                     "{}",
-                    serde_json::json!({ "status": "Failed", "error": message })
+                    serde_json::json!({ "status": "Failed", "error": e.message })
                 );
             }
-            eprintln!("error: {}", terminal_safe(&message));
-            interrupted(&working).unwrap_or(ExitCode::from(code))
+            eprintln!("error: {}", terminal_safe(&e.message));
+            interrupted(&working).unwrap_or(ExitCode::from(e.exit_code))
         }
+    }
+}
+
+/// How long the local target may finish the jobs it is importing when the run is over: long
+/// after a normal end, briefly after a signal (`spmt resume` settles the rest).
+fn shutdown_wait() -> Duration {
+    if SIGNALLED.load(Ordering::SeqCst) != 0 {
+        Duration::from_secs(2)
+    } else {
+        Duration::from_secs(60)
     }
 }
 
@@ -384,46 +433,12 @@ fn interrupted(working: &Path) -> Option<ExitCode> {
     })
 }
 
-/// Runs one round of a task, starting the embedded local target first when the task's
-/// target is `local`. Returns the summary and, for `local`, the library's folder; or the
-/// exit code and the (redacted) error.
-async fn run_task(mut opts: MigrateOptions) -> Result<(Summary, Option<PathBuf>), (u8, String)> {
-    let mut handle = None;
-    let mut library = None;
-    if let Some(root) = opts.local_target_root.clone() {
-        // The embedded local target runs in this process, on loopback, with a one-off token.
-        let token = uuid::Uuid::new_v4().simple().to_string();
-        let cfg = EmulatorConfig::embedded(root.clone(), token.clone());
-        let h = emulator::start(cfg).await.map_err(|e| {
-            (
-                2,
-                format!("cannot start the local target in {}: {e}", root.display()),
-            )
-        })?;
-        // Loopback timings (quick polling) come with a loopback site URL.
-        let loopback = MigrateOptions::new(
-            opts.source.clone(),
-            h.site_url("local"),
-            opts.target_list.clone(),
-            opts.working_folder.clone(),
-        );
-        opts.site_url = loopback.site_url;
-        opts.poll_interval = loopback.poll_interval;
-        opts.progress_fallback_after = loopback.progress_fallback_after;
-        opts.status_check_every = loopback.status_check_every;
-        opts.job_timeout = loopback.job_timeout;
-        opts.access_token = Some(token);
-        let mut p = root.join("sites").join("local").join(&opts.target_list);
-        for seg in opts
-            .target_list_relative_path
-            .split(['/', '\\'])
-            .filter(|s| !s.is_empty())
-        {
-            p = p.join(seg);
-        }
-        library = Some(p);
-        handle = Some(h);
-    }
+/// Runs one round of a task with the progress display and signal handling around it.
+async fn run_task(
+    runner: &mut Runner,
+    task: &Task,
+    cx: RunContext,
+) -> Result<Summary, runner::RunError> {
     let counters = Arc::new(Counters::default());
     if SIGNALLED.load(Ordering::SeqCst) != 0 {
         // A signal during an earlier task of `spmt resume`: the others do not start.
@@ -431,21 +446,12 @@ async fn run_task(mut opts: MigrateOptions) -> Result<(Summary, Option<PathBuf>)
     }
     let progress = tokio::spawn(show_progress(counters.clone()));
     let signals = tokio::spawn(watch_signals(counters.clone(), Signals::catch()));
-    let result = engine::migrate(opts, counters.clone()).await;
+    let result = runner.run(task, cx, counters.clone()).await;
     counters.done.store(true, Ordering::Relaxed);
     let _ = progress.await;
-    if let Some(h) = handle {
-        h.shutdown().await;
-    }
     // Until here a signal stops the run; after, the default action (the run is recorded).
     signals.abort();
-    match result {
-        Ok(s) => Ok((s, library)),
-        Err(e) => Err((
-            if e.is_configuration() { 2 } else { 1 },
-            spmt::secrets::redact(&e.to_string()),
-        )),
-    }
+    result
 }
 
 async fn resume(a: ResumeArgs) -> ExitCode {
@@ -465,55 +471,48 @@ async fn resume(a: ResumeArgs) -> ExitCode {
     }
     let mut worst = 0u8;
     let mut summaries = Vec::new();
+    let mut runner = Runner::new();
     for t in tasks {
-        let settings: task::TaskSettings = serde_json::from_str(&t.settings).unwrap_or_default();
-        let mut opts = MigrateOptions::new(
-            PathBuf::from(&t.source),
-            t.site_url.clone(),
-            t.target_list.clone(),
-            a.working_folder.clone(),
-        );
-        opts.target_list_relative_path = t.rel_path.clone();
-        if let Err(m) = settings.apply(&mut opts) {
-            return usage_error(&format!("task {}: {m}", t.id));
-        }
-        if t.site_url == task::LOCAL {
-            opts.target_name = task::LOCAL.into();
-            opts.local_target_root = settings.local_target_root.clone();
-            if opts.local_target_root.is_none() {
-                return usage_error(&format!("task {}: the local target's folder was not recorded; run spmt migrate again with --local-target-root", t.id));
-            }
-        } else if a.access_token.is_none() {
+        let task = match Task::recorded(
+            &t.source,
+            &t.site_url,
+            &t.target_list,
+            &t.rel_path,
+            &t.settings,
+        ) {
+            Ok(task) => task,
+            Err(e) => return usage_error(&format!("task {}: {e}", t.id)),
+        };
+        if !task.is_local() && a.access_token.is_none() {
             return usage_error("no access token: pass --access-token or set SPMT_ACCESS_TOKEN");
-        } else {
-            opts.access_token = a.access_token.clone();
         }
         if !a.json {
-            eprintln!(
-                "task {}: {} → {}",
-                t.id,
-                t.source,
-                spmt::status::target_uri(&t)
-            );
+            eprintln!("task {}: {} → {}", t.id, t.source, task.target_uri());
         }
-        match run_task(opts).await {
-            Ok((s, library)) => {
+        let cx = RunContext {
+            working_folder: a.working_folder.clone(),
+            access_token: a.access_token.clone(),
+            ..RunContext::default()
+        };
+        match run_task(&mut runner, &task, cx).await {
+            Ok(s) => {
                 worst = worst.max(s.exit_code() as u8);
                 if a.json {
                     summaries.push(serde_json::to_value(&s).unwrap_or_default());
                 } else {
-                    print_summary(&s, library.as_deref(), false);
+                    print_summary(&s, runner::local_library_folder(&task).as_deref(), false);
                 }
             }
-            Err((code, message)) => {
-                worst = worst.max(code);
-                eprintln!("error: task {}: {}", t.id, terminal_safe(&message));
+            Err(e) => {
+                worst = worst.max(e.exit_code);
+                eprintln!("error: task {}: {}", t.id, terminal_safe(&e.message));
                 summaries.push(
-                    serde_json::json!({"task_id": t.id, "status": "Failed", "error": message}),
+                    serde_json::json!({"task_id": t.id, "status": "Failed", "error": e.message}),
                 );
             }
         }
     }
+    runner.shutdown(shutdown_wait()).await;
     if a.json {
         println!(
             "{}",

@@ -12,16 +12,16 @@ pub mod monitor;
 pub mod packager;
 pub mod recorder;
 pub mod resume;
-pub mod task;
 pub mod upload;
 
 use crate::azure::QueueClient;
 use crate::http::Http;
 use crate::package::{ids, PkgItem, Target};
 use crate::report;
-use crate::scan::{self, ItemKind, ScanOptions};
+use crate::scan::{self, ItemKind};
 use crate::spo::{SpoClient, SpoError};
 use crate::store::{ItemRow, Outcome, OutcomeCounts, RunFigures, Store, StoreError};
+use crate::task::Task;
 use recorder::{Candidate, Rec, Recorder, Scanned};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -34,14 +34,12 @@ const SCAN_BATCH: usize = 256;
 
 #[derive(Debug, Clone)]
 pub struct MigrateOptions {
-    pub source: PathBuf,
+    /// What to migrate, where to, and how: the one task model every front end builds.
+    pub task: Task,
+    /// Where requests go: the task's site URL, or the embedded local target's loopback URL.
     pub site_url: String,
     pub access_token: Option<String>,
-    pub target_list: String,
-    pub target_list_relative_path: String,
     pub working_folder: PathBuf,
-    pub scan: ScanOptions,
-    pub scan_only: bool,
     pub max_package_items: usize,
     pub max_package_bytes: u64,
     /// Plaintext bytes per Put Block; files up to this size go in one Put Blob.
@@ -55,15 +53,6 @@ pub struct MigrateOptions {
     pub progress_fallback_after: Duration,
     pub status_check_every: Duration,
     pub job_timeout: Duration,
-    /// The target as the user named it (`local`, or the site URL): the task's identity and
-    /// what reports show, where `site_url` may be an ephemeral loopback address.
-    pub target_name: String,
-    /// Data folder of the embedded local target, remembered so `spmt resume` can restart it.
-    pub local_target_root: Option<PathBuf>,
-    /// Later rounds compare a content hash too, not only size and modification time.
-    pub check_content: bool,
-    /// Remove from the target what earlier rounds migrated and the source no longer has.
-    pub propagate_deletes: bool,
     /// Work out what this round would send and delete, change nothing, send nothing.
     pub dry_run: bool,
     /// Set the working folder's state aside (kept as `spmt.db.set-aside-<time>`) and start a
@@ -101,12 +90,15 @@ impl std::fmt::Debug for ItemObserver {
 }
 
 impl MigrateOptions {
-    pub fn new(
-        source: PathBuf,
-        site_url: String,
-        target_list: String,
-        working_folder: PathBuf,
-    ) -> Self {
+    /// Options to run `task` with the working folder's state; requests go to the task's
+    /// site (a host running the local target points `site_url` at it, see [`Self::at`]).
+    pub fn new(task: Task, working_folder: PathBuf) -> Self {
+        let site_url = task.target.clone();
+        Self::at(task, site_url, working_folder)
+    }
+
+    /// Options whose requests go to `site_url`; a loopback URL gets quick polling.
+    pub fn at(task: Task, site_url: String, working_folder: PathBuf) -> Self {
         let loopback = url::Url::parse(&site_url)
             .ok()
             .and_then(|u| {
@@ -115,21 +107,13 @@ impl MigrateOptions {
             })
             .unwrap_or(false);
         MigrateOptions {
-            source,
-            target_name: site_url.clone(),
-            local_target_root: None,
-            check_content: false,
-            propagate_deletes: false,
+            task,
             dry_run: false,
             new_session: false,
             report_every: Duration::from_secs(5),
             site_url,
             access_token: None,
-            target_list,
-            target_list_relative_path: String::new(),
             working_folder,
-            scan: ScanOptions::default(),
-            scan_only: false,
             max_package_items: 250,
             max_package_bytes: 250 * 1024 * 1024,
             block_size: 8 * 1024 * 1024,
@@ -270,7 +254,7 @@ impl Shared {
                     .strip_prefix(&self.prefix)
                     .unwrap_or(&it.lib_rel)
                     .trim_start_matches('/');
-                self.opts.source.join(rel)
+                self.opts.task.source.join(rel)
             })
     }
 }
@@ -367,7 +351,6 @@ pub async fn migrate(
     let mut opts = opts;
     // Absolute paths: the task's identity and its reports must not depend on the directory
     // the run was started from.
-    opts.source = std::path::absolute(&opts.source).unwrap_or(opts.source);
     opts.working_folder = std::path::absolute(&opts.working_folder).unwrap_or(opts.working_folder);
     std::fs::create_dir_all(&opts.working_folder).map_err(|e| StoreError::Folder {
         path: opts.working_folder.display().to_string(),
@@ -388,23 +371,17 @@ pub async fn migrate(
     } else {
         Store::open(&opts.working_folder)?
     };
-    let source = opts.source.display().to_string();
-    let task_id = task::task_id(
-        &opts.source,
-        &opts.target_name,
-        &opts.target_list,
-        &opts.target_list_relative_path,
-    )
-    .to_string();
-    let settings = task::TaskSettings::from_options(&opts, opts.local_target_root.as_deref());
+    let task = &opts.task;
+    let source = task.source.display().to_string();
+    let task_id = task.id().to_string();
     store.session_id()?;
     store.ensure_task(
         &task_id,
         &source,
-        &opts.target_name,
-        &opts.target_list,
-        &opts.target_list_relative_path,
-        &serde_json::to_string(&settings).unwrap_or_default(),
+        &task.target,
+        &task.target_list,
+        &task.target_list_relative_path,
+        &serde_json::to_string(&task.settings).unwrap_or_default(),
     )?;
     // A dry run works on a copy of the state, which it throws away.
     let mut scratch = None;
@@ -421,7 +398,7 @@ pub async fn migrate(
     let (run, round) = store.begin_run(
         &task_id,
         &source,
-        &format!("{}|{}", opts.target_name, opts.target_list),
+        &format!("{}|{}", opts.task.target, opts.task.target_list),
     )?;
     let folder = opts.working_folder.clone();
     let dry_run = opts.dry_run;
@@ -469,27 +446,27 @@ async fn run_round(
     let started = Instant::now();
     let http = Http::new().map_err(SpoError::from)?;
     let spo = SpoClient::new(http.clone(), &opts.site_url, opts.access_token.clone())?;
-    let prefix = clean_relative_path(&opts.target_list_relative_path)?;
+    let prefix = clean_relative_path(&opts.task.target_list_relative_path)?;
     // Fail fast on a missing source, before touching the target.
-    let meta = std::fs::metadata(&opts.source).map_err(|e| scan::ScanError::Root {
-        path: opts.source.display().to_string(),
+    let meta = std::fs::metadata(&opts.task.source).map_err(|e| scan::ScanError::Root {
+        path: opts.task.source.display().to_string(),
         source: e,
     })?;
     if !meta.is_dir() {
         return Err(scan::ScanError::NotADirectory {
-            path: opts.source.display().to_string(),
+            path: opts.task.source.display().to_string(),
         }
         .into());
     }
     let web = spo.web().await?;
-    let list = spo.list_by_title(&opts.target_list).await?;
+    let list = spo.list_by_title(&opts.task.target_list).await?;
     let target = build_target(&opts.site_url, &web, &list);
     tracing::info!(web = %web.server_relative_url, list = %list.title, round, "target resolved");
 
     // New list-item ids go above the highest one the target already uses.
-    let max_id = spo.max_item_id(&opts.target_list).await?;
+    let max_id = spo.max_item_id(&opts.task.target_list).await?;
     store.reserve_int_ids_above(&target.list_id.to_string(), max_id)?;
-    let scan_only = opts.scan_only || opts.dry_run;
+    let scan_only = opts.task.settings.scan_only || opts.dry_run;
     if !scan_only {
         let (settled, again) = resume::settle(&store, run, &spo, &target, &opts).await?;
         if settled + again > 0 {
@@ -553,7 +530,7 @@ async fn run_round(
     let (scan_tx, scan_rx) = std::sync::mpsc::sync_channel::<Rec>(16);
     let (recycle_tx, recycle_rx) = std::sync::mpsc::channel::<Vec<Scanned>>();
     let (cand_tx, mut cand_rx) = mpsc::channel::<Vec<Candidate>>(16);
-    let mut scan_opts = opts.scan.clone();
+    let mut scan_opts = opts.task.settings.scan_options();
     scan_opts.target_prefix = target
         .server_relative(&prefix)
         .trim_start_matches('/')
@@ -577,7 +554,7 @@ async fn run_round(
     let recorder = Recorder {
         store,
         run,
-        check_content: opts.check_content,
+        check_content: opts.task.settings.check_content,
         target: target.clone(),
         counters: counters.clone(),
         packaging: !scan_only,
@@ -590,7 +567,7 @@ async fn run_round(
         .map_err(|e| EngineError::Internal(e.to_string()))?;
 
     // Scan thread: the source is read by one thread, items flow to the recorder.
-    let source = opts.source.clone();
+    let source = opts.task.source.clone();
     let sources = shared.clone();
     let scan_counters = counters.clone();
     let scan_thread = std::thread::Builder::new()
@@ -804,11 +781,11 @@ async fn run_round(
     }
 
     let mut deletes = DeleteOutcome::default();
-    if opts.propagate_deletes || opts.dry_run {
+    if opts.task.settings.propagate_deletes || opts.dry_run {
         let vanished = deletes::vanished(&store, &task_id, run, &target.server_relative(&prefix))?;
         if opts.dry_run {
             deletes.planned = vanished.iter().map(|v| v.rel_path.clone()).collect();
-        } else if !opts.scan_only && !counters.cancelled() {
+        } else if !opts.task.settings.scan_only && !counters.cancelled() {
             deletes = deletes::apply(&store, run, &spo_for_deletes, vanished).await?;
         }
     }
@@ -861,9 +838,9 @@ async fn run_round(
         status: status.into(),
         task_id,
         round,
-        source: opts.source.display().to_string(),
-        target_site_url: opts.target_name.clone(),
-        target_list: opts.target_list.clone(),
+        source: opts.task.source.display().to_string(),
+        target_site_url: opts.task.target.clone(),
+        target_list: opts.task.target_list.clone(),
         problems: store.problems(run, 200, !scan_only)?,
         items,
         scanned_items: counters.scanned_items.load(Ordering::Relaxed),

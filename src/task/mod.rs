@@ -1,0 +1,372 @@
+//! The one task model: what to migrate, where to, and how. Every front end (CLI flags, the
+//! C ABI's settings and task JSON, SPMT's JSON bulk file, Add-SPMTTask, `spmt resume` reading
+//! a task record) builds a [`Task`] and nothing else; the engine runs a `Task`.
+//!
+//! Depends on nothing above it: `engine` and `session` use it, never the reverse.
+
+pub mod settings;
+
+pub use settings::{parse_date, SettingError, TaskSettings, Unsupported};
+
+use serde_json::{Map, Value};
+use std::path::{Path, PathBuf};
+
+/// The user-facing target of a task: `local` for the embedded local target, else the site URL.
+pub const LOCAL: &str = "local";
+
+/// One file-share task.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Task {
+    /// The source folder, absolute.
+    pub source: PathBuf,
+    /// `local`, or the site URL.
+    pub target: String,
+    pub target_list: String,
+    /// Where the items land in the library (`/`-separated, no leading or trailing `/`): the
+    /// given TargetListRelativePath plus, unless MigrateWithoutRootFolder, the source folder's
+    /// name (SPMT migrates the folder itself). Resolved once, when the task is made.
+    pub target_list_relative_path: String,
+    pub settings: TaskSettings,
+}
+
+/// A task that cannot be made: which field, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TaskError {
+    #[error("{0}")]
+    Setting(#[from] SettingError),
+    #[error("task: {0}")]
+    Invalid(String),
+    #[error("task: {0}")]
+    InvalidJson(String),
+}
+
+impl Task {
+    /// A task from its parts, as a front end names them.
+    pub fn new(
+        source: &Path,
+        target: &str,
+        target_list: &str,
+        target_list_relative_path: &str,
+        settings: TaskSettings,
+    ) -> Result<Task, TaskError> {
+        let raw = source.to_string_lossy();
+        let lower = raw.trim().to_ascii_lowercase();
+        if lower.starts_with("http://") || lower.starts_with("https://") {
+            return Err(SettingError::Unsupported(Unsupported {
+                key: "SourcePath".into(),
+                feature: "migration from SharePoint Server sources".into(),
+                hint: format!(
+                    "'{raw}' is a SharePoint site; spmt migrates file shares for now: give a folder."
+                ),
+            })
+            .into());
+        }
+        let source = std::path::absolute(source).unwrap_or_else(|_| source.to_path_buf());
+        let target = if target.trim().eq_ignore_ascii_case(LOCAL) {
+            LOCAL.to_string()
+        } else {
+            target.trim().to_string()
+        };
+        let base = target_list_relative_path
+            .replace('\\', "/")
+            .trim_matches('/')
+            .to_string();
+        let rel = match source.file_name().map(|n| n.to_string_lossy()) {
+            Some(name) if !settings.migrate_without_root_folder => {
+                if base.is_empty() {
+                    name.into_owned()
+                } else {
+                    format!("{base}/{name}")
+                }
+            }
+            _ => base,
+        };
+        let t = Task {
+            source,
+            target,
+            target_list: target_list.trim().to_string(),
+            target_list_relative_path: rel,
+            settings,
+        };
+        t.validate()?;
+        Ok(t)
+    }
+
+    fn validate(&self) -> Result<(), TaskError> {
+        if self.source.as_os_str().is_empty() {
+            return Err(TaskError::Invalid(
+                "SourcePath is missing (the file-share folder)".into(),
+            ));
+        }
+        if self.target.is_empty() {
+            return Err(TaskError::Invalid(
+                "TargetPath is missing (a site URL, or 'local' for the embedded local target)"
+                    .into(),
+            ));
+        }
+        if !self.is_local() {
+            match url::Url::parse(&self.target) {
+                Ok(u) if u.scheme() == "https" || u.scheme() == "http" => {}
+                Ok(_) => {
+                    return Err(TaskError::Invalid(format!(
+                        "TargetPath '{}' must be an http(s) site URL or 'local'",
+                        self.target
+                    )))
+                }
+                Err(e) => {
+                    return Err(TaskError::Invalid(format!(
+                        "TargetPath '{}' is not a URL ({e}); use a site URL or 'local'",
+                        self.target
+                    )))
+                }
+            }
+        }
+        if self.target_list.is_empty() {
+            return Err(TaskError::Invalid(
+                "TargetList is missing (the document library's title, e.g. Documents)".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn is_local(&self) -> bool {
+        self.target == LOCAL
+    }
+
+    /// Stable for the same source folder, target, library and folder, so running the same
+    /// migration again is its next round (SPMT: "Duplicate tasks aren't allowed").
+    pub fn id(&self) -> uuid::Uuid {
+        task_id(
+            &self.source,
+            &self.target,
+            &self.target_list,
+            &self.target_list_relative_path,
+        )
+    }
+
+    /// SPMT's JSON task: `{SourcePath, TargetPath, TargetList, TargetListRelativePath,
+    /// Settings}`, Add-SPMTTask's FileShare names (`FileShareSource`, `TargetSiteUrl`), or a
+    /// `{"Tasks": [one task]}` file. `defaults` are the session's settings; the task's own
+    /// `Settings` go over them. Deprecation notes are added to `notes`.
+    pub fn from_spmt_json(
+        json: &str,
+        defaults: &TaskSettings,
+        notes: &mut Vec<String>,
+    ) -> Result<Task, TaskError> {
+        let mut m = match serde_json::from_str::<Value>(json) {
+            Ok(Value::Object(m)) => m,
+            Ok(_) => return Err(TaskError::InvalidJson("must be a JSON object".into())),
+            Err(e) => return Err(TaskError::InvalidJson(e.to_string())),
+        };
+        if let Some((_, tasks)) = m.iter().find(|(k, _)| k.eq_ignore_ascii_case("tasks")) {
+            m = match tasks {
+                Value::Array(a) if a.len() == 1 => match &a[0] {
+                    Value::Object(t) => t.clone(),
+                    _ => return Err(TaskError::Invalid("Tasks[0] must be an object".into())),
+                },
+                _ => {
+                    return Err(TaskError::Invalid(
+                        "a Tasks list must hold exactly one task; add tasks one at a time".into(),
+                    ))
+                }
+            };
+        }
+        Task::from_fields(&m, defaults, notes)
+    }
+
+    /// The fields of one SPMT task (JSON object, or a bulk CSV row as an object).
+    pub fn from_fields(
+        m: &Map<String, Value>,
+        defaults: &TaskSettings,
+        notes: &mut Vec<String>,
+    ) -> Result<Task, TaskError> {
+        let mut settings = defaults.clone();
+        let (mut source, mut target, mut list, mut rel) = (None, None, None, String::new());
+        let text = |k: &str, v: &Value| -> Result<String, TaskError> {
+            v.as_str()
+                .map(str::to_string)
+                .ok_or_else(|| TaskError::Invalid(format!("{k}: expected a string, got {v}")))
+        };
+        for (key, v) in m {
+            if v.is_null() {
+                continue;
+            }
+            match key.to_ascii_lowercase().as_str() {
+                "sourcepath" | "filesharesource" => source = Some(text(key, v)?),
+                "targetpath" | "targetsiteurl" => target = Some(text(key, v)?),
+                "targetlist" => list = Some(text(key, v)?),
+                "targetlistrelativepath" => rel = text(key, v)?,
+                "items" | "sharepointsourcesiteurl" | "sourcelist" | "sourcelistrelativepath"
+                | "migrateall" => {
+                    return Err(SettingError::Unsupported(Unsupported {
+                        key: key.clone(),
+                        feature: "migration from SharePoint Server sources".into(),
+                        hint: "spmt migrates file shares for now: give a folder as SourcePath."
+                            .into(),
+                    })
+                    .into())
+                }
+                "settings" => {
+                    let Value::Object(s) = v else {
+                        return Err(TaskError::Invalid("Settings must be an object".into()));
+                    };
+                    settings.set_all(s, notes)?;
+                }
+                // MigrationType and the like may sit at the task's top level too.
+                _ if settings::is_known(key) => {
+                    if let Some(n) = settings.set(key, v)? {
+                        notes.push(n.to_string());
+                    }
+                }
+                _ => {
+                    return Err(TaskError::Invalid(format!(
+                        "unknown field '{key}' (SPMT JSON: SourcePath, TargetPath, TargetList, TargetListRelativePath, Settings)"
+                    )))
+                }
+            }
+        }
+        Task::new(
+            Path::new(&source.unwrap_or_default()),
+            &target.unwrap_or_default(),
+            &list.unwrap_or_default(),
+            &rel,
+            settings,
+        )
+    }
+
+    /// A task as its record keeps it (`spmt resume`): nothing is resolved again.
+    pub fn recorded(
+        source: &str,
+        target: &str,
+        target_list: &str,
+        target_list_relative_path: &str,
+        settings_json: &str,
+    ) -> Result<Task, TaskError> {
+        let settings: TaskSettings = serde_json::from_str(settings_json)
+            .map_err(|e| TaskError::Invalid(format!("its recorded settings: {e}")))?;
+        Ok(Task {
+            source: PathBuf::from(source),
+            target: target.to_string(),
+            target_list: target_list.to_string(),
+            target_list_relative_path: target_list_relative_path.to_string(),
+            settings,
+        })
+    }
+
+    /// Where the task's items are, as a URL-like string: the site, library and folder.
+    pub fn target_uri(&self) -> String {
+        target_uri(
+            &self.target,
+            &self.target_list,
+            &self.target_list_relative_path,
+        )
+    }
+}
+
+/// The target as a URL-like string: the site and library, and the folder if any.
+pub fn target_uri(site: &str, list: &str, rel_path: &str) -> String {
+    let mut s = format!("{}/{}", site.trim_end_matches('/'), list);
+    if !rel_path.trim_matches('/').is_empty() {
+        s.push('/');
+        s.push_str(rel_path.trim_matches('/'));
+    }
+    s
+}
+
+/// The task's id from its identity (see [`Task::id`]).
+pub fn task_id(source: &Path, target: &str, list: &str, rel_path: &str) -> uuid::Uuid {
+    let source = std::fs::canonicalize(source).unwrap_or_else(|_| source.to_path_buf());
+    let key = format!(
+        "spmt:task:{}\n{}\n{}\n{}",
+        source.display(),
+        target.trim_end_matches('/').to_lowercase(),
+        list.to_lowercase(),
+        rel_path.trim_matches(['/', '\\']).to_lowercase()
+    );
+    uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, key.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_ids_are_stable_and_distinct() {
+        let a = task_id(Path::new("/nonexistent/a"), "local", "Documents", "");
+        assert_eq!(
+            a,
+            task_id(Path::new("/nonexistent/a"), "LOCAL", "documents", "/")
+        );
+        assert_ne!(
+            a,
+            task_id(Path::new("/nonexistent/a"), "local", "Documents", "sub")
+        );
+    }
+
+    #[test]
+    fn tasks_read_spmt_json_and_refuse_sharepoint_sources() {
+        let d = TaskSettings::default();
+        let mut notes = Vec::new();
+        let t = Task::from_spmt_json(
+            r#"{"Tasks":[{"SourcePath":"/srv/dept1","TargetPath":"https://contoso.sharepoint.com/sites/a","TargetList":"Documents","TargetListRelativePath":"x/","Settings":{"MigrateHiddenItems":false,"SkipFilesWithExtensions":"txt:mp3","EnableIncremental":true}}]}"#,
+            &d,
+            &mut notes,
+        )
+        .unwrap();
+        assert_eq!(t.target_list_relative_path, "x/dept1");
+        assert!(!t.settings.include_hidden_files);
+        assert_eq!(t.settings.skip_files_with_extension, ["txt", "mp3"]);
+        let e = Task::from_spmt_json(
+            r#"{"SourcePath":"http://onprem/sites/test","TargetPath":"local","TargetList":"D"}"#,
+            &d,
+            &mut notes,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(e, TaskError::Setting(SettingError::Unsupported(_))),
+            "{e}"
+        );
+        let e = Task::from_spmt_json(
+            r#"{"SourcePath":"/s","TargetPath":"local","TargetList":"D","Items":{}}"#,
+            &d,
+            &mut notes,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(e, TaskError::Setting(SettingError::Unsupported(_))),
+            "{e}"
+        );
+        for (json, what) in [
+            (r#"{"TargetPath":"local","TargetList":"D"}"#, "SourcePath"),
+            (r#"{"SourcePath":"/s","TargetList":"D"}"#, "TargetPath"),
+            (
+                r#"{"SourcePath":"/s","TargetPath":"ftp://x","TargetList":"D"}"#,
+                "http(s)",
+            ),
+            (r#"{"SourcePath":"/s","TargetPath":"local"}"#, "TargetList"),
+            (
+                r#"{"SourcePath":"/s","TargetPath":"local","TargetList":"D","Bogus":1}"#,
+                "Bogus",
+            ),
+        ] {
+            let e = Task::from_spmt_json(json, &d, &mut notes)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(what), "{json}: {e}");
+        }
+    }
+
+    #[test]
+    fn the_root_folder_is_kept_unless_migrate_without_root_folder() {
+        let mut s = TaskSettings::default();
+        let t = Task::new(Path::new("/srv/dept1"), "Local", "D", "\\a\\b\\", s.clone()).unwrap();
+        assert_eq!(
+            (t.target.as_str(), t.target_list_relative_path.as_str()),
+            ("local", "a/b/dept1")
+        );
+        s.migrate_without_root_folder = true;
+        let t = Task::new(Path::new("/srv/dept1"), "local", "D", "a/b", s).unwrap();
+        assert_eq!(t.target_list_relative_path, "a/b");
+        assert_eq!(t.target_uri(), "local/D/a/b");
+    }
+}
