@@ -45,7 +45,7 @@
 /**
  * The ABI version; the .NET shim refuses a library whose version differs from its own.
  */
-#define SPMT_ABI_VERSION 1
+#define SPMT_ABI_VERSION 2
 
 /**
  * Status of every fallible call. Values are fixed and never reused.
@@ -366,6 +366,13 @@ void spmt_string_free(char *s);
  * The error's message (UTF-8), valid until spmt_error_free; NULL for a NULL error.
  */
 const char *spmt_error_message(const struct spmt_error_t *e);
+
+/**
+ * The facts behind the error as a JSON object (UTF-8), valid until spmt_error_free; NULL when
+ * there are none. For SPMT_STATUS_NOT_SUPPORTED: `{"Key", "Feature", "Hint"}` (the setting as
+ * given, the missing feature, what to do instead), so a host shows it without a table of its own.
+ */
+const char *spmt_error_detail(const struct spmt_error_t *e);
 
 /**
  * The error's status; SPMT_STATUS_NULL_ARGUMENT for a NULL error.

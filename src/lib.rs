@@ -14,6 +14,7 @@ pub mod ffi;
 pub mod http;
 pub mod logging;
 pub mod package;
+pub mod progress;
 pub mod report;
 pub mod runner;
 pub mod scan;

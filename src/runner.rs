@@ -62,8 +62,11 @@ pub struct Runner {
     /// Set by a session that stops: the local target gives up the jobs it is importing.
     abandon_jobs: Arc<AtomicBool>,
     /// Told where each local target started (a session shows it as an event).
-    on_local_start: Option<Box<dyn Fn(&str, &Path) + Send + Sync>>,
+    on_local_start: Option<Box<LocalStartHook>>,
 }
+
+/// Called with the target's URL and its data folder when a local target starts.
+type LocalStartHook = dyn Fn(&str, &Path) + Send + Sync;
 
 impl Runner {
     pub fn new() -> Self {

@@ -9,6 +9,7 @@
 
 use crate::engine::{self, Counters, ItemObserver, Summary};
 use crate::runner::{RunContext, Runner};
+use crate::status::Run;
 use crate::store::Outcome;
 use crate::task::{SettingError, Task, TaskError, TaskSettings, Unsupported};
 use serde_json::Value;
@@ -734,7 +735,7 @@ impl Session {
                 (t.state, &t.counters, v.as_object_mut())
             {
                 let p = Progress::read(c);
-                let pct = p.percent().max(ts.migrating_progress_percentage as u64);
+                let pct = c.percent().max(ts.migrating_progress_percentage as u64);
                 obj.insert("MigratingProgressPercentage".into(), pct.into());
                 obj.insert(
                     "Live".into(),
@@ -752,26 +753,22 @@ impl Session {
             }
             tasks.push(v);
         }
-        let state = |v: &Value| {
-            v.get("Status")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string()
+        let states: Vec<String> = tasks
+            .iter()
+            .map(|v| {
+                v.get("Status")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string()
+            })
+            .collect();
+        let states: Vec<&str> = states.iter().map(String::as_str).collect();
+        let run = match inner.run {
+            RunState::NotStarted => Run::NotStarted,
+            RunState::Running => Run::Running,
+            RunState::Finished => Run::Finished,
         };
-        let states: Vec<String> = tasks.iter().map(state).collect();
-        let any = |w: &str| states.iter().any(|s| s == w);
-        let (status, result) = match inner.run {
-            RunState::NotStarted => ("NotStarted", None),
-            RunState::Running => ("Running", None),
-            RunState::Finished if any("FAILED") => ("Finished", Some("Failed")),
-            RunState::Finished if any("STOPPED") || any("INTERRUPTED") || any("INITED") => {
-                ("Finished", Some("Interrupted"))
-            }
-            RunState::Finished if any("COMPLETED_WITH_ERRORS") => {
-                ("Finished", Some("FinishedWithErrors"))
-            }
-            RunState::Finished => ("Finished", Some("Succeeded")),
-        };
+        let (status, result) = crate::status::roll_up(&states, Some(run));
         Ok(serde_json::json!({
             "Id": persisted.as_ref().map(|p| p.id.clone()),
             "Status": status,
@@ -779,6 +776,8 @@ impl Session {
             "WorkingFolder": wf.display().to_string(),
             "ReportFolderPath": crate::report::folder(&wf).display().to_string(),
             "StatusOfTasks": tasks,
+            // What the settings said that deserves a warning (deprecated names).
+            "Notes": self.shared.settings.notes,
         }))
     }
 }
@@ -846,17 +845,6 @@ impl Progress {
             failed: c.failed_items.load(Ordering::Relaxed),
             skipped: c.skipped_items.load(Ordering::Relaxed),
         }
-    }
-
-    /// Half for the bytes uploaded, half for the items imported; 0 until the scan is done.
-    fn percent(&self) -> u64 {
-        if !self.scan_done || self.scanned == 0 {
-            return 0;
-        }
-        let up =
-            self.uploaded_bytes.min(self.scanned_bytes) as f64 / self.scanned_bytes.max(1) as f64;
-        let im = (self.imported.min(self.scanned)) as f64 / self.scanned as f64;
-        (((up + im) * 50.0) as u64).min(99)
     }
 }
 

@@ -177,12 +177,40 @@ pub struct SessionStatus {
 
 /// The target as a URL-like string: the site and library, and folder if any.
 pub fn target_uri(t: &TaskRow) -> String {
-    let mut s = format!("{}/{}", t.site_url.trim_end_matches('/'), t.target_list);
-    if !t.rel_path.trim_matches('/').is_empty() {
-        s.push('/');
-        s.push_str(t.rel_path.trim_matches('/'));
+    crate::task::target_uri(&t.site_url, &t.target_list, &t.rel_path)
+}
+
+/// Whether a session is running, as its host knows it (`None`: only the working folder is
+/// known, as for `spmt status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Run {
+    NotStarted,
+    Running,
+    Finished,
+}
+
+/// The session's `Status` and `Result` from its tasks' states: the one rule for `spmt status`,
+/// the C ABI, Get-SPMTMigration and the reports. A task still INITED in a finished session
+/// never ran (the run was stopped first), so the session was interrupted.
+pub fn roll_up(states: &[&str], run: Option<Run>) -> (&'static str, Option<&'static str>) {
+    let any = |w: &str| states.contains(&w);
+    let run = run.unwrap_or(if states.iter().all(|s| *s == "INITED") {
+        Run::NotStarted
+    } else if any("INPROGRESS") {
+        Run::Running
+    } else {
+        Run::Finished
+    });
+    match run {
+        Run::NotStarted => ("NotStarted", None),
+        Run::Running => ("Running", None),
+        Run::Finished if any("FAILED") => ("Finished", Some("Failed")),
+        Run::Finished if any("INTERRUPTED") || any("STOPPED") || any("INITED") => {
+            ("Finished", Some("Interrupted"))
+        }
+        Run::Finished if any("COMPLETED_WITH_ERRORS") => ("Finished", Some("FinishedWithErrors")),
+        Run::Finished => ("Finished", Some("Succeeded")),
     }
-    s
 }
 
 pub fn task_status(
@@ -193,12 +221,22 @@ pub fn task_status(
 ) -> Result<TaskStatus, StoreError> {
     let runs = store.runs_of(&t.id)?;
     let last = runs.last();
-    let c = match last {
+    let mut c = match last {
         Some(r) => RoundCounts::load(store, r.id)?,
         None => RoundCounts::default(),
     };
+    // A scan-only round (ScanOnly, pre-migration assessment) sends nothing by design: its
+    // items are assessed, not owed an import.
+    let scanned_only = last.is_some_and(|r| r.status == "Scanned");
+    if scanned_only {
+        c.pending = 0;
+    }
     let state = task_state(last, &c, live);
-    let done = c.migrated() + c.failed + c.filtered + c.unchanged;
+    let done = if scanned_only {
+        c.scanned_items
+    } else {
+        c.migrated() + c.failed + c.filtered + c.unchanged
+    };
     let progress = match state {
         "INITED" => 0,
         "INPROGRESS" if c.scanned_items > 0 => ((done * 100) / c.scanned_items).min(99) as u32,
@@ -271,20 +309,8 @@ pub fn session_status(store: &Store, folder: &Path) -> Result<SessionStatus, Sto
         .iter()
         .map(|t| task_status(store, folder, t, live))
         .collect::<Result<Vec<_>, _>>()?;
-    let any = |s: &str| tasks.iter().any(|t| t.status == s);
-    let (status, result) = if tasks.is_empty() || tasks.iter().all(|t| t.status == "INITED") {
-        ("NotStarted", None)
-    } else if any("INPROGRESS") {
-        ("Running", None)
-    } else if any("FAILED") {
-        ("Finished", Some("Failed"))
-    } else if any("INTERRUPTED") || any("STOPPED") {
-        ("Finished", Some("Interrupted"))
-    } else if any("COMPLETED_WITH_ERRORS") {
-        ("Finished", Some("FinishedWithErrors"))
-    } else {
-        ("Finished", Some("Succeeded"))
-    };
+    let states: Vec<&str> = tasks.iter().map(|t| t.status.as_str()).collect();
+    let (status, result) = roll_up(&states, None);
     Ok(SessionStatus {
         id: store.session_id()?,
         status: status.into(),
@@ -293,4 +319,44 @@ pub fn session_status(store: &Store, folder: &Path) -> Result<SessionStatus, Sto
         report_folder_path: crate::report::folder(folder).display().to_string(),
         status_of_tasks: tasks,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_roll_up_for_every_host() {
+        assert_eq!(roll_up(&[], None), ("NotStarted", None));
+        assert_eq!(roll_up(&["INITED", "INITED"], None), ("NotStarted", None));
+        assert_eq!(
+            roll_up(&["COMPLETED", "INPROGRESS"], None),
+            ("Running", None)
+        );
+        assert_eq!(
+            roll_up(&["COMPLETED", "INITED"], None),
+            ("Finished", Some("Interrupted")),
+            "a task that never ran in a finished session: the same answer with or without a host"
+        );
+        assert_eq!(
+            roll_up(&["COMPLETED", "INITED"], Some(Run::Finished)),
+            ("Finished", Some("Interrupted"))
+        );
+        assert_eq!(
+            roll_up(&["COMPLETED"], Some(Run::Running)),
+            ("Running", None)
+        );
+        assert_eq!(
+            roll_up(&["COMPLETED_WITH_ERRORS", "FAILED", "STOPPED"], None),
+            ("Finished", Some("Failed"))
+        );
+        assert_eq!(
+            roll_up(&["COMPLETED", "COMPLETED_WITH_ERRORS"], None),
+            ("Finished", Some("FinishedWithErrors"))
+        );
+        assert_eq!(
+            roll_up(&["COMPLETED"], None),
+            ("Finished", Some("Succeeded"))
+        );
+    }
 }

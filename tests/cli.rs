@@ -171,6 +171,65 @@ fn scan_only_reports_without_migrating() {
     assert_eq!(out.status.code(), Some(1));
 }
 
+/// Pre-migration assessment is a clean run: a scan-only round of a clean tree is COMPLETED,
+/// owes nothing, and `spmt status` exits 0 (it said "N item(s) sent but not confirmed").
+#[test]
+fn a_scan_only_round_of_a_clean_tree_is_completed_and_status_exits_0() {
+    let (src, root, work) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    std::fs::create_dir(src.path().join("d")).unwrap();
+    std::fs::write(src.path().join("d/a.txt"), b"a").unwrap();
+    std::fs::write(src.path().join("b.txt"), b"b").unwrap();
+    let out = spmt()
+        .args([
+            "migrate",
+            "--target-site-url",
+            "local",
+            "--target-list",
+            "Documents",
+            "--scan-only",
+        ])
+        .arg("--file-share-source")
+        .arg(src.path())
+        .arg("--local-target-root")
+        .arg(root.path())
+        .arg("--working-folder")
+        .arg(work.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = spmt()
+        .args(["status", "--json", "--working-folder"])
+        .arg(work.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["Result"], "Succeeded", "{v}");
+    let t = &v["StatusOfTasks"][0];
+    assert_eq!(t["Status"], "COMPLETED", "{t}");
+    assert_eq!(t["ErrorMsg"], "", "{t}");
+    assert_eq!(t["MigratingProgressPercentage"], 100, "{t}");
+    assert_eq!(t["NumScannedTotalFiles"], 2, "{t}");
+    assert!(
+        !root.path().join("sites/local/Documents/b.txt").exists(),
+        "nothing migrated"
+    );
+}
+
 /// A migration with file names that hold a newline, ESC and BEL and that start with `=`, `+`,
 /// `-` or `@`; then `spmt status --json` into a pipe nobody reads.
 #[test]

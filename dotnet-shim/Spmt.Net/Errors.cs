@@ -9,16 +9,35 @@ namespace Spmt
     {
         public SpmtStatus Status { get; private set; }
 
+        /// <summary>For <see cref="SpmtStatus.NotSupported"/>: the setting as the caller gave it,
+        /// the feature spmt does not have yet, and what to do instead (the engine decides all
+        /// three; no host keeps a table of its own). Null otherwise.</summary>
+        public string Key { get; private set; }
+        public string Feature { get; private set; }
+        public string Hint { get; private set; }
+
         public SpmtException(SpmtStatus status, string message) : base(message) { Status = status; }
 
         public SpmtException(SpmtStatus status, string message, Exception inner) : base(message, inner) { Status = status; }
 
-        internal static SpmtException From(SpmtStatus status, string what, string message)
+        internal static SpmtException From(SpmtStatus status, string what, string message, string detail = null)
         {
             var text = string.IsNullOrEmpty(message)
                 ? what + " failed: " + status.ToString()
                 : message;
-            return new SpmtException(status, text);
+            var e = new SpmtException(status, text);
+            if (!string.IsNullOrEmpty(detail))
+            {
+                try
+                {
+                    var d = Json.ParseObject(detail, "error detail");
+                    e.Key = Json.Str(d, "Key");
+                    e.Feature = Json.Str(d, "Feature");
+                    e.Hint = Json.Str(d, "Hint");
+                }
+                catch (FormatException) { /* the message says it all */ }
+            }
+            return e;
         }
     }
 

@@ -32,6 +32,11 @@ namespace Spmt
         /// <summary>Follow symbolic links (loops are detected and reported).</summary>
         public bool? FollowSymlinks { get; set; }
 
+        /// <summary>Any other setting by its SPMT name (Register-SPMTMigration's parameters, the JSON
+        /// task Settings keys), passed to the engine as given: the engine decides what it means,
+        /// what is deprecated and what is not supported yet (SpmtException.Key/Feature/Hint).</summary>
+        public IDictionary<string, object> Extra { get; set; }
+
         /// <summary>The engine's settings JSON (only the values that were set).</summary>
         public string ToJson()
         {
@@ -50,6 +55,9 @@ namespace Spmt
             if (CheckContent.HasValue) o["CheckContent"] = CheckContent.Value;
             if (PropagateDeletes.HasValue) o["PropagateDeletes"] = PropagateDeletes.Value;
             if (FollowSymlinks.HasValue) o["FollowSymlinks"] = FollowSymlinks.Value;
+            if (Extra != null)
+                foreach (var kv in Extra)
+                    if (!o.ContainsKey(kv.Key)) o[kv.Key] = kv.Value;
             return Json.Serialize(o);
         }
 
@@ -70,7 +78,21 @@ namespace Spmt
             var c = (MigrationSettings)MemberwiseClone();
             if (c.AccessToken != null) c.AccessToken = "REDACTED";
             if (c.SkipFilesWithExtension != null) c.SkipFilesWithExtension = new List<string>(c.SkipFilesWithExtension);
+            if (c.Extra != null)
+            {
+                var extra = new Dictionary<string, object>(StringComparer.OrdinalIgnoreCase);
+                foreach (var kv in c.Extra)
+                    extra[kv.Key] = kv.Value != null && IsSecretName(kv.Key) ? "REDACTED" : kv.Value;
+                c.Extra = extra;
+            }
             return c;
+        }
+
+        /// <summary>Names of settings whose values are secrets (CustomAzureAccessKey and the like).</summary>
+        static bool IsSecretName(string name)
+        {
+            var n = name.ToLowerInvariant();
+            return n.Contains("key") || n.Contains("token") || n.Contains("password") || n.Contains("secret") || n.Contains("credential");
         }
 
         public override string ToString()

@@ -110,6 +110,12 @@ namespace Spmt
         {
             get { return IsInvalid || IsClosed ? null : Utf8.FromNative(Native.spmt_error_message(this)); }
         }
+
+        /// <summary>The facts behind the error as JSON, or null.</summary>
+        public string Detail
+        {
+            get { return IsInvalid || IsClosed ? null : Utf8.FromNative(Native.spmt_error_detail(this)); }
+        }
     }
 
     /// <summary>spmt_event_t * from spmt_session_next_event, freed with spmt_event_free.</summary>
@@ -171,7 +177,7 @@ namespace Spmt
         internal const string Lib = "spmt";
 
         /// <summary>The ABI this assembly was written against (SPMT_ABI_VERSION).</summary>
-        internal const uint AbiVersion = 1;
+        internal const uint AbiVersion = 2;
 
         /// <summary>spmt_session_wait / spmt_session_next_event: no time limit.</summary>
         internal const uint Forever = uint.MaxValue;
@@ -219,6 +225,9 @@ namespace Spmt
         internal static extern SpmtStatus spmt_error_status(ErrorHandle e);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern IntPtr spmt_error_detail(ErrorHandle e);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
         internal static extern void spmt_error_free(IntPtr e);
 
         /// <summary>Diagnostic export of issue 5 (not in the fixed list): sends threads × perThread
@@ -234,13 +243,14 @@ namespace Spmt
                 if (err != null) err.Dispose();
                 return;
             }
-            string message = null;
+            string message = null, detail = null;
             if (err != null)
             {
                 message = err.Message;
+                detail = err.Detail;
                 err.Dispose();
             }
-            throw SpmtException.From(status, what, message);
+            throw SpmtException.From(status, what, message, detail);
         }
     }
 }

@@ -73,11 +73,14 @@ namespace Spmt
         public string WorkingFolder { get; set; }
         public string ReportFolderPath { get; set; }
         public List<MigrationTaskStatus> StatusOfTasks { get; set; }
+        /// <summary>What the engine said about the settings that deserves a warning (deprecated names).</summary>
+        public List<string> Notes { get; set; }
 
         public MigrationSessionStatus()
         {
             Id = Status = WorkingFolder = ReportFolderPath = "";
             StatusOfTasks = new List<MigrationTaskStatus>();
+            Notes = new List<string>();
         }
 
         public static MigrationSessionStatus Parse(string json)
@@ -91,6 +94,9 @@ namespace Spmt
                 WorkingFolder = Json.Str(o, "WorkingFolder") ?? "",
                 ReportFolderPath = Json.Str(o, "ReportFolderPath") ?? "",
             };
+            object notes;
+            if (o.TryGetValue("Notes", out notes) && notes is List<object>)
+                foreach (var n in (List<object>)notes) if (n is string) s.Notes.Add((string)n);
             object tasks;
             if (o.TryGetValue("StatusOfTasks", out tasks) && tasks is List<object>)
             {

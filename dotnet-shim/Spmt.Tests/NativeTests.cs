@@ -3,6 +3,7 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
+using System.Reflection;
 using System.Text;
 using System.Threading;
 using Spmt;
@@ -250,9 +251,92 @@ static partial class Program
             Assert(e.Message.Contains("AccessToken"), "names the fix: " + e.Message);
         }
         var bad = Throws<SpmtException>(() => MigrationSession.FromJson("{\"MigrationType\":\"WORKFLOW\"}").Dispose(), "workflow");
+        Eq("MigrationType", bad.Key, "the engine names the setting");
+        Assert(bad.Feature.Contains("workflow") && bad.Hint.Contains("CONTENT"), bad.Feature + " / " + bad.Hint);
         Eq(SpmtStatus.NotSupported, bad.Status, "NotSupported");
         Assert(bad.Message.Contains("WORKFLOW"), bad.Message);
         Eq(SpmtStatus.InvalidJson, Throws<SpmtException>(() => MigrationSession.FromJson("{").Dispose(), "json").Status, "InvalidJson");
+    }
+
+    // Register-SPMTMigration's parameters meet the engine's one table of settings: honoured,
+    // noted (deprecated) or refused as not supported, each with the parameter named.
+
+    static SpmtException Refused(Dictionary<string, object> bound)
+    {
+        var settings = RegisterParameters.ToSettings(bound);
+        settings.WorkingFolder = Path.Combine(TempDir("refused"), "w");
+        return Throws<SpmtException>(() => new MigrationSession(settings).Dispose(), string.Join(",", bound.Keys));
+    }
+
+    static void T_register_features_spmt_lacks_are_refused_by_the_engine_naming_them()
+    {
+        var cases = new[]
+        {
+            Tuple.Create(P("SPOCredential", "admin@contoso.com"), "sign-in", "SPOCredential"),
+            Tuple.Create(P("UserMappingFile", "C:\\map.csv"), "user mapping", "UserMappingFile"),
+            Tuple.Create(P("AutomaticUserMapping", true), "user mapping", "AutomaticUserMapping"),
+            Tuple.Create(P("MigrationType", "WORKFLOW"), "workflow", "MigrationType"),
+            Tuple.Create(P("DefaultFlowOwnerEmail", "a@b.c"), "workflow", "DefaultFlowOwnerEmail"),
+            Tuple.Create(P("MigrateNavigation", true), "SharePoint Server", "MigrateNavigation"),
+            Tuple.Create(P("LookupReferencePolicy", LookupReferenceScanPolicyEnum.SKIP_AND_CONTINUE), "SharePoint Server", "LookupReferencePolicy"),
+            Tuple.Create(P("SkipListsWithName", new List<string> { "a", "b" }), "SharePoint Server", "SkipListsWithName"),
+            Tuple.Create(P("UseCustomAzureStorage", true), "custom Azure storage", "UseCustomAzureStorage"),
+            Tuple.Create(P("PreserveUserPermissionsForFileShare", true), "permissions", "PreserveUserPermissionsForFileShare"),
+            Tuple.Create(P("EnableEncryption", false), "unencrypted", "EnableEncryption"),
+            Tuple.Create(P("StartMigrationAutomaticallyWhenNoScanIssue", false), "pausing", "StartMigrationAutomaticallyWhenNoScanIssue"),
+        };
+        foreach (var c in cases)
+        {
+            var e = Refused(c.Item1);
+            Eq(SpmtStatus.NotSupported, e.Status, c.Item3 + " status");
+            Eq(c.Item3, e.Key, "the parameter is named");
+            Assert(e.Feature.Contains(c.Item2) && e.Message.Contains(c.Item3) && e.Message.Contains("not supported"), "message: " + e.Message);
+            string id;
+            Eq("NotImplemented", ErrorKinds.Category(e, out id), c.Item3 + " category");
+            Eq("Spmt.NotSupported." + c.Item3, id, "error id names the parameter");
+        }
+        Eq(SpmtStatus.InvalidArgument, Refused(P("MigrationType", "BOTH")).Status, "bad MigrationType");
+        Eq(SpmtStatus.InvalidArgument, Refused(P("ReplacementOfInvalidChar", "__")).Status, "two characters");
+        // Deprecated ones bind and are noted, one note each.
+        var s = RegisterParameters.ToSettings(P("MigrateOneNoteFolderAsOneNoteNoteBook", true, "Incremental", true,
+            "MigrateFilesAndFoldersWithInvalidChars", true, "EnableMultiRound", true));
+        s.WorkingFolder = Path.Combine(TempDir("notes"), "w");
+        using (var session = new MigrationSession(s))
+        {
+            var notes = session.GetStatus().Notes;
+            Eq(4, notes.Count, "one note each: " + string.Join(" | ", notes));
+            Assert(notes.Any(x => x.Contains("MigrateOneNoteFolderAsOneNoteNoteBook is deprecated")), "OneNote note");
+            Assert(notes.Any(x => x.Contains("EnableMultiRound")), "EnableMultiRound is explained");
+        }
+    }
+
+    static void T_every_register_parameter_of_the_cmdlet_is_known_to_the_engine()
+    {
+        var cmd = typeof(Spmt.PowerShell.Commands.RegisterSPMTMigrationCommand);
+        PropertyInfo[] props;
+        try { props = cmd.GetProperties(BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly); }
+        catch (Exception e) when (e is BadImageFormatException || e is FileNotFoundException || e is TypeLoadException)
+        {
+            // .NET refuses to load a reference assembly (PowerShell Standard) even for reflection.
+            Console.WriteLine("     (skipped: the cmdlet class cannot be loaded without PowerShell here: " + e.GetType().Name + ")");
+            return;
+        }
+        var n = 0;
+        foreach (var p in props)
+        {
+            if (!p.GetCustomAttributesData().Any(a => a.AttributeType.Name == "ParameterAttribute")) continue;
+            n++;
+            var t = p.PropertyType;
+            object v = t == typeof(bool) ? (object)false : t == typeof(string) ? "" : t == typeof(int) ? (object)0
+                : t == typeof(DateTime) ? (object)DateTime.UtcNow : t == typeof(List<string>) ? new List<string>()
+                : t.IsEnum ? Enum.GetValues(t).GetValue(0) : t.Name == "SwitchParameter" ? (object)true : "user";
+            var settings = RegisterParameters.ToSettings(P(p.Name, v));
+            settings.WorkingFolder = Path.Combine(TempDir("known"), "w");
+            try { new MigrationSession(settings).Dispose(); }
+            catch (SpmtException e) when (e.Status == SpmtStatus.NotSupported) { }
+            catch (SpmtException e) { throw new Exception("-" + p.Name + " is not known to the engine: " + e.Message); }
+        }
+        Assert(n >= 45, "Register-SPMTMigration declares SPMT's parameters (" + n + ")");
     }
 
     static int MakeAndDropSession()
@@ -312,9 +396,9 @@ static partial class Program
         var d = TempDir("host");
         var warnings = new List<string>();
         var settings = RegisterParameters.ToSettings(P("WorkingFolder", Path.Combine(d, "w"), "LocalTargetRoot", Path.Combine(d, "t"),
-            "ScanOnly", false, "MigrateOneNoteFolderAsOneNoteNoteBook", false, "Force", true), warnings);
-        SessionHost.Register(settings, true, warnings);
-        Eq(1, warnings.Count, "deprecated parameter warned");
+            "ScanOnly", false, "MigrateOneNoteFolderAsOneNoteNoteBook", false, "Force", true));
+        var registered = SessionHost.Register(settings, true, warnings);
+        Eq(1, registered.GetStatus().Notes.Count, "the engine notes the deprecated parameter");
         var ids = SessionHost.AddTasks(TaskParameters.ToTaskJson(TaskParameters.FileShareSet,
             P("FileShareSource", src, "TargetSiteUrl", "local", "TargetList", "Documents"), new List<string>()));
         SessionHost.AddTasks(TaskParameters.ToTaskJson(TaskParameters.JsonSet,

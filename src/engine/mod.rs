@@ -24,7 +24,7 @@ use crate::store::{ItemRow, Outcome, OutcomeCounts, RunFigures, Store, StoreErro
 use crate::task::Task;
 use recorder::{Candidate, Rec, Recorder, Scanned};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{mpsc, Semaphore};
@@ -178,34 +178,7 @@ impl EngineError {
     }
 }
 
-/// Live progress, read by hosts (terminal bars, FFI events) whenever they like.
-#[derive(Debug, Default)]
-pub struct Counters {
-    pub scanned_items: AtomicU64,
-    pub scanned_bytes: AtomicU64,
-    /// Submitted jobs whose id the recorder did not commit within 30 s (should stay 0).
-    pub late_flushes: AtomicU64,
-    pub scan_done: AtomicBool,
-    pub packaged_items: AtomicU64,
-    pub packages: AtomicU64,
-    pub uploaded_bytes: AtomicU64,
-    pub submitted_jobs: AtomicU64,
-    pub imported_items: AtomicU64,
-    pub failed_items: AtomicU64,
-    pub skipped_items: AtomicU64,
-    /// Skipped because an earlier round migrated them and they have not changed.
-    pub unchanged_items: AtomicU64,
-    pub done: AtomicBool,
-    /// Set by the host to stop the run: the scan and packaging stop, submitted jobs are no
-    /// longer followed (a later run settles them), and the run ends with status `Stopped`.
-    pub cancel: AtomicBool,
-}
-
-impl Counters {
-    pub fn cancelled(&self) -> bool {
-        self.cancel.load(Ordering::Relaxed)
-    }
-}
+pub use crate::progress::Counters;
 
 /// One line per item that did not simply migrate, in the run's log file.
 pub fn log_item(path: &str, outcome: Outcome, message: &str) {

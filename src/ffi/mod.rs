@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The ABI version; the .NET shim refuses a library whose version differs from its own.
-pub const SPMT_ABI_VERSION: u32 = 1;
+pub const SPMT_ABI_VERSION: u32 = 2;
 
 /// Status of every fallible call. Values are fixed and never reused.
 #[repr(u32)]
@@ -130,6 +130,7 @@ pub struct spmt_session_t {
 pub struct spmt_error_t {
     status: spmt_status_t,
     message: CString,
+    detail: Option<CString>,
 }
 
 /// Receives events: `user_data` as given to spmt_session_start, then the event. Called on
@@ -148,6 +149,8 @@ pub type spmt_free_cb = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
 struct FfiError {
     status: spmt_status_t,
     message: String,
+    /// JSON with the facts behind the message, for hosts that show them their own way.
+    detail: Option<String>,
 }
 
 impl FfiError {
@@ -155,6 +158,7 @@ impl FfiError {
         FfiError {
             status,
             message: message.into(),
+            detail: None,
         }
     }
 }
@@ -170,7 +174,13 @@ impl From<SessionError> for FfiError {
             SessionError::Io(_) => SPMT_STATUS_IO,
             SessionError::Internal(_) => SPMT_STATUS_INTERNAL,
         };
-        FfiError::new(status, crate::secrets::redact(&e.to_string()))
+        let mut f = FfiError::new(status, crate::secrets::redact(&e.to_string()));
+        if let SessionError::NotSupported(u) = &e {
+            f.detail = serde_json::to_string(u)
+                .ok()
+                .map(|d| crate::secrets::redact(&d));
+        }
+        f
     }
 }
 
@@ -205,6 +215,7 @@ fn guard(err: *mut *mut spmt_error_t, f: impl FnOnce() -> FfiResult<()>) -> spmt
         let obj = Box::new(spmt_error_t {
             status,
             message: c_string(&e.message),
+            detail: e.detail.as_deref().map(c_string),
         });
         // SAFETY: `err` is non-NULL and, by the header's contract, points to writable storage.
         unsafe { *err = Box::into_raw(obj) };
@@ -620,6 +631,21 @@ pub unsafe extern "C" fn spmt_error_message(e: *const spmt_error_t) -> *const c_
     }
     // SAFETY: a live error object from this library.
     unsafe { (*e).message.as_ptr() }
+}
+
+/// The facts behind the error as a JSON object (UTF-8), valid until spmt_error_free; NULL when
+/// there are none. For SPMT_STATUS_NOT_SUPPORTED: `{"Key", "Feature", "Hint"}` (the setting as
+/// given, the missing feature, what to do instead), so a host shows it without a table of its own.
+#[no_mangle]
+pub unsafe extern "C" fn spmt_error_detail(e: *const spmt_error_t) -> *const c_char {
+    if e.is_null() {
+        return std::ptr::null();
+    }
+    // SAFETY: a live error object from this library.
+    match unsafe { &(*e).detail } {
+        Some(d) => d.as_ptr(),
+        None => std::ptr::null(),
+    }
 }
 
 /// The error's status; SPMT_STATUS_NULL_ARGUMENT for a NULL error.

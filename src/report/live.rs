@@ -4,7 +4,7 @@
 //! reports never cost the migration more than a small share of its time.
 
 use super::write_round_unless;
-use crate::engine::Counters;
+use crate::progress::Counters;
 use crate::store::{Sample, Store};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -85,6 +85,8 @@ enum Meaning {
     Inapplicable,
     /// Accepted, with a note the host shows as a warning.
     Deprecated(&'static str),
+    /// Accepted; when `true`, with a note on how spmt does it instead.
+    NoteIfTrue(&'static str),
     /// Only the value `true` can be honoured (spmt always does this).
     OnlyTrue {
         feature: &'static str,
@@ -158,8 +160,11 @@ const KEYS: &[(&[&str], Meaning)] = &[
     ),
     (&["LocalTargetRoot"], Meaning::Field(Field::LocalTargetRoot)),
     (
+        &["EnableMultiRound"],
+        Meaning::NoteIfTrue("EnableMultiRound: spmt runs one round per start; start the migration again for the next round (rounds after the first are incremental)."),
+    ),
+    (
         &[
-            "EnableMultiRound",
             "EnableIncremental",
             "MigrateFileVersionHistory",
             "KeepAllVersions",
@@ -408,6 +413,7 @@ impl TaskSettings {
             Meaning::Field(f) => self.set_field(f, key, v)?,
             Meaning::Inapplicable => {}
             Meaning::Deprecated(note) => return Ok(Some(note)),
+            Meaning::NoteIfTrue(note) => return Ok(parse_bool(key, v)?.then_some(note)),
             Meaning::OnlyTrue { feature, hint } => {
                 if !parse_bool(key, v)? {
                     return Err(unsupported(key, feature, hint));
@@ -594,8 +600,9 @@ mod tests {
             assert!(!s.include_hidden_files, "{key}");
         }
         let mut s = TaskSettings::default();
+        assert!(s.set("EnableMultiRound", &json!(true)).unwrap().is_some());
         for key in ["EnableMultiRound", "EnableIncremental"] {
-            assert_eq!(s.set(key, &json!(true)), Ok(None), "{key}");
+            assert_eq!(s.set(key, &json!(false)), Ok(None), "{key}");
         }
         let note = s.set("incremental", &json!(true)).unwrap().unwrap();
         assert!(note.contains("EnableMultiRound"), "{note}");

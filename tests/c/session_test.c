@@ -372,6 +372,15 @@ int main(int argc, char **argv) {
         e = NULL;
         CHECK(spmt_session_new("{\"UserMappingFile\":\"/m.csv\"}", &s, &e) == SPMT_STATUS_NOT_SUPPORTED,
               "user mapping");
+        /* The facts behind it, for hosts that show a missing feature their own way. */
+        CHECK(e && spmt_error_detail(e) && strstr(spmt_error_detail(e), "\"Key\":\"UserMappingFile\"") &&
+                  strstr(spmt_error_detail(e), "\"Feature\":\"user mapping\""),
+              "detail: %s", e && spmt_error_detail(e) ? spmt_error_detail(e) : "-");
+        spmt_error_free(e);
+        e = NULL;
+        CHECK(spmt_session_new("{\"Bogus\":1}", &s, &e) == SPMT_STATUS_INVALID_ARGUMENT && e &&
+                  spmt_error_detail(e) == NULL,
+              "no detail for a plain error");
         spmt_error_free(e);
         /* err may be NULL: the status alone comes back */
         CHECK(spmt_session_new("{\"ScanOnly\":\"yes\"}", &s, NULL) == SPMT_STATUS_INVALID_ARGUMENT, "type");
@@ -599,6 +608,7 @@ int main(int argc, char **argv) {
     spmt_string_free(NULL);
     spmt_error_free(NULL);
     CHECK(spmt_error_message(NULL) == NULL, "message of NULL");
+    CHECK(spmt_error_detail(NULL) == NULL, "detail of NULL");
     CHECK(spmt_error_status(NULL) == SPMT_STATUS_NULL_ARGUMENT, "status of NULL");
     spmt_string_free(id);
     spmt_string_free(id2);

@@ -151,8 +151,10 @@ namespace Spmt.PowerShell.Commands
             Run(() =>
             {
                 var warnings = new List<string>();
-                var settings = RegisterParameters.ToSettings(PlainParameters(), warnings);
-                SessionHost.Register(settings, Force.IsPresent, warnings);
+                var settings = RegisterParameters.ToSettings(PlainParameters());
+                var session = SessionHost.Register(settings, Force.IsPresent, warnings);
+                // The engine's notes on the settings (deprecated parameters and the like).
+                foreach (var n in session.GetStatus().Notes) warnings.Add(n);
                 Warn(warnings);
             });
         }

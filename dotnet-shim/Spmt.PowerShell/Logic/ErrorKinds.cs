@@ -10,13 +10,13 @@ namespace Spmt.PowerShell
         public static string Category(Exception e, out string errorId)
         {
             errorId = "Spmt." + e.GetType().Name;
-            var fns = e as FeatureNotSupportedException;
-            if (fns != null)
+            var se = e as SpmtException;
+            if (se != null && se.Status == SpmtStatus.NotSupported && !string.IsNullOrEmpty(se.Key))
             {
-                errorId = "Spmt.NotSupported." + fns.Parameter;
+                // The engine names the setting as the caller gave it: the parameter.
+                errorId = "Spmt.NotSupported." + se.Key;
                 return "NotImplemented";
             }
-            var se = e as SpmtException;
             if (se != null)
             {
                 errorId = "Spmt." + se.Status;

@@ -10,40 +10,12 @@ using System.Linq;
 
 namespace Spmt.PowerShell
 {
-    /// <summary>A parameter asks for something spmt does not have yet. The cmdlet stops with a
-    /// terminating error (category NotImplemented) naming the feature; nothing is ignored.</summary>
-    public sealed class FeatureNotSupportedException : Exception
-    {
-        public string Feature { get; private set; }
-        public string Parameter { get; private set; }
-
-        public FeatureNotSupportedException(string cmdlet, string parameter, string feature, string hint)
-            : base(cmdlet + " -" + parameter + ": " + feature + " is not supported by spmt yet. " +
-                   (hint ?? "Remove the parameter (or give it its 'off' value) to continue."))
-        {
-            Feature = feature;
-            Parameter = parameter;
-        }
-    }
-
     /// <summary>SharePoint's LookupReferencePolicy values (SPMT's LookupReferenceScanPolicyEnum).</summary>
     public enum LookupReferenceScanPolicyEnum
     {
         FIND_ALL_REFERENCE = 0,
         SKIP_AND_CONTINUE = 1,
         DO_NOT_MIGRATE = 2,
-    }
-
-    public static class Features
-    {
-        public const string SharePointServer = "migration from SharePoint Server sources";
-        public const string UserMapping = "user mapping";
-        public const string Workflow = "workflow migration (-MigrationType WORKFLOW)";
-        public const string CustomAzureStorage = "custom Azure storage";
-        public const string FileSharePermissions = "preserving file share permissions";
-        public const string SignIn = "interactive or credential sign-in (-SPOCredential)";
-        public const string PauseAfterScan = "pausing between scan and migration";
-        public const string Unencrypted = "unencrypted packages";
     }
 
     internal static class Bound
@@ -89,17 +61,16 @@ namespace Spmt.PowerShell
         }
     }
 
-    /// <summary>Register-SPMTMigration's parameters to the engine's session settings.</summary>
+    /// <summary>Register-SPMTMigration's parameters to the engine's session settings. Only the
+    /// conversions PowerShell needs happen here (switches, credentials, dates, lists); what a
+    /// setting means, which are deprecated and which are not supported yet is the engine's to
+    /// say (one table, in Rust), so the cmdlets and the CLI answer alike.</summary>
     public static class RegisterParameters
     {
-        const string Cmdlet = "Register-SPMTMigration";
-
-        /// <summary>Settings from the bound parameters. Throws FeatureNotSupportedException for a
-        /// feature spmt lacks, ArgumentException for a bad value; adds to <paramref name="warnings"/>
-        /// for deprecated or partly honoured parameters.</summary>
-        public static MigrationSettings ToSettings(IDictionary<string, object> bound, ICollection<string> warnings)
+        /// <summary>Settings from the bound parameters (common parameters and -Force left out).</summary>
+        public static MigrationSettings ToSettings(IDictionary<string, object> bound)
         {
-            var s = new MigrationSettings();
+            var s = new MigrationSettings { Extra = new Dictionary<string, object>(StringComparer.OrdinalIgnoreCase) };
             foreach (var kv in bound)
             {
                 var v = kv.Value;
@@ -111,111 +82,14 @@ namespace Spmt.PowerShell
                     case "workingfolder": s.WorkingFolder = Bound.AsString(v); break;
                     case "accesstoken": s.AccessToken = Bound.AsString(v); break;
                     case "localtargetroot": s.LocalTargetRoot = Bound.AsString(v); break;
-                    case "scanonly": s.ScanOnly = Bound.AsBool(v); break;
-                    case "includehiddenfiles": s.IncludeHiddenFiles = Bound.AsBool(v); break;
                     case "migratefilescreatedafter": s.MigrateFilesCreatedAfter = (DateTime)v; break;
                     case "migratefilesmodifiedafter": s.MigrateFilesModifiedAfter = (DateTime)v; break;
                     case "skipfileswithextension": s.SkipFilesWithExtension = MigrationSettings.SplitExtensions(Bound.AsStrings(v)); break;
-                    case "replacementofinvalidchar":
-                        {
-                            var c = Bound.AsString(v) ?? "";
-                            if (c.Length > 1)
-                                throw new ArgumentException(Cmdlet + " -ReplacementOfInvalidChar: one character expected (e.g. '_'), got '" + c + "'");
-                            s.ReplacementOfInvalidChar = c;
-                            break;
-                        }
-                    case "migratewithoutrootfolder": s.MigrateWithoutRootFolder = Bound.AsBool(v); break;
-
-                    // Accepted; nothing to do for a file share (one version a file, no update check).
-                    case "migratefileversionhistory":
-                    case "keepallversions":
-                    case "numberofversiontomigrate":
-                    case "ignoreupdate":
-                        break;
-
-                    case "enablemultiround":
-                        if (Bound.AsBool(v))
-                            warnings.Add("-EnableMultiRound: spmt runs one round per Start-SPMTMigration; run Start-SPMTMigration again for the next round (rounds after the first are incremental).");
-                        break;
-
-                    case "startmigrationautomaticallywhennoscanissue":
-                        if (!Bound.AsBool(v)) throw new FeatureNotSupportedException(Cmdlet, name, Features.PauseAfterScan,
-                            "Use -ScanOnly $true to scan without migrating.");
-                        break;
-                    case "enableencryption":
-                        if (!Bound.AsBool(v)) throw new FeatureNotSupportedException(Cmdlet, name, Features.Unencrypted,
-                            "spmt always encrypts packages; remove -EnableEncryption $false.");
-                        break;
-                    case "migrationtype":
-                        MigrationType(Cmdlet, v);
-                        break;
-                    case "spocredential":
-                        throw new FeatureNotSupportedException(Cmdlet, name, Features.SignIn,
-                            "Pass an OAuth access token for https://<tenant>.sharepoint.com with -AccessToken, or migrate to the 'local' target.");
-
-                    case "usermappingfile":
-                    case "automaticusermapping":
-                    case "azureactivedirectorylookup":
-                        Unless(name, v, Features.UserMapping);
-                        break;
-                    case "preserveuserpermissionsforfileshare":
-                        Unless(name, v, Features.FileSharePermissions);
-                        break;
-                    case "usecustomazurestorage":
-                    case "customazurestorageaccount":
-                    case "customazureaccesskey":
-                    case "deletetempfileswhenmigrationdone":
-                        Unless(name, v, Features.CustomAzureStorage);
-                        break;
-                    case "defaultflowowneremail":
-                    case "handleunspportedworkflowactions":
-                        Unless(name, v, Features.Workflow);
-                        break;
-                    case "migrateallsitefieldsandcontenttypes":
-                    case "skipsiteswithname":
-                    case "skiplistswithname":
-                    case "skipcontenttypeswithname":
-                    case "duplicatepagebehavior":
-                    case "preserveuserpermissionsforsharepointsource":
-                    case "preservepermissioninheritance":
-                    case "migratesitesettings":
-                    case "skiplistwithaudiencetargetingenabled":
-                    case "migratenavigation":
-                    case "migratetermgroups":
-                    case "lookupreferencepolicy":
-                    case "disablenoscriptduringmigration":
-                        Unless(name, v is Enum ? (object)true : v, Features.SharePointServer);
-                        break;
-
-                    // Deprecated by SPMT but still in scripts: bind, warn, carry on.
-                    case "incremental":
-                        warnings.Add("-Incremental is deprecated (SPMT replaced it with -EnableMultiRound); in spmt every round after the first is incremental.");
-                        break;
-                    case "migratefilesandfolderswithinvalidchars":
-                        warnings.Add("-MigrateFilesAndFoldersWithInvalidChars is deprecated (SPMT 3.4.120.0); use -ReplacementOfInvalidChar to rename such items instead of failing them.");
-                        break;
-                    case "migrateonenotefolderasonenotenotebook":
-                        warnings.Add("-MigrateOneNoteFolderAsOneNoteNoteBook is deprecated (SPMT 3.4.121.2) and has no effect; spmt migrates OneNote folders as folders of files.");
-                        break;
-                    default:
-                        throw new ArgumentException(Cmdlet + ": unknown parameter -" + name);
+                    case "replacementofinvalidchar": s.ReplacementOfInvalidChar = Bound.AsString(v) ?? ""; break;
+                    default: s.Extra[name] = v; break;
                 }
             }
             return s;
-        }
-
-        static void Unless(string name, object v, string feature)
-        {
-            if (!Bound.Inert(v)) throw new FeatureNotSupportedException(Cmdlet, name, feature, null);
-        }
-
-        internal static void MigrationType(string cmdlet, object v)
-        {
-            var t = (Bound.AsString(v) ?? "").Trim();
-            if (t.Length == 0 || t.Equals("CONTENT", StringComparison.OrdinalIgnoreCase)) return;
-            if (t.Equals("WORKFLOW", StringComparison.OrdinalIgnoreCase))
-                throw new FeatureNotSupportedException(cmdlet, "MigrationType", Features.Workflow, "Use -MigrationType CONTENT (the default).");
-            throw new ArgumentException(cmdlet + " -MigrationType: '" + t + "' is not a migration type; use CONTENT or WORKFLOW");
         }
     }
 
@@ -233,20 +107,26 @@ namespace Spmt.PowerShell
         /// migration; adds to <paramref name="notes"/> what was not needed.</summary>
         public static IList<string> ToTaskJson(string parameterSet, IDictionary<string, object> bound, ICollection<string> notes)
         {
-            object v;
-            if (bound.TryGetValue("MigrationType", out v)) RegisterParameters.MigrationType(Cmdlet, v);
             switch (parameterSet)
             {
                 case FileShareSet:
-                    return new[]
                     {
-                        MigrationSession.FileShareTaskJson(Get(bound, "FileShareSource"), Get(bound, "TargetSiteUrl"),
-                            Get(bound, "TargetList"), Get(bound, "TargetListRelativePath")),
-                    };
+                        var t = Json.ParseObject(MigrationSession.FileShareTaskJson(Get(bound, "FileShareSource"), Get(bound, "TargetSiteUrl"),
+                            Get(bound, "TargetList"), Get(bound, "TargetListRelativePath")), "task");
+                        object mt;
+                        if (bound.TryGetValue("MigrationType", out mt) && mt != null) t["MigrationType"] = mt;
+                        return new[] { Json.Serialize(t) };
+                    }
                 case MigrateAllSet:
                 case MigrateSelectedSet:
-                    throw new FeatureNotSupportedException(Cmdlet, "SharePointSourceSiteUrl", Features.SharePointServer,
-                        "spmt migrates file shares for now: use -FileShareSource.");
+                    {
+                        // The engine answers what it cannot migrate yet (SharePoint Server sources).
+                        var t = new Dictionary<string, object>();
+                        t["SharePointSourceSiteUrl"] = Get(bound, "SharePointSourceSiteUrl");
+                        t["TargetPath"] = Get(bound, "TargetSiteUrl");
+                        t["TargetList"] = Get(bound, "TargetList");
+                        return new[] { Json.Serialize(t) };
+                    }
                 case JsonSet:
                     return FromJson(Get(bound, "JsonDefinition"), bound.ContainsKey("SharePointSourceCredential"), notes);
                 default:
@@ -260,8 +140,8 @@ namespace Spmt.PowerShell
             return bound.TryGetValue(key, out v) ? Bound.AsString(v) : null;
         }
 
-        /// <summary>SPMT's JSON task (one task, or {"Tasks": [...]}), checked for what spmt cannot
-        /// migrate yet and passed on as given.</summary>
+        /// <summary>SPMT's JSON task (one task, or {"Tasks": [...]}), split into one JSON per task
+        /// and passed on as given: the engine says what it cannot migrate yet.</summary>
         public static IList<string> FromJson(string json, bool credentialGiven, ICollection<string> notes)
         {
             Dictionary<string, object> root;
@@ -283,16 +163,7 @@ namespace Spmt.PowerShell
             else tasks.Add(root);
 
             var result = new List<string>();
-            foreach (var t in tasks)
-            {
-                var src = Json.Str(t, "SourcePath") ?? "";
-                if (src.StartsWith("http://", StringComparison.OrdinalIgnoreCase) || src.StartsWith("https://", StringComparison.OrdinalIgnoreCase) || t.ContainsKey("Items"))
-                    throw new FeatureNotSupportedException(Cmdlet, "JsonDefinition", Features.SharePointServer,
-                        "SourcePath '" + src + "' is a SharePoint site; spmt migrates file shares for now.");
-                object mt;
-                if (t.TryGetValue("MigrationType", out mt)) RegisterParameters.MigrationType(Cmdlet, mt);
-                result.Add(Json.Serialize(t));
-            }
+            foreach (var t in tasks) result.Add(Json.Serialize(t));
             if (credentialGiven)
                 notes.Add("-SharePointSourceCredential is not needed for a file-share task and was not used.");
             return result;

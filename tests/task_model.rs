@@ -1,0 +1,211 @@
+//! One task model: the same task built from the CLI's flags, from a session's settings JSON
+//! (the C ABI's, what Register-SPMTMigration sends), from SPMT's JSON bulk file and from the
+//! task record `spmt resume` reads is one identical `Task`, date-times with their time of day.
+
+use spmt::session::Session;
+use spmt::task::{Task, TaskSettings};
+use std::path::Path;
+use std::process::Command;
+
+fn spmt() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_spmt"))
+}
+
+const AT: &str = "2024-05-06T14:30:00Z";
+
+fn recorded_settings(status: &serde_json::Value) -> TaskSettings {
+    serde_json::from_value(status["StatusOfTasks"][0]["Settings"].clone())
+        .expect("the task's settings read back")
+}
+
+fn set_mtime(p: &Path, rfc3339: &str) {
+    let t = chrono::DateTime::parse_from_rfc3339(rfc3339).unwrap();
+    filetime::set_file_mtime(p, filetime::FileTime::from_unix_time(t.timestamp(), 0)).unwrap();
+}
+
+#[test]
+fn cli_flags_session_json_bulk_file_and_resume_build_one_identical_task() {
+    let (src, root, work, work2) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let source = src.path().join("dept1");
+    std::fs::create_dir(&source).unwrap();
+    std::fs::write(source.join("a.txt"), b"a").unwrap();
+    let root_s = root.path().display().to_string();
+
+    // 1. The CLI's flags (a scan-only round, so the record is written and nothing is sent).
+    let out = spmt()
+        .args([
+            "migrate",
+            "--target-site-url",
+            "local",
+            "--target-list",
+            "Documents",
+        ])
+        .args(["--target-list-relative-path", "Projects", "--scan-only"])
+        .args(["--migrate-files-modified-after", AT])
+        .args(["--migrate-files-created-after", "2020-01-31"])
+        .args([
+            "--skip-files-with-extension",
+            "tmp:bak",
+            "--include-hidden-files",
+            "false",
+        ])
+        .args([
+            "--replace-invalid-char",
+            "_",
+            "--check-content",
+            "--propagate-deletes",
+        ])
+        .args([
+            "--follow-symlinks",
+            "--migrate-without-root-folder",
+            "false",
+        ])
+        .arg("--file-share-source")
+        .arg(&source)
+        .args(["--local-target-root", &root_s])
+        .arg("--working-folder")
+        .arg(work.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status = spmt::status::load(work.path()).unwrap();
+    let from_cli = recorded_settings(&serde_json::to_value(&status).unwrap());
+    let cli_task = &status.status_of_tasks[0];
+
+    // 2. A session's settings JSON, as the C ABI and Register-SPMTMigration send it (a .NET
+    //    DateTime arrives with an offset; the engine keeps the instant).
+    let settings = serde_json::json!({
+        "WorkingFolder": work2.path(),
+        "LocalTargetRoot": root_s,
+        "ScanOnly": true,
+        "MigrateFilesModifiedAfter": "2024-05-06T16:30:00+02:00",
+        "MigrateFilesCreatedAfter": "2020-01-31T00:00:00Z",
+        "SkipFilesWithExtension": ["tmp", ".bak"],
+        "IncludeHiddenFiles": false,
+        "ReplacementOfInvalidChar": "_",
+        "CheckContent": true,
+        "PropagateDeletes": true,
+        "FollowSymlinks": true,
+    });
+    let session = Session::from_json(&settings.to_string()).unwrap();
+    let task_json = serde_json::json!({
+        "SourcePath": source, "TargetPath": "local", "TargetList": "Documents",
+        "TargetListRelativePath": "Projects",
+    });
+    let id = session.add_task(&task_json.to_string()).unwrap();
+    let from_session = recorded_settings(&session.status_json().unwrap());
+    session.shutdown(std::time::Duration::from_secs(5));
+
+    // 3. SPMT's JSON bulk file, with the bulk file's own key names.
+    let bulk = serde_json::json!({"Tasks": [{
+        "SourcePath": source, "TargetPath": "local", "TargetList": "Documents",
+        "TargetListRelativePath": "Projects",
+        "Settings": {
+            "ScanOnly": true, "MigrateItemsModifiedAfter": "2024-05-06T14:30:00",
+            "MigrateItemsCreatedAfter": "2020-01-31", "SkipFilesWithExtensions": "tmp:bak",
+            "MigrateHiddenItems": false, "ReplacementOfInvalidChar": "_", "CheckContent": "true",
+            "PropagateDeletes": true, "FollowSymlinks": true, "LocalTargetRoot": root_s,
+            "EnableIncremental": true,
+        }
+    }]});
+    let from_bulk =
+        Task::from_spmt_json(&bulk.to_string(), &TaskSettings::default(), &mut Vec::new()).unwrap();
+
+    // 4. The task record `spmt resume` runs.
+    let store = spmt::store::Store::open(work.path()).unwrap();
+    let row = &store.tasks().unwrap()[0];
+    let from_record = Task::recorded(
+        &row.source,
+        &row.site_url,
+        &row.target_list,
+        &row.rel_path,
+        &row.settings,
+    )
+    .unwrap();
+
+    let at = spmt::task::parse_date("t", AT).unwrap();
+    assert_eq!(
+        from_cli.migrate_files_modified_after,
+        Some(at),
+        "14:30 kept"
+    );
+    assert_eq!(from_session, from_cli, "session settings JSON vs CLI flags");
+    assert_eq!(from_bulk.settings, from_cli, "bulk file vs CLI flags");
+    assert_eq!(from_record.settings, from_cli, "task record vs CLI flags");
+    assert_eq!(
+        from_bulk, from_record,
+        "the whole task, not only its settings"
+    );
+    assert_eq!(from_record.target_list_relative_path, "Projects/dept1");
+    assert_eq!(from_record.id().to_string(), cli_task.task_id);
+    assert_eq!(id, cli_task.task_id, "the session's task is the CLI's task");
+}
+
+/// The defect this model fixed: a filter at 14:30 UTC was kept as a date, so `spmt resume`
+/// ran the task with the filter moved to midnight and migrated a 09:00 file.
+#[test]
+fn a_filter_at_14_30_still_filters_a_09_00_file_after_a_resume() {
+    let (src, root, work) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    std::fs::write(src.path().join("morning.txt"), b"09:00").unwrap();
+    std::fs::write(src.path().join("afternoon.txt"), b"15:00").unwrap();
+    set_mtime(&src.path().join("morning.txt"), "2024-05-06T09:00:00Z");
+    set_mtime(&src.path().join("afternoon.txt"), "2024-05-06T15:00:00Z");
+    let out = spmt()
+        .args([
+            "migrate",
+            "--target-site-url",
+            "local",
+            "--target-list",
+            "Documents",
+        ])
+        .args(["--migrate-files-modified-after", AT])
+        .arg("--file-share-source")
+        .arg(src.path())
+        .arg("--local-target-root")
+        .arg(root.path())
+        .arg("--working-folder")
+        .arg(work.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lib = root.path().join("sites/local/Documents");
+    assert_eq!(std::fs::read(lib.join("afternoon.txt")).unwrap(), b"15:00");
+    assert!(!lib.join("morning.txt").exists());
+    // A change to the filtered file, then the next round from the working folder alone.
+    std::fs::write(src.path().join("morning.txt"), b"09:00 again").unwrap();
+    set_mtime(&src.path().join("morning.txt"), "2024-05-06T09:00:00Z");
+    let out = spmt()
+        .args(["resume", "--working-folder"])
+        .arg(work.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !lib.join("morning.txt").exists(),
+        "the resumed round filtered at 14:30, not at midnight"
+    );
+}
