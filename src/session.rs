@@ -776,6 +776,9 @@ impl Session {
             "WorkingFolder": wf.display().to_string(),
             "ReportFolderPath": crate::report::folder(&wf).display().to_string(),
             "StatusOfTasks": tasks,
+            // The task settings as the engine understood them (defaults filled in; no secrets
+            // live there), so every host shows what will actually run.
+            "Settings": self.shared.settings.task_defaults.to_map(),
             // What the settings said that deserves a warning (deprecated names).
             "Notes": self.shared.settings.notes,
         }))

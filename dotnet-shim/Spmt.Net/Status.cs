@@ -75,12 +75,16 @@ namespace Spmt
         public List<MigrationTaskStatus> StatusOfTasks { get; set; }
         /// <summary>What the engine said about the settings that deserves a warning (deprecated names).</summary>
         public List<string> Notes { get; set; }
+        /// <summary>The task settings as the engine understood them (SPMT's names, defaults
+        /// filled in): what will actually run, whatever name or alias the caller used.</summary>
+        public IDictionary<string, object> Settings { get; set; }
 
         public MigrationSessionStatus()
         {
             Id = Status = WorkingFolder = ReportFolderPath = "";
             StatusOfTasks = new List<MigrationTaskStatus>();
             Notes = new List<string>();
+            Settings = new Dictionary<string, object>(StringComparer.OrdinalIgnoreCase);
         }
 
         public static MigrationSessionStatus Parse(string json)
@@ -97,6 +101,9 @@ namespace Spmt
             object notes;
             if (o.TryGetValue("Notes", out notes) && notes is List<object>)
                 foreach (var n in (List<object>)notes) if (n is string) s.Notes.Add((string)n);
+            object settings;
+            if (o.TryGetValue("Settings", out settings) && settings is IDictionary<string, object>)
+                foreach (var kv in (IDictionary<string, object>)settings) s.Settings[kv.Key] = kv.Value;
             object tasks;
             if (o.TryGetValue("StatusOfTasks", out tasks) && tasks is List<object>)
             {

@@ -119,7 +119,7 @@ Describe "Register-SPMTMigration" {
     }
 
     It "says how to sign in when given -SPOCredential" {
-        { Register-SPMTMigration -SPOCredential $script:credential -Force } | Should -Throw -ExpectedMessage "*-AccessToken*"
+        { Register-SPMTMigration -SPOCredential $script:credential -Force } | Should -Throw -ExpectedMessage "*AccessToken*"
     }
 
     It "binds parameters SPMT deprecated and warns" {

@@ -60,18 +60,36 @@ namespace Spmt.PowerShell
         public string ReportFolderPath { get { return Snap().ReportFolderPath; } }
         public List<MigrationTaskStatus> StatusOfTasks { get { return Snap().StatusOfTasks; } }
 
-        // The session-level settings, as Register-SPMTMigration took them (defaults filled in).
-        public bool ScanOnly { get { return settings.ScanOnly ?? false; } }
-        public bool IncludeHiddenFiles { get { return settings.IncludeHiddenFiles ?? true; } }
-        public DateTime? MigrateFilesCreatedAfter { get { return settings.MigrateFilesCreatedAfter; } }
-        public DateTime? MigrateFilesModifiedAfter { get { return settings.MigrateFilesModifiedAfter; } }
-        public List<string> SkipFilesWithExtension { get { return settings.SkipFilesWithExtension == null ? new List<string>() : settings.SkipFilesWithExtension.ToList(); } }
-        public string ReplacementOfInvalidChar { get { return settings.ReplacementOfInvalidChar; } }
-        public bool MigrateWithoutRootFolder { get { return settings.MigrateWithoutRootFolder ?? false; } }
+        // The session-level settings as the engine understood them (defaults filled in, SPMT's
+        // older names resolved), falling back to what Register-SPMTMigration was given.
+        IDictionary<string, object> Engine { get { return Snap().Settings; } }
+        bool Flag(string key, bool given)
+        {
+            object v;
+            return Engine.TryGetValue(key, out v) && v is bool ? (bool)v : given;
+        }
+        DateTime? When(string key, DateTime? given) { return Engine.ContainsKey(key) ? Json.Date(Engine, key) : given; }
+
+        public bool ScanOnly { get { return Flag("ScanOnly", settings.ScanOnly ?? false); } }
+        public bool IncludeHiddenFiles { get { return Flag("IncludeHiddenFiles", settings.IncludeHiddenFiles ?? true); } }
+        public DateTime? MigrateFilesCreatedAfter { get { return When("MigrateFilesCreatedAfter", settings.MigrateFilesCreatedAfter); } }
+        public DateTime? MigrateFilesModifiedAfter { get { return When("MigrateFilesModifiedAfter", settings.MigrateFilesModifiedAfter); } }
+        public List<string> SkipFilesWithExtension
+        {
+            get
+            {
+                object v;
+                if (Engine.TryGetValue("SkipFilesWithExtension", out v) && v is List<object>)
+                    return ((List<object>)v).OfType<string>().ToList();
+                return settings.SkipFilesWithExtension == null ? new List<string>() : settings.SkipFilesWithExtension.ToList();
+            }
+        }
+        public string ReplacementOfInvalidChar { get { return Json.Str(Engine, "ReplacementOfInvalidChar") ?? settings.ReplacementOfInvalidChar; } }
+        public bool MigrateWithoutRootFolder { get { return Flag("MigrateWithoutRootFolder", settings.MigrateWithoutRootFolder ?? false); } }
         public string MigrationType { get { return "CONTENT"; } }
         public bool EnableEncryption { get { return true; } }
         public bool StartMigrationAutomaticallyWhenNoScanIssue { get { return true; } }
-        public string LocalTargetRoot { get { return settings.LocalTargetRoot; } }
+        public string LocalTargetRoot { get { return Json.Str(Engine, "LocalTargetRoot") ?? settings.LocalTargetRoot; } }
         /// <summary>All settings (AccessToken shown as REDACTED).</summary>
         public MigrationSettings Settings { get { return settings; } }
 
