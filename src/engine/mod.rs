@@ -5,32 +5,34 @@
 //! packager, the uploads (several packages and files at once) and the job monitor are tokio
 //! tasks. Progress is published as atomic counters that hosts read at their own pace, so a
 //! million-file run never floods a terminal or an FFI callback.
+//!
+//! Where each stage lives: `round` wires one round from the stages; `scanner` drives the scan;
+//! `recorder` owns the state; `send` packs (`packager`) and uploads (`upload`); `import`
+//! submits, follows (`import::monitor`) and settles (`import::ledger`) jobs; `resume` settles
+//! what an interrupted run left; `deletes` propagates deletions.
 
+pub mod codes;
 pub mod deletes;
-pub mod ledger;
-pub mod monitor;
+pub mod import;
 pub mod packager;
 pub mod recorder;
 pub mod resume;
+mod round;
+mod scanner;
+mod send;
 pub mod upload;
 
-use crate::azure::QueueClient;
 use crate::http::Http;
-use crate::package::{ids, PkgItem, Target};
-use crate::report;
-use crate::scan::{self, ItemKind};
+use crate::package::{PkgItem, Target};
+use crate::scan;
 use crate::spo::{SpoClient, SpoError};
-use crate::store::{ItemRow, Outcome, OutcomeCounts, RunFigures, Store, StoreError};
+use crate::store::{ItemRow, Outcome, OutcomeCounts, Store, StoreError};
 use crate::task::Task;
-use recorder::{Candidate, Rec, Recorder, Scanned};
+use recorder::Rec;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
-use tokio::sync::{mpsc, Semaphore};
-
-/// Scanned items per message to the recorder.
-const SCAN_BATCH: usize = 256;
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
 
 #[derive(Debug, Clone)]
 pub struct MigrateOptions {
@@ -282,37 +284,6 @@ impl Summary {
     }
 }
 
-fn build_target(site_url: &str, web: &crate::spo::WebInfo, list: &crate::spo::ListInfo) -> Target {
-    Target {
-        site_url: site_url.to_string(),
-        web_url: web.server_relative_url.clone(),
-        web_id: web.id,
-        web_root_folder_id: web.root_folder_id,
-        list_id: list.id,
-        list_title: list.title.clone(),
-        list_root_folder_id: list.root_folder_id,
-        list_root_url: list.root_folder_url.clone(),
-    }
-}
-
-fn clean_relative_path(p: &str) -> Result<String, EngineError> {
-    let mut segs = Vec::new();
-    for s in p.split(['/', '\\']).filter(|s| !s.is_empty()) {
-        if s == "." || s == ".." {
-            return Err(EngineError::RelativePath {
-                path: p.into(),
-                message: "'.' and '..' are not allowed".into(),
-            });
-        }
-        scan::check_name(s, None).map_err(|(_, m)| EngineError::RelativePath {
-            path: p.into(),
-            message: format!("segment '{s}': {m}"),
-        })?;
-        segs.push(s.to_string());
-    }
-    Ok(segs.join("/"))
-}
-
 /// Runs one round of the task `opts` describes to the end and returns its summary.
 /// `counters` may be watched meanwhile. The round is recorded in the working folder whatever
 /// happens: a round that cannot start (unreadable source, unknown library) is recorded as
@@ -376,7 +347,12 @@ pub async fn migrate(
     let folder = opts.working_folder.clone();
     let dry_run = opts.dry_run;
     let started = Instant::now();
-    let result = run_round(opts, counters.clone(), store, run, round, task_id.clone()).await;
+    let id = round::RoundId {
+        run,
+        round,
+        task_id: task_id.clone(),
+    };
+    let result = round::run(opts, counters.clone(), store, id).await;
     if let Some(dir) = scratch {
         let _ = std::fs::remove_dir_all(dir);
         return result;
@@ -385,7 +361,7 @@ pub async fn migrate(
         // Record why the round failed; its items stay as the round left them.
         let message = crate::secrets::redact(&e.to_string());
         if let Ok(store) = Store::open(&folder) {
-            let figures = figures(&counters, 0, started);
+            let figures = round::figures(&counters, 0, started);
             let _ = store.finish_run(run, "Failed", Some(&message), &figures);
             if !dry_run {
                 if let Err(w) = crate::report::write_round(&store, &folder, &task_id, run) {
@@ -395,439 +371,6 @@ pub async fn migrate(
         }
     }
     result
-}
-
-fn figures(counters: &Counters, throttled: u64, started: Instant) -> RunFigures {
-    RunFigures {
-        scanned_items: counters.scanned_items.load(Ordering::Relaxed),
-        scanned_bytes: counters.scanned_bytes.load(Ordering::Relaxed),
-        uploaded_bytes: counters.uploaded_bytes.load(Ordering::Relaxed),
-        packages: counters.packages.load(Ordering::Relaxed),
-        throttled,
-        duration_secs: started.elapsed().as_secs_f64(),
-    }
-}
-
-async fn run_round(
-    opts: MigrateOptions,
-    counters: Arc<Counters>,
-    store: Store,
-    run: i64,
-    round: i64,
-    task_id: String,
-) -> Result<Summary, EngineError> {
-    let started = Instant::now();
-    let http = Http::new().map_err(SpoError::from)?;
-    let spo = SpoClient::new(http.clone(), &opts.site_url, opts.access_token.clone())?;
-    let prefix = clean_relative_path(&opts.task.target_list_relative_path)?;
-    // Fail fast on a missing source, before touching the target.
-    let meta = std::fs::metadata(&opts.task.source).map_err(|e| scan::ScanError::Root {
-        path: opts.task.source.display().to_string(),
-        source: e,
-    })?;
-    if !meta.is_dir() {
-        return Err(scan::ScanError::NotADirectory {
-            path: opts.task.source.display().to_string(),
-        }
-        .into());
-    }
-    let web = spo.web().await?;
-    let list = spo.list_by_title(&opts.task.target_list).await?;
-    let target = build_target(&opts.site_url, &web, &list);
-    tracing::info!(web = %web.server_relative_url, list = %list.title, round, "target resolved");
-
-    // New list-item ids go above the highest one the target already uses.
-    let max_id = spo.max_item_id(&opts.task.target_list).await?;
-    store.reserve_int_ids_above(&target.list_id.to_string(), max_id)?;
-    let scan_only = opts.task.settings.scan_only || opts.dry_run;
-    if !scan_only {
-        let (settled, again) = resume::settle(&store, run, &spo, &target, &opts).await?;
-        if settled + again > 0 {
-            tracing::info!(
-                settled,
-                again,
-                "settled the items an earlier, interrupted run left unconfirmed"
-            );
-        }
-    }
-
-    // The --target-list-relative-path folders: synthetic items every package re-declares.
-    let mut prefix_folders = Vec::new();
-    let mut acc = String::new();
-    for seg in prefix.split('/').filter(|s| !s.is_empty()) {
-        acc = if acc.is_empty() {
-            seg.to_string()
-        } else {
-            format!("{acc}/{seg}")
-        };
-        let url = target.server_relative(&acc);
-        prefix_folders.push(PkgItem {
-            kind: ItemKind::Folder,
-            lib_rel: acc.clone(),
-            object_id: ids::object_id(target.list_id, &url),
-            item_id: ids::list_item_id(target.list_id, &url),
-            int_id: store.int_id(&target.list_id.to_string(), &url)?,
-            size: 0,
-            ctime: SystemTime::now(),
-            mtime: SystemTime::now(),
-            blob_name: String::new(),
-        });
-    }
-
-    // The queue the service reports to, and the URL we read it with (they differ only in
-    // customer storage, where the service gets `sp=rau` and we keep `raup`).
-    let (queue_uri, queue_read_uri) = if scan_only {
-        (None, None)
-    } else if let Some(acct) = &opts.custom_storage {
-        match acct.job_queue(&http).await {
-            Ok((read, service)) => (Some(service), Some(read)),
-            Err(e) => {
-                tracing::warn!(error = %e, "creating the job queue in the custom storage account failed; following jobs with GetMigrationJobProgress");
-                (None, None)
-            }
-        }
-    } else {
-        match spo.provision_queue().await {
-            Ok(q) => (Some(q.job_queue_uri.clone()), Some(q.job_queue_uri)),
-            Err(e) => {
-                tracing::warn!(error = %e, "ProvisionMigrationQueue failed; following jobs with GetMigrationJobProgress");
-                (None, None)
-            }
-        }
-    };
-    let queue = queue_read_uri
-        .as_deref()
-        .and_then(|u| QueueClient::new(http.clone(), u).ok());
-
-    let (rec_tx, rec_rx) = std::sync::mpsc::channel::<Rec>();
-    let (scan_tx, scan_rx) = std::sync::mpsc::sync_channel::<Rec>(16);
-    let (recycle_tx, recycle_rx) = std::sync::mpsc::channel::<Vec<Scanned>>();
-    let (cand_tx, mut cand_rx) = mpsc::channel::<Vec<Candidate>>(16);
-    let mut scan_opts = opts.task.settings.scan_options();
-    scan_opts.target_prefix = target
-        .server_relative(&prefix)
-        .trim_start_matches('/')
-        .to_string();
-    scan_opts.at_library_root = prefix.is_empty();
-    let shared = Arc::new(Shared {
-        budget: Semaphore::new(opts.budget_mib as usize),
-        blob_slots: Semaphore::new(opts.blobs_in_flight.max(1)),
-        opts: opts.clone(),
-        http,
-        spo,
-        target: target.clone(),
-        queue_uri,
-        counters: counters.clone(),
-        job_ids: Mutex::new(Vec::new()),
-        rec: Mutex::new(rec_tx.clone()),
-        prefix: prefix.clone(),
-        sources: Mutex::new(Default::default()),
-    });
-
-    let recorder = Recorder {
-        store,
-        run,
-        check_content: opts.task.settings.check_content,
-        target: target.clone(),
-        counters: counters.clone(),
-        packaging: !scan_only,
-        recycle: Some(recycle_tx),
-        observer: opts.item_observer.clone(),
-    };
-    let rec_thread = std::thread::Builder::new()
-        .name("spmt-recorder".into())
-        .spawn(move || recorder.run(scan_rx, rec_rx, cand_tx))
-        .map_err(|e| EngineError::Internal(e.to_string()))?;
-
-    // Scan thread: the source is read by one thread, items flow to the recorder.
-    let source = opts.task.source.clone();
-    let sources = shared.clone();
-    let scan_counters = counters.clone();
-    let scan_thread = std::thread::Builder::new()
-        .name("spmt-scan".into())
-        .spawn(move || {
-            // Items go to the recorder in batches: full, or after 50 ms on a slow share so
-            // packaging never waits long for the first items.
-            let mut batch = Vec::with_capacity(SCAN_BATCH);
-            let mut sent = Instant::now();
-            let r = scan::scan(&source, &scan_opts, |item| {
-                if scan_counters.cancelled() {
-                    return false;
-                }
-                let renamed = item.target_rel != item.rel_path;
-                let item = Scanned::new(item, &sources.target, &sources.prefix);
-                let it = &item.item;
-                if it.kind == ItemKind::File && it.verdict == scan::Verdict::Migrate && renamed {
-                    // A renamed item: remember where its bytes are.
-                    if let Ok(mut m) = sources.sources.lock() {
-                        m.insert(item.object_id, it.abs_path.clone());
-                    }
-                }
-                batch.push(item);
-                if batch.len() < SCAN_BATCH && sent.elapsed() < Duration::from_millis(50) {
-                    return true;
-                }
-                sent = Instant::now();
-                // A batch the recorder is done with is freed and reused here, on the thread
-                // that allocated its items (see Recorder::recycle).
-                let next = match recycle_rx.try_recv() {
-                    Ok(mut v) => {
-                        v.clear();
-                        v
-                    }
-                    Err(_) => Vec::with_capacity(SCAN_BATCH),
-                };
-                let full = std::mem::replace(&mut batch, next);
-                scan_tx.send(Rec::Scanned(full)).is_ok()
-            });
-            if !batch.is_empty() {
-                let _ = scan_tx.send(Rec::Scanned(batch));
-            }
-            scan_counters.scan_done.store(true, Ordering::Relaxed);
-            let _ = scan_tx.send(Rec::ScanDone);
-            r
-        })
-        .map_err(|e| EngineError::Internal(e.to_string()))?;
-    drop(rec_tx);
-
-    // Packager → uploads → monitor.
-    let (sub_tx, sub_rx) = mpsc::channel(64);
-    let monitor = tokio::spawn(monitor::run(shared.clone(), sub_rx, queue));
-    let pk_shared = shared.clone();
-    let reporter = (!opts.dry_run).then(|| {
-        report::live::start(
-            opts.working_folder.clone(),
-            task_id.clone(),
-            run,
-            counters.clone(),
-            opts.report_every,
-        )
-    });
-    let pipeline = tokio::spawn(async move {
-        let sh = pk_shared;
-        let mut packager = packager::Packager::new(
-            sh.opts.max_package_items,
-            sh.opts.max_package_bytes,
-            prefix_folders,
-        );
-        let slots = Arc::new(Semaphore::new(sh.opts.packages_in_flight.max(1)));
-        let mut tasks = tokio::task::JoinSet::new();
-        let launch = |pkg: packager::Package,
-                      slot: tokio::sync::OwnedSemaphorePermit,
-                      tasks: &mut tokio::task::JoinSet<()>| {
-            let rows: Vec<i64> = pkg.items.iter().map(|(r, _)| *r).collect();
-            sh.counters
-                .packaged_items
-                .fetch_add(rows.len() as u64, Ordering::Relaxed);
-            sh.counters.packages.fetch_add(1, Ordering::Relaxed);
-            sh.record(Rec::Packaged {
-                items: rows,
-                package: pkg.id,
-                bytes: pkg.bytes,
-            });
-            sh.record(Rec::Package {
-                package: pkg.id,
-                items: pkg.items.len() as u64,
-                bytes: pkg.bytes,
-                job_id: None,
-                state: "Packaged",
-            });
-            let (sh2, sub_tx2) = (sh.clone(), sub_tx.clone());
-            tasks.spawn(async move {
-                let _slot = slot;
-                let (res, failures, pkg) = upload::upload_package(sh2.clone(), pkg).await;
-                for f in failures {
-                    sh2.counters.failed_items.fetch_add(1, Ordering::Relaxed);
-                    sh2.log_item(&format!("row {}", f.row), Outcome::Failed, &f.message);
-                    sh2.record(Rec::Outcome {
-                        item: f.row,
-                        outcome: Outcome::Failed,
-                        job_id: None,
-                        code: Some(f.code.into()),
-                        message: Some(f.message),
-                    });
-                }
-                match res {
-                    Ok(sub) => {
-                        sh2.counters.submitted_jobs.fetch_add(1, Ordering::Relaxed);
-                        sh2.record(Rec::Package {
-                            package: sub.package,
-                            items: sub.items.len() as u64,
-                            bytes: 0,
-                            job_id: Some(sub.job_id.to_string()),
-                            state: "Submitted",
-                        });
-                        // The job id must be on disk before anything else happens: a run killed
-                        // now is settled from it on resume instead of importing twice.
-                        let (ack_tx, ack_rx) = std::sync::mpsc::channel();
-                        sh2.record(Rec::Flush(ack_tx));
-                        let acked = tokio::task::spawn_blocking(move || {
-                            ack_rx.recv_timeout(Duration::from_secs(30))
-                        })
-                        .await;
-                        if !matches!(acked, Ok(Ok(()))) {
-                            sh2.counters.late_flushes.fetch_add(1, Ordering::Relaxed);
-                            tracing::warn!(
-                                job = %sub.job_id,
-                                "the job id was not recorded within 30 s; going on (a kill now would send its items again)"
-                            );
-                        }
-                        let _ = sub_tx2.send(sub).await;
-                    }
-                    Err((code, message)) => {
-                        tracing::error!(package = pkg.id, "{}", crate::secrets::redact(&message));
-                        for (row, it) in &pkg.items {
-                            sh2.counters.failed_items.fetch_add(1, Ordering::Relaxed);
-                            sh2.log_item(&it.lib_rel, Outcome::Failed, &message);
-                            sh2.record(Rec::Outcome {
-                                item: *row,
-                                outcome: Outcome::Failed,
-                                job_id: None,
-                                code: Some(code.into()),
-                                message: Some(message.clone()),
-                            });
-                        }
-                        sh2.record(Rec::Package {
-                            package: pkg.id,
-                            items: pkg.items.len() as u64,
-                            bytes: 0,
-                            job_id: None,
-                            state: "Failed",
-                        });
-                    }
-                }
-            });
-        };
-        'candidates: while let Some(batch) = cand_rx.recv().await {
-            if sh.counters.cancelled() {
-                break;
-            }
-            if scan_only {
-                continue;
-            }
-            for c in batch {
-                if let Some(p) = packager.push(c) {
-                    // Waiting for a slot here holds the scan back: packages in memory stay
-                    // bounded.
-                    let Ok(slot) = slots.clone().acquire_owned().await else {
-                        break 'candidates;
-                    };
-                    launch(p, slot, &mut tasks);
-                }
-            }
-        }
-        if let Some(p) = packager.finish().filter(|_| !sh.counters.cancelled()) {
-            if let Ok(slot) = slots.clone().acquire_owned().await {
-                launch(p, slot, &mut tasks);
-            }
-        }
-        while tasks.join_next().await.is_some() {}
-        drop(sub_tx);
-    });
-
-    let scan_result = tokio::task::spawn_blocking(move || scan_thread.join()).await;
-    let scan_result = match scan_result {
-        Ok(Ok(r)) => r,
-        _ => return Err(EngineError::Internal("the scan thread panicked".into())),
-    };
-    pipeline
-        .await
-        .map_err(|e| EngineError::Internal(e.to_string()))?;
-    monitor
-        .await
-        .map_err(|e| EngineError::Internal(e.to_string()))?;
-    counters.done.store(true, Ordering::Relaxed);
-    // Last senders go away with `shared`; the recorder then commits and hands the store back.
-    let job_ids = shared.job_ids.lock().map(|v| v.clone()).unwrap_or_default();
-    let throttled = shared.http.stats.throttled.load(Ordering::Relaxed);
-    let spo_for_deletes = shared.spo.clone();
-    let http_requests = shared.http.stats.requests.load(Ordering::Relaxed);
-    drop(shared);
-    let store = tokio::task::spawn_blocking(move || rec_thread.join())
-        .await
-        .map_err(|e| EngineError::Internal(e.to_string()))?
-        .map_err(|_| EngineError::Internal("the recorder thread panicked".into()))??;
-    scan_result?;
-
-    if let Some(r) = reporter {
-        r.stop();
-    }
-
-    let mut deletes = DeleteOutcome::default();
-    if opts.task.settings.propagate_deletes || opts.dry_run {
-        let vanished = deletes::vanished(&store, &task_id, run, &target.server_relative(&prefix))?;
-        if opts.dry_run {
-            deletes.planned = vanished.iter().map(|v| v.rel_path.clone()).collect();
-        } else if !opts.task.settings.scan_only && !counters.cancelled() {
-            deletes = deletes::apply(&store, run, &spo_for_deletes, vanished).await?;
-        }
-    }
-
-    // Every item's outcome is settled: the item reports can be written while the round is
-    // tallied and closed (a failure to start them leaves them to write_round).
-    let reports_started = Instant::now();
-    let item_reports = (!opts.dry_run)
-        .then(|| report::start_item_reports(&store, &opts.working_folder, &task_id, run))
-        .and_then(|r| {
-            r.map_err(|e| tracing::warn!(error = %e, "item reports not started early"))
-                .ok()
-        });
-
-    // Items still pending here were never confirmed: say so rather than call them migrated.
-    let mut items = store.counts(run)?;
-    let dry_run = opts.dry_run.then(|| DryRun {
-        would_send: store.pending_paths(run).unwrap_or_default(),
-        would_delete: deletes.planned.clone(),
-    });
-    if scan_only {
-        items.pending = 0;
-    }
-    let status = if counters.cancelled() {
-        "Stopped"
-    } else if items.failed > 0 || items.pending > 0 {
-        "CompletedWithErrors"
-    } else if scan_only {
-        "Scanned"
-    } else {
-        "Completed"
-    };
-    store.finish_run(run, status, None, &figures(&counters, throttled, started))?;
-    let report_folder = report::folder(&opts.working_folder);
-    if !opts.dry_run {
-        match item_reports {
-            Some(items) => {
-                report::write_round_with(&store, &opts.working_folder, &task_id, run, items)
-            }
-            None => report::write_round(&store, &opts.working_folder, &task_id, run),
-        }
-        .map_err(|e| EngineError::Internal(format!("cannot write the reports: {e}")))?;
-        tracing::info!(
-            secs = reports_started.elapsed().as_secs_f64(),
-            scan_and_send_secs = (reports_started - started).as_secs_f64(),
-            "reports written"
-        );
-    }
-    Ok(Summary {
-        status: status.into(),
-        task_id,
-        round,
-        source: opts.task.source.display().to_string(),
-        target_site_url: opts.task.target.clone(),
-        target_list: opts.task.target_list.clone(),
-        problems: store.problems(run, 200, !scan_only)?,
-        items,
-        scanned_items: counters.scanned_items.load(Ordering::Relaxed),
-        scanned_bytes: counters.scanned_bytes.load(Ordering::Relaxed),
-        uploaded_bytes: counters.uploaded_bytes.load(Ordering::Relaxed),
-        packages: counters.packages.load(Ordering::Relaxed),
-        job_ids,
-        duration_secs: started.elapsed().as_secs_f64(),
-        working_folder: opts.working_folder.display().to_string(),
-        report_folder: report_folder.display().to_string(),
-        throttled_requests: throttled,
-        dry_run,
-        http_requests,
-    })
 }
 
 /// Default working folder: a per-user data directory, `spmt/<name>`.

@@ -3,7 +3,7 @@
 //! by such a job is not sent again; what no job confirmed is closed as interrupted and the new
 //! round sends it again with the same ids.
 
-use super::ledger::Ledger;
+use super::import::ledger::Ledger;
 use super::MigrateOptions;
 use crate::package::{ids, Target};
 use crate::spo::SpoClient;

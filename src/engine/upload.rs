@@ -1,7 +1,8 @@
 //! Upload: encrypt each file with the package key and a fresh IV, stream it into the data
 //! container (Put Blob for small files, Put Block + Put Block List for large ones), snapshot it,
-//! then write the eight XMLs the same way and submit the import job.
+//! then write the eight XMLs the same way; the import stage submits the job.
 
+use super::codes;
 use super::packager::Package;
 use super::Shared;
 use crate::azure::blob::block_id;
@@ -16,15 +17,6 @@ use std::io::Read;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-/// SPMT's item-level codes for the stages after the scan (spmt-features §4.2).
-pub mod codes {
-    pub const CANNOT_OPEN: &str = "0x01410001";
-    pub const UPLOAD_FAILED: &str = "0x01510001";
-    pub const SUBMIT_FAILED: &str = "0x01610002";
-    pub const FATAL: &str = "0x01710006";
-    pub const NOT_ALL_MIGRATED: &str = "0x01710009";
-}
-
 /// (SPMT code, message) of an item that failed at this stage.
 pub type Failure = (&'static str, String);
 
@@ -35,13 +27,15 @@ pub struct FileFailure {
     pub message: String,
 }
 
-/// A package whose job was submitted: what the monitor needs to follow it.
-pub struct Submitted {
+/// A package whose files and XMLs are in the job's containers: what the import stage needs to
+/// submit its job.
+pub struct Uploaded {
     pub package: i64,
-    pub job_id: uuid::Uuid,
+    pub data_uri: String,
+    pub manifest_uri: String,
     pub key: Key,
     pub manifest: ContainerClient,
-    /// (row id, item) the job is responsible for.
+    /// (row id, item) the job will be responsible for.
     pub items: Vec<(i64, PkgItem)>,
 }
 
@@ -286,13 +280,12 @@ async fn job_storage(shared: &Shared) -> Result<JobStorage, String> {
     })
 }
 
-/// Uploads a package and submits its job. Items that could not be read or sent come back as
+/// Uploads a package's files and its XMLs. Items that could not be read or sent come back as
 /// failures and are left out of the manifest; an error fails the whole package.
 pub async fn upload_package(
     shared: Arc<Shared>,
     mut pkg: Package,
-) -> (Result<Submitted, Failure>, Vec<FileFailure>, Package) {
-    let spo = &shared.spo;
+) -> (Result<Uploaded, Failure>, Vec<FileFailure>, Package) {
     let js = match job_storage(&shared).await {
         Ok(js) => js,
         Err(message) => return (Err((codes::SUBMIT_FAILED, message)), vec![], pkg),
@@ -368,40 +361,19 @@ pub async fn upload_package(
             );
         }
     }
-    let queue = shared.queue_uri.as_deref();
-    match spo
-        .create_job_encrypted(
-            shared.target.web_id,
-            &js.data_uri,
-            &js.manifest_uri,
-            queue,
-            &key,
-        )
-        .await
-    {
-        Ok(job_id) => {
-            let items = std::mem::take(&mut pkg.items);
-            (
-                Ok(Submitted {
-                    package: pkg.id,
-                    job_id,
-                    key,
-                    manifest,
-                    items,
-                }),
-                failures,
-                pkg,
-            )
-        }
-        Err(e) => (
-            Err((
-                codes::SUBMIT_FAILED,
-                format!("CreateMigrationJobEncrypted failed: {e}"),
-            )),
-            failures,
-            pkg,
-        ),
-    }
+    let items = std::mem::take(&mut pkg.items);
+    (
+        Ok(Uploaded {
+            package: pkg.id,
+            data_uri: js.data_uri,
+            manifest_uri: js.manifest_uri,
+            key,
+            manifest,
+            items,
+        }),
+        failures,
+        pkg,
+    )
 }
 
 #[cfg(test)]

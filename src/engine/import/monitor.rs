@@ -4,11 +4,11 @@
 //! when its job ended and no event names it as failed (reference §5.1, §7).
 
 use super::ledger::Ledger;
-use super::recorder::Rec;
-use super::upload::Submitted;
-use super::Shared;
+use super::Submitted;
 use crate::azure::QueueClient;
 use crate::crypto::{self, Key};
+use crate::engine::recorder::Rec;
+use crate::engine::Shared;
 use crate::store::Outcome;
 use crate::wire::{self, field, EncryptedEnvelope, EventFields};
 use base64::Engine as _;

@@ -2,7 +2,7 @@
 //! job ended, and so the outcome of each item. Used while following live jobs and when a
 //! resumed session settles jobs an interrupted run left behind.
 
-use super::upload::codes;
+use crate::engine::codes;
 use crate::store::Outcome;
 use crate::wire::{field, EventFields};
 use std::collections::HashMap;
