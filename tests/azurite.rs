@@ -4,16 +4,15 @@
 //! Each test run starts its own Azurite (fresh location, free ports). It is found through
 //! `AZURITE_BIN`, `./node_modules/.bin/azurite` or `PATH`; `.ci/test` installs it from npm.
 
+mod common;
+
 use base64::Engine as _;
 use bytes::Bytes;
+use common::azurite::{start_azurite, Azurite, ACCOUNT, DEV_KEY};
 use spmt::azure::{ContainerClient, QueueClient};
 use spmt::crypto::{self, Key};
 use spmt::http::Http;
 use spmt::wire::{self, Sas};
-#[path = "common/azurite.rs"]
-mod harness;
-
-use harness::{start_azurite, Azurite, ACCOUNT, DEV_KEY};
 
 fn key() -> Vec<u8> {
     base64::engine::general_purpose::STANDARD

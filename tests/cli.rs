@@ -1,11 +1,14 @@
 //! The `spmt` command as a user runs it: exit codes, the JSON summary, and the embedded local
 //! target.
 
-use std::process::Command;
+mod common;
 
-fn spmt() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_spmt"))
-}
+use common::cli::{
+    migrate_local, migrate_local_text, migrate_site, output_off_runtime, resume_json, spmt,
+    status_json,
+};
+use common::emulator::library;
+use common::tree::files;
 
 #[test]
 fn migrate_into_the_local_target_prints_a_json_summary_and_exits_0() {
@@ -17,21 +20,7 @@ fn migrate_into_the_local_target_prints_a_json_summary_and_exits_0() {
     std::fs::create_dir(src.path().join("docs")).unwrap();
     std::fs::write(src.path().join("docs/a.txt"), b"alpha").unwrap();
     std::fs::write(src.path().join("b.txt"), b"beta").unwrap();
-    let out = spmt()
-        .args([
-            "migrate",
-            "--target-site-url",
-            "local",
-            "--target-list",
-            "Documents",
-            "--json",
-        ])
-        .arg("--file-share-source")
-        .arg(src.path())
-        .arg("--local-target-root")
-        .arg(root.path())
-        .arg("--working-folder")
-        .arg(work.path())
+    let out = migrate_local(src.path(), root.path(), work.path())
         .output()
         .unwrap();
     assert_eq!(
@@ -143,22 +132,8 @@ fn scan_only_reports_without_migrating() {
     );
     std::fs::write(src.path().join("a.txt"), b"a").unwrap();
     std::fs::write(src.path().join("b*.txt"), b"b").unwrap();
-    let out = spmt()
-        .args([
-            "migrate",
-            "--target-site-url",
-            "local",
-            "--target-list",
-            "Documents",
-            "--scan-only",
-            "--json",
-        ])
-        .arg("--file-share-source")
-        .arg(src.path())
-        .arg("--local-target-root")
-        .arg(root.path())
-        .arg("--working-folder")
-        .arg(work.path())
+    let out = migrate_local(src.path(), root.path(), work.path())
+        .arg("--scan-only")
         .output()
         .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -183,21 +158,8 @@ fn a_scan_only_round_of_a_clean_tree_is_completed_and_status_exits_0() {
     std::fs::create_dir(src.path().join("d")).unwrap();
     std::fs::write(src.path().join("d/a.txt"), b"a").unwrap();
     std::fs::write(src.path().join("b.txt"), b"b").unwrap();
-    let out = spmt()
-        .args([
-            "migrate",
-            "--target-site-url",
-            "local",
-            "--target-list",
-            "Documents",
-            "--scan-only",
-        ])
-        .arg("--file-share-source")
-        .arg(src.path())
-        .arg("--local-target-root")
-        .arg(root.path())
-        .arg("--working-folder")
-        .arg(work.path())
+    let out = migrate_local_text(src.path(), root.path(), work.path())
+        .arg("--scan-only")
         .output()
         .unwrap();
     assert_eq!(
@@ -206,11 +168,7 @@ fn a_scan_only_round_of_a_clean_tree_is_completed_and_status_exits_0() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let out = spmt()
-        .args(["status", "--json", "--working-folder"])
-        .arg(work.path())
-        .output()
-        .unwrap();
+    let out = status_json(work.path()).output().unwrap();
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -260,7 +218,7 @@ fn hostile_names_stay_inert_in_reports_logs_and_terminals() {
         "raw controls reach the terminal: {stderr:?}"
     );
     let mut report = None;
-    for e in walk(work.path()) {
+    for e in files(work.path()) {
         let name = e.file_name().unwrap().to_string_lossy().to_string();
         if name == "spmt.log" {
             let log = std::fs::read_to_string(&e).unwrap();
@@ -291,9 +249,7 @@ fn hostile_names_stay_inert_in_reports_logs_and_terminals() {
     // A reader that has gone away: nothing panics, and the exit is not Rust's 101.
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);
-    let status = spmt()
-        .args(["status", "--json", "--working-folder"])
-        .arg(work.path())
+    let status = status_json(work.path())
         .stdout(writer)
         .stderr(std::process::Stdio::piped())
         .output()
@@ -301,19 +257,6 @@ fn hostile_names_stay_inert_in_reports_logs_and_terminals() {
     let err = String::from_utf8_lossy(&status.stderr);
     assert!(!err.contains("panicked"), "status panicked: {err}");
     assert_ne!(status.status.code(), Some(101));
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 /// A second process on a local target root that a running target holds is refused, and the
@@ -341,7 +284,7 @@ async fn a_second_process_on_a_busy_local_target_root_is_refused_and_takes_nothi
         .collect();
     assert_eq!(storage.len(), 1, "the running target's spool folder");
 
-    let second = run_off_runtime(migrate_local(src.path(), root.path(), work2.path())).await;
+    let second = output_off_runtime(migrate_local(src.path(), root.path(), work2.path())).await;
     let err = String::from_utf8_lossy(&second.stderr);
     assert_eq!(second.status.code(), Some(2), "stderr: {err}");
     assert!(
@@ -357,29 +300,20 @@ async fn a_second_process_on_a_busy_local_target_root_is_refused_and_takes_nothi
     );
 
     // The running target is untouched: a migration into it completes.
-    let mut first = spmt();
-    first
-        .args([
-            "migrate",
-            "--target-list",
-            "Documents",
-            "--access-token",
-            &token,
-        ])
-        .arg("--target-site-url")
-        .arg(running.site_url("local"))
-        .arg("--file-share-source")
-        .arg(src.path())
-        .arg("--working-folder")
-        .arg(work1.path());
-    let first = run_off_runtime(first).await;
+    let first = output_off_runtime(migrate_site(
+        src.path(),
+        &running.site_url("local"),
+        &token,
+        work1.path(),
+    ))
+    .await;
     assert_eq!(
         first.status.code(),
         Some(0),
         "stderr: {}",
         String::from_utf8_lossy(&first.stderr)
     );
-    let lib = root.path().join("sites/local/Documents");
+    let lib = library(root.path());
     for i in 0..20 {
         assert_eq!(
             std::fs::read_to_string(lib.join(format!("f{i}.txt"))).unwrap(),
@@ -387,32 +321,6 @@ async fn a_second_process_on_a_busy_local_target_root_is_refused_and_takes_nothi
         );
     }
     running.shutdown().await;
-}
-
-/// Runs a command to the end without holding up the runtime that serves it.
-async fn run_off_runtime(mut c: Command) -> std::process::Output {
-    tokio::task::spawn_blocking(move || c.output().unwrap())
-        .await
-        .unwrap()
-}
-
-fn migrate_local(src: &std::path::Path, root: &std::path::Path, work: &std::path::Path) -> Command {
-    let mut c = spmt();
-    c.args([
-        "migrate",
-        "--target-site-url",
-        "local",
-        "--target-list",
-        "Documents",
-        "--json",
-    ])
-    .arg("--file-share-source")
-    .arg(src)
-    .arg("--local-target-root")
-    .arg(root)
-    .arg("--working-folder")
-    .arg(work);
-    c
 }
 
 /// A working folder whose spmt.db was emptied or overwritten is refused with the way out,
@@ -541,7 +449,7 @@ fn signals_stop_cleanly_and_resume_completes_the_run() {
             "stderr: {}",
             String::from_utf8_lossy(&resumed.stderr)
         );
-        let lib = root.join("sites/local/Documents");
+        let lib = library(&root);
         for d in 0..8 {
             for i in 0..250 {
                 let rel = format!("d{d:02}/f{i:03}.txt");
@@ -624,8 +532,8 @@ fn names_that_collide_in_sharepoint_fail_and_never_carry_other_bytes() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "the losers fail");
-    let lib = root.path().join("sites/local/Documents");
-    let report = walk(work.path())
+    let lib = library(root.path());
+    let report = files(work.path())
         .into_iter()
         .find(|p| p.ends_with("ItemReport_R1.csv"))
         .unwrap();
@@ -705,12 +613,12 @@ fn names_that_are_not_utf8_fail_clearly_and_take_no_other_file() {
     assert_eq!(out.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["items"]["migrated"], 1, "{v}");
-    let lib = root.path().join("sites/local/Documents");
+    let lib = library(root.path());
     assert_eq!(
         std::fs::read_to_string(lib.join("caf\u{FFFD}.txt")).unwrap(),
         "real replacement char"
     );
-    let report = walk(work.path())
+    let report = files(work.path())
         .into_iter()
         .find(|p| p.ends_with("ItemFailureReport_R1.csv"))
         .unwrap();
@@ -760,7 +668,7 @@ fn a_file_that_changes_while_read_is_never_reported_with_other_bytes() {
         let out = migrate_local(src.path(), root.path(), work.path())
             .output()
             .unwrap();
-        let report = walk(work.path())
+        let report = files(work.path())
             .into_iter()
             .find(|p| p.ends_with(format!("ItemReport_R{round}.csv")))
             .unwrap();
@@ -840,23 +748,15 @@ fn a_date_and_time_filter_survives_resume() {
         "{}",
         String::from_utf8_lossy(&first.stderr)
     );
-    let lib = root.path().join("sites/local/Documents");
+    let lib = library(root.path());
     assert!(lib.join("afternoon.txt").exists() && !lib.join("morning.txt").exists());
-    let resumed = spmt()
-        .args(["resume", "--json", "--working-folder"])
-        .arg(work.path())
-        .output()
-        .unwrap();
+    let resumed = resume_json(work.path()).output().unwrap();
     assert_eq!(resumed.status.code(), Some(0));
     assert!(
         !lib.join("morning.txt").exists(),
         "the resumed round filters at 14:30 too"
     );
-    let status = spmt()
-        .args(["status", "--json", "--working-folder"])
-        .arg(work.path())
-        .output()
-        .unwrap();
+    let status = status_json(work.path()).output().unwrap();
     let text = String::from_utf8_lossy(&status.stdout);
     assert!(text.contains("2024-05-06T14:30:00Z"), "{text}");
 }
@@ -981,7 +881,7 @@ fn kill_9_then_rerun_into_the_local_target_never_reimports_a_recorded_job() {
     assert_eq!(counts.len(), 3000, "every file imported");
     let again = assert_repeats_only_from_unrecorded_jobs(root.path(), work.path());
     eprintln!("{again} files imported twice, all by a job created just before the kill");
-    let lib = root.path().join("sites/local/Documents");
+    let lib = library(root.path());
     for d in 0..12 {
         for i in 0..250 {
             assert_eq!(
@@ -1087,7 +987,7 @@ fn killed_anywhere_twenty_times_every_file_arrives_and_recorded_jobs_settle() {
     eprintln!(
         "{kills} kills; {again} files imported twice, all by jobs created just before a kill"
     );
-    let lib = root.path().join("sites/local/Documents");
+    let lib = library(root.path());
     for d in 0..dirs {
         for i in 0..per {
             assert_eq!(

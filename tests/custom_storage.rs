@@ -2,11 +2,10 @@
 //! storage account the user owns — here a test-started Azurite — and the local target imports
 //! from there with the SAS URIs spmt hands it.
 
-#[path = "common/azurite.rs"]
-mod harness;
+mod common;
 
-use harness::{start_azurite, Azurite, DEV_KEY};
-use std::process::Command;
+use common::azurite::{start_azurite, Azurite, DEV_KEY};
+use common::cli::{migrate_local, migrate_local_text};
 
 fn connection_string(az: &Azurite) -> String {
     format!(
@@ -40,10 +39,6 @@ fn list_names(url: &str) -> Vec<String> {
         .collect()
 }
 
-fn spmt() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_spmt"))
-}
-
 #[test]
 fn migrate_with_custom_storage_uploads_to_azurite_and_the_files_arrive() {
     let az = start_azurite();
@@ -63,23 +58,9 @@ fn migrate_with_custom_storage_uploads_to_azurite_and_the_files_arrive() {
     for (p, d) in &files {
         std::fs::write(src.path().join(p), d).unwrap();
     }
-    let out = spmt()
-        .args([
-            "migrate",
-            "--target-site-url",
-            "local",
-            "--target-list",
-            "Documents",
-            "--json",
-        ])
+    let out = migrate_local(src.path(), root.path(), work.path())
         .arg("--azure-storage-connection-string")
         .arg(connection_string(&az))
-        .arg("--file-share-source")
-        .arg(src.path())
-        .arg("--local-target-root")
-        .arg(root.path())
-        .arg("--working-folder")
-        .arg(work.path())
         .output()
         .unwrap();
     let (stdout, stderr) = (
@@ -96,7 +77,7 @@ fn migrate_with_custom_storage_uploads_to_azurite_and_the_files_arrive() {
     assert_eq!(v["items"]["failed"], 0, "{stdout}");
 
     // The bytes arrived in the target library.
-    let lib = root.path().join("sites/local/Documents");
+    let lib = common::emulator::library(root.path());
     for (p, d) in &files {
         assert_eq!(&std::fs::read(lib.join(p)).unwrap(), d, "{p}");
     }
@@ -145,22 +126,9 @@ fn migrate_with_custom_storage_uploads_to_azurite_and_the_files_arrive() {
 fn a_malformed_connection_string_exits_2_naming_the_field_not_the_key() {
     let src = tempfile::tempdir().unwrap();
     let secret = "c2VjcmV0*not-base64*";
-    let out = spmt()
-        .args([
-            "migrate",
-            "--target-site-url",
-            "local",
-            "--target-list",
-            "Documents",
-        ])
+    let out = migrate_local_text(src.path(), &src.path().join("t"), &src.path().join("w"))
         .arg("--azure-storage-connection-string")
         .arg(format!("AccountName=contoso;AccountKey={secret}"))
-        .arg("--file-share-source")
-        .arg(src.path())
-        .arg("--local-target-root")
-        .arg(src.path().join("t"))
-        .arg("--working-folder")
-        .arg(src.path().join("w"))
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));

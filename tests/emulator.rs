@@ -2,6 +2,8 @@
 //! importer's validation and materialisation, and fault profiles. Packages are built by hand here
 //! (no client packaging code), so these tests hold the emulator to the wire rules on their own.
 
+mod common;
+
 use base64::Engine as _;
 use md5::{Digest, Md5};
 use serde_json::Value;
@@ -21,19 +23,17 @@ async fn start(
     faults: FaultProfile,
     precreate: Vec<(String, String)>,
 ) -> EmulatorHandle {
-    emulator::start(EmulatorConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        root: root.to_path_buf(),
+    // The token is spelled out: the tests below send it by hand.
+    common::emulator::start(EmulatorConfig {
         access_token: "test-token".into(),
         strict,
         faults,
         max_concurrent_jobs: 2,
         precreate,
         release_imported_blobs: false,
-        ..EmulatorConfig::default()
+        ..common::emulator::config(root)
     })
     .await
-    .unwrap()
 }
 
 async fn json_of(r: reqwest::Response) -> Value {

@@ -1,117 +1,23 @@
 //! End to end over loopback: the engine migrates generated trees into the emulator (the
 //! embedded local target), and every byte and every modification time is compared.
 
+mod common;
+
+use common::emulator::{file_imports, library};
+use common::migrate::{options, run};
+use common::tree::{content, count_files, make_varied_tree};
 use spmt::emulator::{self, EmulatorConfig, EmulatorHandle, FaultProfile};
-use spmt::engine::{self, Counters, MigrateOptions, Summary};
-use spmt::task::{Task, TaskSettings};
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use spmt::engine::{self, Counters};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
-const TOKEN: &str = "e2e-test-token";
-
 async fn start(root: &Path, faults: FaultProfile) -> EmulatorHandle {
-    emulator::start(EmulatorConfig {
-        listen: ([127, 0, 0, 1], 0).into(),
-        root: root.to_path_buf(),
-        access_token: TOKEN.into(),
-        strict: false,
+    common::emulator::start(EmulatorConfig {
         faults,
-        max_concurrent_jobs: 4,
-        precreate: vec![],
-        release_imported_blobs: true,
-        ..EmulatorConfig::default()
+        ..common::emulator::config(root)
     })
     .await
-    .expect("emulator starts")
-}
-
-fn options(src: &Path, h: &EmulatorHandle, work: &Path) -> MigrateOptions {
-    let settings = TaskSettings {
-        migrate_without_root_folder: true,
-        ..TaskSettings::default()
-    };
-    let task = Task::new(src, &h.site_url("local"), "Documents", "", settings).unwrap();
-    let mut o = MigrateOptions::new(task, work.to_path_buf());
-    o.access_token = Some(TOKEN.into());
-    o
-}
-
-async fn run(o: MigrateOptions) -> Summary {
-    engine::migrate(o, Arc::new(Counters::default()))
-        .await
-        .expect("migration runs")
-}
-
-/// Deterministic bytes for a file.
-fn content(seed: usize, len: usize) -> Vec<u8> {
-    let mut x = (seed as u64)
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
-
-fn set_mtime(p: &Path, secs: i64) {
-    filetime::set_file_mtime(p, filetime::FileTime::from_unix_time(secs, 0)).unwrap();
-}
-
-/// ~500 files in nested folders, an empty folder, a 0-byte file, non-ASCII names, and a file
-/// of several blocks. Returns (relative path → bytes) of every file and the list of folders.
-fn make_tree(root: &Path) -> (HashMap<String, Vec<u8>>, Vec<String>) {
-    let mut files = HashMap::new();
-    let mut folders = vec![];
-    let mut n = 0usize;
-    for a in 0..5 {
-        for b in 0..4 {
-            let dir = if b == 0 {
-                format!("dept-{a}")
-            } else {
-                format!("dept-{a}/team {b}/Ünïcødé 日本語")
-            };
-            std::fs::create_dir_all(root.join(&dir)).unwrap();
-            for f in 0..25 {
-                n += 1;
-                let rel = format!("{dir}/file-{f:02} café.txt");
-                let data = content(n, (n * 97) % 20_000);
-                std::fs::write(root.join(&rel), &data).unwrap();
-                set_mtime(&root.join(&rel), 1_500_000_000 + (n as i64) * 3600);
-                files.insert(rel, data);
-            }
-        }
-    }
-    for d in walk_dirs(root, root) {
-        folders.push(d);
-    }
-    std::fs::create_dir_all(root.join("empty/deeper-empty")).unwrap();
-    folders.push("empty".into());
-    folders.push("empty/deeper-empty".into());
-    std::fs::write(root.join("zero.bin"), b"").unwrap();
-    files.insert("zero.bin".into(), vec![]);
-    let big = content(999, 5 * 1024 * 1024 + 7);
-    std::fs::write(root.join("dept-0/big.bin"), &big).unwrap();
-    set_mtime(&root.join("dept-0/big.bin"), 1_600_000_000);
-    files.insert("dept-0/big.bin".into(), big);
-    (files, folders)
-}
-
-fn walk_dirs(root: &Path, dir: &Path) -> Vec<String> {
-    let mut v = vec![];
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            v.push(p.strip_prefix(root).unwrap().to_string_lossy().into_owned());
-            v.extend(walk_dirs(root, &p));
-        }
-    }
-    v
 }
 
 fn mtime_secs(p: &Path) -> i64 {
@@ -124,10 +30,6 @@ fn mtime_secs(p: &Path) -> i64 {
         .as_secs() as i64
 }
 
-fn library(root: &Path) -> PathBuf {
-    root.join("sites/local/Documents")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrates_a_generated_tree_byte_for_byte_with_mtimes() {
     let (src, tgt, work) = (
@@ -135,7 +37,7 @@ async fn migrates_a_generated_tree_byte_for_byte_with_mtimes() {
         tempfile::tempdir().unwrap(),
         tempfile::tempdir().unwrap(),
     );
-    let (files, folders) = make_tree(src.path());
+    let (files, folders) = make_varied_tree(src.path());
     assert!(files.len() > 500);
     let h = start(tgt.path(), FaultProfile::default()).await;
     let mut o = options(src.path(), &h, work.path());
@@ -176,25 +78,9 @@ async fn migrates_a_generated_tree_byte_for_byte_with_mtimes() {
         assert!(lib.join(d).is_dir(), "folder {d} exists at the target");
     }
     // Nothing extra appeared in the library.
-    let mut count = 0;
-    fn count_files(p: &Path, n: &mut usize) {
-        for e in std::fs::read_dir(p).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                count_files(&p, n)
-            } else {
-                *n += 1
-            }
-        }
-    }
-    count_files(&lib, &mut count);
-    assert_eq!(count, files.len());
+    assert_eq!(count_files(&lib), files.len());
     // Each file was imported exactly once.
-    let recs = emulator::import_records(tgt.path()).unwrap();
-    let mut per_url: HashMap<String, usize> = HashMap::new();
-    for r in recs.iter().filter(|r| r.kind == "File") {
-        *per_url.entry(r.server_relative_url.clone()).or_default() += 1;
-    }
+    let per_url = file_imports(tgt.path());
     assert_eq!(per_url.len(), files.len());
     assert!(per_url.values().all(|&n| n == 1));
     h.shutdown().await;
@@ -411,7 +297,7 @@ async fn job_ids_are_committed_while_the_scan_is_far_ahead_of_the_uploads() {
         0,
         "every job id was committed at once"
     );
-    let lib = tgt.path().join("sites/local/Documents");
+    let lib = library(tgt.path());
     assert_eq!(
         std::fs::read_to_string(lib.join("d19/f299.txt")).unwrap(),
         "19/299"

@@ -2,13 +2,13 @@
 //! summary, the exit code, `spmt status` and the target tree; a task whose source cannot be
 //! read fails and says why; report.html renders in headless Chromium without console errors.
 
+mod common;
+
+use common::cli::{json_output, migrate_local, status_json};
+use common::tree::count_files;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-fn spmt() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_spmt"))
-}
 
 struct Run {
     _dir: tempfile::TempDir,
@@ -29,38 +29,11 @@ impl Run {
     }
 
     fn migrate(&self, extra: &[&str]) -> (serde_json::Value, i32) {
-        let out = spmt()
-            .args(["migrate", "--json", "--target-site-url", "local"])
-            .args(["--target-list", "Documents"])
-            .arg("--file-share-source")
-            .arg(&self.src)
-            .arg("--working-folder")
-            .arg(&self.work)
-            .arg("--local-target-root")
-            .arg(&self.target)
-            .args(extra)
-            .output()
-            .unwrap();
-        let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!(
-                "{e}: {}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            )
-        });
-        (v, out.status.code().unwrap())
+        json_output(migrate_local(&self.src, &self.target, &self.work).args(extra))
     }
 
     fn status(&self) -> (serde_json::Value, i32) {
-        let out = spmt()
-            .args(["status", "--json", "--working-folder"])
-            .arg(&self.work)
-            .output()
-            .unwrap();
-        (
-            serde_json::from_slice(&out.stdout).unwrap(),
-            out.status.code().unwrap(),
-        )
+        json_output(&mut status_json(&self.work))
     }
 }
 
@@ -94,19 +67,6 @@ fn has_columns(header: &[String], want: &[&str]) {
     }
 }
 
-fn count_files(dir: &Path) -> usize {
-    let mut n = 0;
-    for e in std::fs::read_dir(dir).unwrap() {
-        let e = e.unwrap();
-        if e.file_type().unwrap().is_dir() {
-            n += count_files(&e.path());
-        } else {
-            n += 1;
-        }
-    }
-    n
-}
-
 #[test]
 fn csv_reports_status_exit_code_and_tree_agree() {
     let r = Run::new();
@@ -121,7 +81,7 @@ fn csv_reports_status_exit_code_and_tree_agree() {
     let (sum, code) = r.migrate(&["--skip-files-with-extension", "tmp"]);
     assert_eq!(code, 1, "a failed item makes exit code 1: {sum}");
     assert_eq!(sum["status"], "CompletedWithErrors");
-    let tree_files = count_files(&r.target.join("sites/local/Documents"));
+    let tree_files = count_files(&common::emulator::library(&r.target));
     assert_eq!(tree_files, 12);
     assert_eq!(sum["items"]["migrated_files"], 12);
 

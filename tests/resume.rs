@@ -2,8 +2,12 @@
 //! with the same working folder, and prove the target equals the source with no file imported
 //! twice; later rounds send only new and changed files.
 
-use spmt::emulator::{self, EmulatorConfig, EmulatorHandle, FaultProfile};
-use std::collections::HashMap;
+mod common;
+
+use common::cli::{migrate_site, output_off_runtime, status_json};
+use common::emulator::{file_imports, library};
+use common::tree::make_numbered_tree;
+use spmt::emulator::{EmulatorConfig, EmulatorHandle, FaultProfile};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -11,64 +15,20 @@ use std::time::Duration;
 const TOKEN: &str = "resume-test-token";
 
 async fn start(root: &Path, faults: FaultProfile, jobs: usize) -> EmulatorHandle {
-    emulator::start(EmulatorConfig {
-        listen: ([127, 0, 0, 1], 0).into(),
-        root: root.to_path_buf(),
+    common::emulator::start(EmulatorConfig {
         access_token: TOKEN.into(),
-        strict: false,
         faults,
         max_concurrent_jobs: jobs,
-        precreate: vec![],
-        release_imported_blobs: true,
-        ..EmulatorConfig::default()
+        ..common::emulator::config(root)
     })
     .await
-    .expect("emulator starts")
 }
 
+/// The migration these tests run: JSON summary piped, stderr dropped.
 fn migrate_cmd(src: &Path, site: &str, work: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_spmt"));
-    c.args([
-        "migrate",
-        "--target-list",
-        "Documents",
-        "--json",
-        "--target-site-url",
-        site,
-        "--access-token",
-        TOKEN,
-    ])
-    .arg("--file-share-source")
-    .arg(src)
-    .arg("--working-folder")
-    .arg(work)
-    .stdout(Stdio::piped())
-    .stderr(Stdio::null());
+    let mut c = migrate_site(src, site, TOKEN, work);
+    c.arg("--json").stdout(Stdio::piped()).stderr(Stdio::null());
     c
-}
-
-fn make_tree(root: &Path, n: usize) -> HashMap<String, Vec<u8>> {
-    let mut files = HashMap::new();
-    for i in 0..n {
-        let rel = format!("d{}/s{}/f{i}.txt", i % 7, i % 3);
-        std::fs::create_dir_all(root.join(&rel).parent().unwrap()).unwrap();
-        let data = format!("file {i} ").repeat(1 + i % 50).into_bytes();
-        std::fs::write(root.join(&rel), &data).unwrap();
-        files.insert(rel, data);
-    }
-    files
-}
-
-fn file_imports(root: &Path) -> HashMap<String, usize> {
-    let mut m = HashMap::new();
-    for r in emulator::import_records(root)
-        .unwrap()
-        .into_iter()
-        .filter(|r| r.kind == "File")
-    {
-        *m.entry(r.server_relative_url).or_insert(0) += 1;
-    }
-    m
 }
 
 /// What the killed run left: (items recorded, items confirmed migrated, jobs submitted,
@@ -88,10 +48,7 @@ fn db_state(work: &Path) -> (i64, i64, i64, i64) {
 
 /// Runs to completion and returns the JSON summary and exit code.
 async fn finish(src: &Path, site: &str, work: &Path) -> (serde_json::Value, i32) {
-    let mut c = migrate_cmd(src, site, work);
-    let out = tokio::task::spawn_blocking(move || c.output().unwrap())
-        .await
-        .unwrap();
+    let out = output_off_runtime(migrate_cmd(src, site, work)).await;
     (
         serde_json::from_slice(&out.stdout).unwrap_or_default(),
         out.status.code().unwrap_or(-1),
@@ -129,7 +86,7 @@ async fn kill_then_resume(phase: Phase, faults: FaultProfile, jobs: usize) {
         tempfile::tempdir().unwrap(),
         tempfile::tempdir().unwrap(),
     );
-    let files = make_tree(src.path(), 1200);
+    let files = make_numbered_tree(src.path(), 1200);
     let total = (files.len() + 21) as i64; // 7 + 7×3 folders
     let h = start(tgt.path(), faults, jobs).await;
     let site = h.site_url("local");
@@ -156,11 +113,7 @@ async fn kill_then_resume(phase: Phase, faults: FaultProfile, jobs: usize) {
     );
 
     // The killed round is no longer running: status says it was interrupted.
-    let out = Command::new(env!("CARGO_BIN_EXE_spmt"))
-        .args(["status", "--json", "--working-folder"])
-        .arg(work.path())
-        .output()
-        .unwrap();
+    let out = status_json(work.path()).output().unwrap();
     let st: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(st["StatusOfTasks"][0]["Status"], "INTERRUPTED", "{st}");
     assert_eq!(
@@ -172,7 +125,7 @@ async fn kill_then_resume(phase: Phase, faults: FaultProfile, jobs: usize) {
     eprintln!("resumed run took {} s", summary["duration_secs"]);
     assert_eq!(code, 0, "resumed run succeeds: {summary}");
     assert_eq!(summary["items"]["failed"], 0, "{summary}");
-    let lib = tgt.path().join("sites/local/Documents");
+    let lib = library(tgt.path());
     for (rel, data) in &files {
         assert_eq!(
             &std::fs::read(lib.join(rel)).unwrap_or_else(|_| panic!("{rel} missing after resume")),
@@ -230,7 +183,7 @@ async fn later_rounds_send_only_new_and_changed_files() {
         tempfile::tempdir().unwrap(),
         tempfile::tempdir().unwrap(),
     );
-    let files = make_tree(src.path(), 40);
+    let files = make_numbered_tree(src.path(), 40);
     let h = start(tgt.path(), FaultProfile::default(), 4).await;
     let site = h.site_url("local");
     let (s1, code) = finish(src.path(), &site, work.path()).await;
@@ -251,7 +204,7 @@ async fn later_rounds_send_only_new_and_changed_files() {
         skipped >= (files.len() - 1) as u64,
         "unchanged files skipped: {s2}"
     );
-    let lib = tgt.path().join("sites/local/Documents");
+    let lib = library(tgt.path());
     assert_eq!(
         std::fs::read(lib.join("d0/s0/f0.txt")).unwrap(),
         b"changed content"

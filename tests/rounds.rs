@@ -3,10 +3,14 @@
 //! with --propagate-deletes (into its recycle bin), --dry-run changes nothing, and
 //! --check-content catches a change that keeps size and modification time.
 
+mod common;
+
+use common::cli::{json_output, migrate_local, resume_json};
+use common::emulator::file_imports;
+use common::tree::set_mtime;
 use spmt::emulator;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
 struct Session {
     _dir: tempfile::TempDir,
@@ -39,41 +43,16 @@ impl Session {
     }
 
     fn run(&self, extra: &[&str]) -> (serde_json::Value, i32) {
-        let out = Command::new(env!("CARGO_BIN_EXE_spmt"))
-            .args(["migrate", "--json", "--target-site-url", "local"])
-            .args(["--target-list", "Documents"])
-            .arg("--file-share-source")
-            .arg(&self.src)
-            .arg("--working-folder")
-            .arg(&self.work)
-            .arg("--local-target-root")
-            .arg(&self.target)
-            .args(extra)
-            .output()
-            .unwrap();
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!(
-                "not JSON ({e}): {}\n{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            )
-        });
-        (v, out.status.code().unwrap_or(-1))
+        json_output(migrate_local(&self.src, &self.target, &self.work).args(extra))
     }
 
     fn library(&self) -> PathBuf {
-        self.target.join("sites/local/Documents")
+        common::emulator::library(&self.target)
     }
 
     /// File imports per server-relative URL so far.
     fn imports(&self) -> HashMap<String, usize> {
-        let mut m = HashMap::new();
-        for r in emulator::import_records(&self.target).unwrap() {
-            if r.kind == "File" {
-                *m.entry(r.server_relative_url).or_insert(0) += 1;
-            }
-        }
-        m
+        file_imports(&self.target)
     }
 }
 
@@ -88,10 +67,6 @@ fn n(v: &serde_json::Value, path: &[&str]) -> u64 {
     }
     x.as_u64()
         .unwrap_or_else(|| panic!("no number at {path:?} in {v}"))
-}
-
-fn set_mtime(p: &Path, secs: i64) {
-    filetime::set_file_mtime(p, filetime::FileTime::from_unix_time(secs, 0)).unwrap();
 }
 
 #[test]
@@ -243,11 +218,7 @@ fn resume_runs_the_sessions_tasks_from_the_working_folder_alone() {
     let s = Session::new();
     assert_eq!(s.run(&[]).1, 0);
     std::fs::write(s.src.join("later.txt"), "later").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_spmt"))
-        .args(["resume", "--json", "--working-folder"])
-        .arg(&s.work)
-        .output()
-        .unwrap();
+    let out = resume_json(&s.work).output().unwrap();
     assert_eq!(
         out.status.code(),
         Some(0),

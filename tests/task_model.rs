@@ -2,25 +2,18 @@
 //! (the C ABI's, what Register-SPMTMigration sends), from SPMT's JSON bulk file and from the
 //! task record `spmt resume` reads is one identical `Task`, date-times with their time of day.
 
+mod common;
+
+use common::cli::{migrate_local_text, spmt};
+use common::tree::set_mtime_rfc3339;
 use spmt::session::Session;
 use spmt::task::{Task, TaskSettings};
-use std::path::Path;
-use std::process::Command;
-
-fn spmt() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_spmt"))
-}
 
 const AT: &str = "2024-05-06T14:30:00Z";
 
 fn recorded_settings(status: &serde_json::Value) -> TaskSettings {
     serde_json::from_value(status["StatusOfTasks"][0]["Settings"].clone())
         .expect("the task's settings read back")
-}
-
-fn set_mtime(p: &Path, rfc3339: &str) {
-    let t = chrono::DateTime::parse_from_rfc3339(rfc3339).unwrap();
-    filetime::set_file_mtime(p, filetime::FileTime::from_unix_time(t.timestamp(), 0)).unwrap();
 }
 
 #[test]
@@ -37,14 +30,7 @@ fn cli_flags_session_json_bulk_file_and_resume_build_one_identical_task() {
     let root_s = root.path().display().to_string();
 
     // 1. The CLI's flags (a scan-only round, so the record is written and nothing is sent).
-    let out = spmt()
-        .args([
-            "migrate",
-            "--target-site-url",
-            "local",
-            "--target-list",
-            "Documents",
-        ])
+    let out = migrate_local_text(&source, root.path(), work.path())
         .args(["--target-list-relative-path", "Projects", "--scan-only"])
         .args(["--migrate-files-modified-after", AT])
         .args(["--migrate-files-created-after", "2020-01-31"])
@@ -65,11 +51,6 @@ fn cli_flags_session_json_bulk_file_and_resume_build_one_identical_task() {
             "--migrate-without-root-folder",
             "false",
         ])
-        .arg("--file-share-source")
-        .arg(&source)
-        .args(["--local-target-root", &root_s])
-        .arg("--working-folder")
-        .arg(work.path())
         .output()
         .unwrap();
     assert_eq!(
@@ -162,23 +143,10 @@ fn a_filter_at_14_30_still_filters_a_09_00_file_after_a_resume() {
     );
     std::fs::write(src.path().join("morning.txt"), b"09:00").unwrap();
     std::fs::write(src.path().join("afternoon.txt"), b"15:00").unwrap();
-    set_mtime(&src.path().join("morning.txt"), "2024-05-06T09:00:00Z");
-    set_mtime(&src.path().join("afternoon.txt"), "2024-05-06T15:00:00Z");
-    let out = spmt()
-        .args([
-            "migrate",
-            "--target-site-url",
-            "local",
-            "--target-list",
-            "Documents",
-        ])
+    set_mtime_rfc3339(&src.path().join("morning.txt"), "2024-05-06T09:00:00Z");
+    set_mtime_rfc3339(&src.path().join("afternoon.txt"), "2024-05-06T15:00:00Z");
+    let out = migrate_local_text(src.path(), root.path(), work.path())
         .args(["--migrate-files-modified-after", AT])
-        .arg("--file-share-source")
-        .arg(src.path())
-        .arg("--local-target-root")
-        .arg(root.path())
-        .arg("--working-folder")
-        .arg(work.path())
         .output()
         .unwrap();
     assert_eq!(
@@ -192,7 +160,7 @@ fn a_filter_at_14_30_still_filters_a_09_00_file_after_a_resume() {
     assert!(!lib.join("morning.txt").exists());
     // A change to the filtered file, then the next round from the working folder alone.
     std::fs::write(src.path().join("morning.txt"), b"09:00 again").unwrap();
-    set_mtime(&src.path().join("morning.txt"), "2024-05-06T09:00:00Z");
+    set_mtime_rfc3339(&src.path().join("morning.txt"), "2024-05-06T09:00:00Z");
     let out = spmt()
         .args(["resume", "--working-folder"])
         .arg(work.path())

@@ -2,8 +2,6 @@
 //! on free loopback ports, with its data in a temporary folder; killed when dropped.
 //! Shared by the tests that hold spmt to real Azure storage behaviour.
 
-#![allow(dead_code)]
-
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 

@@ -1,0 +1,93 @@
+//! The `spmt` binary as a user runs it: [`spmt`], `spmt migrate` into the embedded local target
+//! ([`migrate_local`], [`migrate_local_text`]) or into a running target ([`migrate_site`]),
+//! `spmt status` and `spmt resume` on a working folder, and running a command for its JSON.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// The `spmt` binary of this build.
+pub fn spmt() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_spmt"))
+}
+
+/// `spmt migrate` of `src` into the library `Documents` of site `local` of the embedded local
+/// target at `root`, state in `work`, with the human-readable output.
+pub fn migrate_local_text(src: &Path, root: &Path, work: &Path) -> Command {
+    let mut c = spmt();
+    c.args([
+        "migrate",
+        "--target-site-url",
+        "local",
+        "--target-list",
+        "Documents",
+    ])
+    .arg("--file-share-source")
+    .arg(src)
+    .arg("--local-target-root")
+    .arg(root)
+    .arg("--working-folder")
+    .arg(work);
+    c
+}
+
+/// [`migrate_local_text`] with `--json`: the summary on stdout as JSON.
+pub fn migrate_local(src: &Path, root: &Path, work: &Path) -> Command {
+    let mut c = migrate_local_text(src, root, work);
+    c.arg("--json");
+    c
+}
+
+/// `spmt migrate` of `src` into the library `Documents` of a running target's `site_url`, with
+/// its `token`, state in `work`.
+pub fn migrate_site(src: &Path, site_url: &str, token: &str, work: &Path) -> Command {
+    let mut c = spmt();
+    c.args([
+        "migrate",
+        "--target-list",
+        "Documents",
+        "--target-site-url",
+        site_url,
+        "--access-token",
+        token,
+    ])
+    .arg("--file-share-source")
+    .arg(src)
+    .arg("--working-folder")
+    .arg(work);
+    c
+}
+
+/// `spmt status --json` of the session in `work`.
+pub fn status_json(work: &Path) -> Command {
+    let mut c = spmt();
+    c.args(["status", "--json", "--working-folder"]).arg(work);
+    c
+}
+
+/// `spmt resume --json`: the next round of the session's tasks in `work`.
+pub fn resume_json(work: &Path) -> Command {
+    let mut c = spmt();
+    c.args(["resume", "--json", "--working-folder"]).arg(work);
+    c
+}
+
+/// Runs `c` to its end and returns its stdout as JSON and its exit code (-1 for a signal);
+/// panics, showing stdout and stderr, when stdout is not JSON.
+pub fn json_output(c: &mut Command) -> (serde_json::Value, i32) {
+    let out = c.output().unwrap();
+    let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (v, out.status.code().unwrap_or(-1))
+}
+
+/// Runs a command to the end without holding up the runtime that serves it.
+pub async fn output_off_runtime(mut c: Command) -> Output {
+    tokio::task::spawn_blocking(move || c.output().unwrap())
+        .await
+        .unwrap()
+}
