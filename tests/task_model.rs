@@ -4,10 +4,12 @@
 
 mod common;
 
-use common::cli::{migrate_local_text, spmt};
+use common::cli::{migrate_local, migrate_local_text, spmt};
 use common::tree::set_mtime_rfc3339;
-use spmt::session::Session;
+use spmt::session::{Next, Session};
 use spmt::task::{Task, TaskSettings};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 const AT: &str = "2024-05-06T14:30:00Z";
 
@@ -175,5 +177,84 @@ fn a_filter_at_14_30_still_filters_a_09_00_file_after_a_resume() {
     assert!(
         !lib.join("morning.txt").exists(),
         "the resumed round filtered at 14:30, not at midnight"
+    );
+}
+
+/// One runner: a session run in-process (what the C ABI, .NET and the cmdlets drive) and the
+/// CLI migrate the same tree into the local target alike: the same task id, the same outcome
+/// counts, the same bytes at the same paths.
+#[test]
+fn a_session_in_process_and_the_cli_migrate_one_tree_alike() {
+    let (src, cli_root, cli_work, ses_root, ses_work) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let (files, _) = common::tree::make_varied_tree(src.path());
+    assert!(files.len() > 20, "a tree worth comparing");
+
+    let out = migrate_local(src.path(), cli_root.path(), cli_work.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cli = spmt::status::load(cli_work.path()).unwrap();
+
+    // The session, with the CLI's default for the root folder (SPMT's default is to keep it).
+    let settings = serde_json::json!({
+        "WorkingFolder": ses_work.path(),
+        "LocalTargetRoot": ses_root.path(),
+        "MigrateWithoutRootFolder": true,
+    });
+    let session = Session::from_json(&settings.to_string()).unwrap();
+    let task = serde_json::json!({
+        "SourcePath": src.path(), "TargetPath": "local", "TargetList": "Documents",
+    });
+    let id = session.add_task(&task.to_string()).unwrap();
+    session.start(None).unwrap();
+    while !matches!(
+        session.next_event(Some(Duration::from_secs(300))).unwrap(),
+        Next::Done
+    ) {}
+    let status = session.status_json().unwrap();
+    session.shutdown(Duration::from_secs(10));
+
+    let t = &status["StatusOfTasks"][0];
+    let c = &cli.status_of_tasks[0];
+    assert_eq!(id, c.task_id, "one task, one id");
+    assert_eq!(t["Status"], "COMPLETED");
+    assert_eq!(c.status, "COMPLETED");
+    assert_eq!(
+        t["NumActuallyMigratedFiles"].as_u64(),
+        Some(c.num_actually_migrated_files)
+    );
+    assert_eq!(
+        c.num_actually_migrated_files,
+        files.len() as u64,
+        "every file migrated"
+    );
+    let read_all = |root: &Path| -> Vec<(PathBuf, Vec<u8>)> {
+        let lib = common::emulator::library(root);
+        let mut v: Vec<_> = common::tree::files(&lib)
+            .into_iter()
+            .map(|p| {
+                let bytes = std::fs::read(&p).unwrap();
+                (p.strip_prefix(&lib).unwrap().to_path_buf(), bytes)
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let (a, b) = (read_all(cli_root.path()), read_all(ses_root.path()));
+    assert_eq!(a.len(), files.len());
+    assert!(
+        a == b,
+        "the CLI's and the session's libraries hold the same bytes at the same paths"
     );
 }
