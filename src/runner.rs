@@ -4,7 +4,8 @@
 //! the same whichever front end made it.
 
 use crate::emulator::{self, EmulatorConfig, EmulatorHandle};
-use crate::engine::{self, Counters, ItemObserver, MigrateOptions, Summary};
+use crate::engine::{self, Counters, EngineError, ItemObserver, MigrateOptions, Summary};
+use crate::spo::SpoError;
 use crate::task::Task;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -91,6 +92,11 @@ impl Runner {
         cx: RunContext,
         counters: Arc<Counters>,
     ) -> Result<Summary, RunError> {
+        let local_root = task
+            .settings
+            .local_target_root
+            .clone()
+            .filter(|_| task.is_local());
         let mut opts = if task.is_local() {
             let root = task.settings.local_target_root.clone().ok_or_else(|| {
                 RunError::config(format!(
@@ -111,9 +117,22 @@ impl Runner {
         opts.new_session = cx.new_session;
         opts.custom_storage = cx.custom_storage;
         opts.item_observer = cx.item_observer;
-        engine::migrate(opts, counters).await.map_err(|e| RunError {
-            exit_code: if e.is_configuration() { 2 } else { 1 },
-            message: crate::secrets::redact(&e.to_string()),
+        engine::migrate(opts, counters).await.map_err(|e| {
+            let mut message = crate::secrets::redact(&e.to_string());
+            if let (Some(root), EngineError::Target(SpoError::ListNotFound { title, .. })) =
+                (&local_root, &e)
+            {
+                let site = root.join("sites").join("local");
+                message.push_str(&format!(
+                    " (the local target's libraries are the folders in {}: `mkdir {}` creates this one)",
+                    site.display(),
+                    site.join(crate::emulator::library_folder_name(title)).display()
+                ));
+            }
+            RunError {
+                exit_code: if e.is_configuration() { 2 } else { 1 },
+                message,
+            }
         })
     }
 
@@ -161,7 +180,10 @@ pub fn local_library_folder(task: &Task) -> Option<PathBuf> {
         .local_target_root
         .as_ref()
         .filter(|_| task.is_local())?;
-    let mut p = root.join("sites").join("local").join(&task.target_list);
+    let mut p = root
+        .join("sites")
+        .join("local")
+        .join(emulator::library_folder_name(&task.target_list));
     for seg in task
         .target_list_relative_path
         .split(['/', '\\'])

@@ -462,6 +462,11 @@ pub fn scan(
         {
             verdict = Verdict::Fail { code: codes::INVALID_CHARS.into(), rule: "ReservedName".into(), message: format!("{rel}: a folder named 'forms' is reserved at a library's root; rename it or migrate into a subfolder") };
         }
+        // SharePoint refuses folder names that begin with a tilde (found against a tenant in
+        // issue 15.12; `~$` is the file rule, in check_name). Files like `~notes.txt` are fine.
+        if verdict == Verdict::Migrate && kind == ItemKind::Folder && target_name.starts_with('~') {
+            verdict = Verdict::Fail { code: codes::INVALID_CHARS.into(), rule: "ReservedName".into(), message: format!("{rel}: SharePoint does not allow a folder name that begins with '~'; rename the folder") };
+        }
         if verdict == Verdict::Migrate {
             // The length of join(target_prefix, target_rel), counted without building it.
             let n = prefix_chars + usize::from(prefix_chars > 0) + target_rel.chars().count();
@@ -869,6 +874,24 @@ mod tests {
         assert!(
             matches!(&items[7].verdict, Verdict::Skip { rule, .. } if rule == "SymlinkNotFollowed")
         );
+    }
+
+    #[test]
+    fn a_folder_name_beginning_with_a_tilde_fails_but_a_file_name_may() {
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path();
+        fs::create_dir_all(r.join("~folder")).unwrap();
+        fs::write(r.join("~folder/a.txt"), b"x").unwrap();
+        fs::write(r.join("~notes.txt"), b"y").unwrap();
+        let items = collect(r, &ScanOptions::default());
+        let by = |p: &str| &items.iter().find(|i| i.rel_path == p).unwrap().verdict;
+        assert!(
+            matches!(by("~folder"), Verdict::Fail { rule, message, .. } if rule == "ReservedName" && message.contains("'~'"))
+        );
+        assert!(
+            matches!(by("~folder/a.txt"), Verdict::Fail { code, .. } if code == codes::PARENT_NOT_MIGRATED)
+        );
+        assert_eq!(*by("~notes.txt"), Verdict::Migrate);
     }
 
     #[test]

@@ -51,6 +51,8 @@ fn a_failed_item_exits_1_and_is_named() {
     );
     std::fs::write(src.path().join("what?.txt"), b"x").unwrap();
     std::fs::write(src.path().join("fine.txt"), b"y").unwrap();
+    // A library of the local target other than Documents is a folder the user makes.
+    std::fs::create_dir_all(root.path().join("sites/local/Docs")).unwrap();
     let out = spmt()
         .args([
             "migrate",
@@ -76,6 +78,64 @@ fn a_failed_item_exits_1_and_is_named() {
     assert_eq!(
         std::fs::read(root.path().join("sites/local/Docs/fine.txt")).unwrap(),
         b"y"
+    );
+}
+
+/// A rehearsal into the local target catches a mistyped library as a real site would: exit 2,
+/// naming the library and how to create it, and nothing created or sent. Made as the message
+/// says, the library takes the migration.
+#[test]
+fn an_unknown_library_of_the_local_target_exits_2_and_creates_nothing() {
+    let (src, root, work) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    std::fs::write(src.path().join("a.txt"), b"a").unwrap();
+    let run = |list: &str| {
+        spmt()
+            .args([
+                "migrate",
+                "--target-site-url",
+                "local",
+                "--target-list",
+                list,
+            ])
+            .arg("--file-share-source")
+            .arg(src.path())
+            .arg("--local-target-root")
+            .arg(root.path())
+            .arg("--working-folder")
+            .arg(work.path())
+            .output()
+            .unwrap()
+    };
+    let out = run("NoSuchLibrary");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("'NoSuchLibrary' does not exist") && err.contains("mkdir"),
+        "{err}"
+    );
+    let site = root.path().join("sites/local");
+    assert!(!site.join("NoSuchLibrary").exists(), "no library made up");
+    assert!(
+        site.join("Documents").is_dir(),
+        "a new site's Documents library is there"
+    );
+
+    // Titles ignore case, as SharePoint's do: the folder `nosuchlibrary` is that library.
+    std::fs::create_dir(site.join("nosuchlibrary")).unwrap();
+    let out = run("NoSuchLibrary");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read(site.join("nosuchlibrary/a.txt")).unwrap(),
+        b"a"
     );
 }
 

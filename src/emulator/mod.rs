@@ -31,6 +31,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use blob::{BlobSource, SourceBlob, SourceError};
+pub use importer::title_dir as library_folder_name;
 pub use library::ImportRecord;
 
 /// Which requests a [`FaultProfile`] applies to.
@@ -85,6 +86,12 @@ pub struct EmulatorConfig {
     pub max_concurrent_jobs: usize,
     /// (site name, library title) created at start: how strict mode gets its sites.
     pub precreate: Vec<(String, String)>,
+    /// Libraries must exist before a client looks them up, as on SharePoint: a lookup of an
+    /// unknown title answers 404, so a mistyped library fails the rehearsal as it would fail
+    /// against a real site. A library exists once created (`precreate`) or when its folder
+    /// `root/sites/<site>/<title>` exists: `mkdir` is how a user adds one. Off (`spmt emulator`,
+    /// tests): an unknown library is created on its first lookup.
+    pub libraries_must_exist: bool,
     /// Drop a data container's blobs once a job that imported from it has ended. For a client
     /// that provisions new containers per job and never reads content back (the embedded local
     /// target): otherwise the target keeps a second, encrypted copy of every migrated byte until
@@ -108,6 +115,7 @@ impl Default for EmulatorConfig {
             faults: FaultProfile::default(),
             max_concurrent_jobs: 4,
             precreate: Vec::new(),
+            libraries_must_exist: false,
             release_imported_blobs: false,
             abandon_jobs: Arc::default(),
         }
@@ -116,12 +124,15 @@ impl Default for EmulatorConfig {
 
 impl EmulatorConfig {
     /// The embedded local target the CLI and sessions start in-process for `local` tasks:
-    /// loopback, lenient, with the given one-off token. The engine provisions new containers
+    /// loopback, with the given one-off token, one site `local` whose libraries must exist (a
+    /// new site's `Documents` is there from the start). The engine provisions new containers
     /// per package and never reads content back, so imported blobs are released.
     pub fn embedded(root: PathBuf, access_token: String) -> Self {
         EmulatorConfig {
             root,
             access_token,
+            precreate: vec![("local".into(), "Documents".into())],
+            libraries_must_exist: true,
             release_imported_blobs: true,
             ..EmulatorConfig::default()
         }
@@ -161,6 +172,7 @@ pub(crate) struct Emu {
     pub root: PathBuf,
     pub access_token: String,
     pub strict: bool,
+    pub libraries_must_exist: bool,
     pub release_imported_blobs: bool,
     pub faults: faults::Faults,
     pub fail_items: Vec<String>,

@@ -569,19 +569,37 @@ fn lookup_list_by_title(ctx: &Ctx<'_>, title: &str) -> Result<Option<List>, Emul
     if ctx.emu.strict || title.trim().is_empty() {
         return lib.list_by_title(&ctx.site.name, title);
     }
-    let l = lib.ensure_list(&ctx.site.name, title)?;
-    let dir = ctx
-        .emu
-        .root
-        .join("sites")
-        .join(&ctx.site.name)
-        .join(importer::title_dir(&l.title));
+    let site_dir = ctx.emu.root.join("sites").join(&ctx.site.name);
+    let title = if ctx.emu.libraries_must_exist {
+        if let Some(l) = lib.list_by_title(&ctx.site.name, title)? {
+            return Ok(Some(l));
+        }
+        // A folder the user made is a library; titles ignore case, as SharePoint's do.
+        match folder_named(&site_dir, &importer::title_dir(title)) {
+            Some(name) => name,
+            None => return Ok(None),
+        }
+    } else {
+        title.to_string()
+    };
+    let l = lib.ensure_list(&ctx.site.name, &title)?;
+    let dir = site_dir.join(importer::title_dir(&l.title));
     std::fs::create_dir_all(&dir).map_err(|source| EmulatorError::Io {
         what: "cannot create",
         path: dir,
         source,
     })?;
     Ok(Some(l))
+}
+
+/// The folder in `dir` named `name`, ignoring case (its own spelling), if there is one.
+fn folder_named(dir: &std::path::Path, name: &str) -> Option<String> {
+    std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter_map(|e| e.file_name().into_string().ok())
+        .find(|n| n.to_lowercase() == name.to_lowercase())
 }
 
 fn list_response(

@@ -158,6 +158,7 @@ pub async fn start(cfg: EmulatorConfig) -> Result<EmulatorHandle, EmulatorError>
         root,
         access_token,
         strict: cfg.strict,
+        libraries_must_exist: cfg.libraries_must_exist,
         release_imported_blobs: cfg.release_imported_blobs,
         fail_items: cfg.faults.fail_items.clone(),
         faults: Faults::new(cfg.faults),

@@ -19,7 +19,7 @@ pub enum SpoError {
     Shape { what: String, detail: String },
     #[error("the access token was refused by {site} (HTTP 401): pass a valid token with --access-token or SPMT_ACCESS_TOKEN")]
     Unauthorized { site: String },
-    #[error("the target list '{title}' was not found at {site}: create the document library first or correct --target-list")]
+    #[error("the target library '{title}' does not exist at {site}: create the document library first, or correct the task's TargetList (--target-list)")]
     ListNotFound { title: String, site: String },
     #[error("CreateMigrationJobEncrypted returned no job id (the service refused the job)")]
     JobRefused,
