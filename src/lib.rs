@@ -12,6 +12,7 @@ pub mod emulator;
 pub mod engine;
 pub mod ffi;
 pub mod http;
+pub mod limits;
 pub mod logging;
 pub mod package;
 pub mod progress;

@@ -273,7 +273,11 @@ struct Entry {
 /// spares the kernel a lookup of every path component per entry.
 fn read_sorted(dir: &Path) -> std::io::Result<(Vec<Entry>, Option<fs::File>)> {
     let mut v = Vec::new();
-    for e in fs::read_dir(dir)? {
+    // Out of descriptors for a moment (uploads hold them), the listing waits for some: a
+    // folder failed for that would leave its contents out of every total.
+    let listing =
+        crate::limits::retry_exhausted(std::time::Duration::from_secs(60), || fs::read_dir(dir))?;
+    for e in listing {
         let e = e?;
         // A UTF-8 name keeps the buffer it came in; only others are converted.
         let (name, raw) = match e.file_name().into_string() {
@@ -782,17 +786,21 @@ fn file_rules(
 }
 
 /// What to do about a file or folder the scan could not open, by what the system said.
-fn access_hint(e: &std::io::Error) -> &'static str {
+fn access_hint(e: &std::io::Error) -> std::borrow::Cow<'static, str> {
     #[cfg(unix)]
     if e.raw_os_error() == Some(libc::ENAMETOOLONG) {
         return "Its path is longer than this system allows: shorten the folder names above it, or \
-                migrate from a folder deeper in the tree as the source";
+                migrate from a folder deeper in the tree as the source"
+            .into();
+    }
+    if let Some(h) = crate::limits::exhausted_hint(e) {
+        return h.into();
     }
     match e.kind() {
         std::io::ErrorKind::NotFound => {
-            "It went away during the scan; the next round picks it up if it comes back"
+            "It went away during the scan; the next round picks it up if it comes back".into()
         }
-        _ => "Grant this account read access",
+        _ => "Grant this account read access".into(),
     }
 }
 

@@ -300,6 +300,7 @@ pub async fn migrate(
         path: opts.working_folder.display().to_string(),
         source: e,
     })?;
+    fit_open_file_limit(&mut opts);
     // The lock first: nothing may open, or set aside, the state of a round that is running.
     let _lock = crate::store::lock::acquire(&opts.working_folder).map_err(EngineError::Busy)?;
     let store = if opts.new_session {
@@ -371,6 +372,23 @@ pub async fn migrate(
         }
     }
     result
+}
+
+/// Raises the open-file limit and, when it is still small, runs fewer blobs, files and
+/// packages at once so the round fits in it (`crate::limits`).
+fn fit_open_file_limit(opts: &mut MigrateOptions) {
+    let limit = crate::limits::open_files();
+    let blobs = crate::limits::blobs_in_flight(limit, opts.blobs_in_flight);
+    if blobs < opts.blobs_in_flight {
+        tracing::warn!(
+            limit,
+            blobs,
+            "the open-file limit is low (ulimit -n): sending fewer files at once"
+        );
+        opts.blobs_in_flight = blobs;
+        opts.files_in_flight_per_package = opts.files_in_flight_per_package.min(blobs);
+        opts.packages_in_flight = opts.packages_in_flight.min(blobs);
+    }
 }
 
 /// Default working folder: a per-user data directory, `spmt/<name>`.

@@ -16,6 +16,7 @@ use md5::{Digest, Md5};
 use std::io::Read;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// (SPMT code, message) of an item that failed at this stage.
 pub type Failure = (&'static str, String);
@@ -113,15 +114,21 @@ async fn upload_file(
     let key2 = key.clone();
     let shown = it.lib_rel.clone();
     let open_err = move |e: std::io::Error| {
+        let hint = crate::limits::exhausted_hint(&e)
+            .map(|h| format!(". {h}"))
+            .unwrap_or_default();
         (
             codes::CANNOT_OPEN,
-            format!("{shown}: cannot read the file: {e}"),
+            format!("{shown}: cannot read the file: {e}{hint}"),
         )
     };
-    let file = tokio::task::spawn_blocking(move || std::fs::File::open(path))
-        .await
-        .map_err(|e| (codes::CANNOT_OPEN, e.to_string()))?
-        .map_err(open_err.clone())?;
+    // Out of descriptors for a moment, the file waits for some rather than failing.
+    let file = tokio::task::spawn_blocking(move || {
+        crate::limits::retry_exhausted(Duration::from_secs(60), || std::fs::File::open(&path))
+    })
+    .await
+    .map_err(|e| (codes::CANNOT_OPEN, e.to_string()))?
+    .map_err(open_err.clone())?;
     let mut st = Some(EncState {
         file,
         enc: Some(CbcEncryptor::new(&key2, &iv)),
