@@ -466,8 +466,10 @@ pub fn scan(
         {
             verdict = Verdict::Fail { code: codes::INVALID_CHARS.into(), rule: "ReservedName".into(), message: format!("{rel}: a folder named 'forms' is reserved at a library's root; rename it or migrate into a subfolder") };
         }
-        // SharePoint refuses folder names that begin with a tilde (found against a tenant in
-        // issue 15.12; `~$` is the file rule, in check_name). Files like `~notes.txt` are fine.
+        // "You can't create a folder name in SharePoint that begins with a tilde (~)": Microsoft's
+        // "Invalid file names and file types in OneDrive and SharePoint", as reproduced by e.g.
+        // https://tdx.maine.edu/TDClient/2624/Portal/KB/ArticleDet?ID=134558 (issue 15.12). The
+        // file rule is `~$` (check_name); a file like `~notes.txt` is fine.
         if verdict == Verdict::Migrate && kind == ItemKind::Folder && target_name.starts_with('~') {
             verdict = Verdict::Fail { code: codes::INVALID_CHARS.into(), rule: "ReservedName".into(), message: format!("{rel}: SharePoint does not allow a folder name that begins with '~'; rename the folder") };
         }
