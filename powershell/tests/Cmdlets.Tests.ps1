@@ -280,6 +280,69 @@ Describe "Start-SPMTMigration" {
         $s.Result | Should -Be "Failed"
     }
 
+    It "reports a failed task of a foreground run as an error: `$? is false, -ErrorAction Stop throws" {
+        Register-LocalMigration -Root $script:case
+        Add-SPMTTask -FileShareSource (Join-Path $script:case "missing") -TargetSiteUrl "local" -TargetList "Documents"
+        Start-SPMTMigration -ProgressAction SilentlyContinue -ErrorVariable errs -ErrorAction SilentlyContinue 6>$null
+        $ok = $?
+        $ok | Should -BeFalse
+        $errs.Count | Should -Be 1
+        $errs[0].FullyQualifiedErrorId | Should -BeLike "Spmt.TaskFailed,*"
+        $errs[0].CategoryInfo.Category | Should -Be "ObjectNotFound"
+        $errs[0].TargetObject.Status | Should -Be "FAILED"
+        $errs[0].TargetObject.TaskId | Should -Be (Get-SPMTMigration).StatusOfTasks[0].TaskId
+        "$($errs[0])" | Should -Match "missing"
+        { Start-SPMTMigration -ProgressAction SilentlyContinue -ErrorAction Stop 6>$null } |
+            Should -Throw -ExpectedMessage "*FAILED*"
+    }
+
+    It "reports a task that completed with errors as an error naming its reports" {
+        New-Item -ItemType File -Path (Join-Path $script:src "bad?.txt") | Out-Null
+        Register-LocalMigration -Root $script:case
+        Add-SPMTTask -FileShareSource $script:src -TargetSiteUrl "local" -TargetList "Documents"
+        Start-SPMTMigration -ProgressAction SilentlyContinue -ErrorVariable errs -ErrorAction SilentlyContinue 6>$null
+        $errs.Count | Should -Be 1
+        $errs[0].FullyQualifiedErrorId | Should -BeLike "Spmt.TaskCompletedWithErrors,*"
+        $errs[0].CategoryInfo.Category | Should -Be "InvalidResult"
+        $errs[0].TargetObject.NumFailedFiles | Should -Be 1
+        "$($errs[0])" | Should -Match "item reports"
+        # The good files arrived all the same.
+        Get-Content -Raw (Join-Path (Get-TargetLibrary $script:case) "dept1/a.txt") | Should -Be "hello"
+    }
+
+    It "writes status lines to the Information stream, where they can be captured or silenced" {
+        Register-LocalMigration -Root $script:case
+        Add-SPMTTask -FileShareSource $script:src -TargetSiteUrl "local" -TargetList "Documents"
+        $captured = Start-SPMTMigration -ProgressAction SilentlyContinue 6>&1
+        $info = @($captured | Where-Object { $_ -is [System.Management.Automation.InformationRecord] })
+        $info.Count | Should -Be 1
+        $info[0].Tags | Should -Contain "Spmt"
+        "$($info[0].MessageData)" | Should -Match "COMPLETED: 5 files migrated"
+        # Silenced: nothing reaches the success stream or the host.
+        $none = Start-SPMTMigration -NoShow -InformationAction Ignore *>&1
+        @($none).Count | Should -Be 0
+        Wait-Finished | Out-Null
+    }
+
+    It "keeps its status lines in a hostless runspace" {
+        $ps = [powershell]::Create()
+        try {
+            $module = (Get-Module Spmt.PowerShell).Path
+            $null = $ps.AddScript({
+                    param($module, $root, $src)
+                    Import-Module $module
+                    Register-SPMTMigration -WorkingFolder (Join-Path $root "work") -LocalTargetRoot (Join-Path $root "target") -Force -WarningAction SilentlyContinue
+                    Add-SPMTTask -FileShareSource $src -TargetSiteUrl "local" -TargetList "Documents"
+                    Start-SPMTMigration -ProgressAction SilentlyContinue
+                    Unregister-SPMTMigration
+                }).AddArgument($module).AddArgument((Join-Path $script:case "hostless")).AddArgument($script:src)
+            $null = $ps.Invoke()
+            $ps.Streams.Error.Count | Should -Be 0
+            @($ps.Streams.Information | Where-Object { "$($_.MessageData)" -match "COMPLETED" }).Count | Should -Be 1
+        }
+        finally { $ps.Dispose() }
+    }
+
     It "checks the tasks without running them (-ParametersValidationOnly)" {
         Register-LocalMigration -Root $script:case
         Add-SPMTTask -FileShareSource $script:src -TargetSiteUrl "local" -TargetList "Documents"

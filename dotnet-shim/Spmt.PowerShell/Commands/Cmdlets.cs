@@ -37,14 +37,29 @@ namespace Spmt.PowerShell.Commands
             else WriteVerbose(m.Text);
         }
 
-        /// <summary>A foreground run's closing lines: on the console, as SPMT prints them.</summary>
+        /// <summary>A foreground run's closing lines, one per task: a status line for a task that
+        /// completed, a non-terminating error for one that failed or completed with errors
+        /// (TargetObject: its status), a warning for one that was stopped.</summary>
         protected void WriteSummary(MigrationSession s)
         {
-            foreach (var m in SessionHost.Summary(s.GetStatus()))
+            foreach (var o in SessionHost.Summary(s.GetStatus()))
             {
-                if (m.IsWarning) WriteWarning(m.Text);
-                else Host.UI.WriteLine(m.Text);
+                if (o.ErrorId != null)
+                {
+                    var category = (ErrorCategory)Enum.Parse(typeof(ErrorCategory), o.Category);
+                    WriteError(new ErrorRecord(new SpmtTaskException(o.Text), o.ErrorId, category, o.Task));
+                }
+                else if (o.IsWarning) WriteWarning(o.Text);
+                else Status(o.Text);
             }
+        }
+
+        /// <summary>A status line: shown by default like Write-Host's, but on the Information
+        /// stream, so <c>6&gt;$null</c>, <c>-InformationAction Ignore</c> and <c>*&gt;&amp;1</c> work and
+        /// a hostless runspace keeps it (tags: PSHOST, Spmt).</summary>
+        protected void Status(string text)
+        {
+            WriteInformation(new HostInformationMessage { Message = text }, new[] { "PSHOST", "Spmt" });
         }
 
         protected void Write(ProgressUpdate u)
@@ -238,7 +253,7 @@ namespace Spmt.PowerShell.Commands
                 var s = SessionHost.Start();
                 if (NoShow.IsPresent)
                 {
-                    Host.UI.WriteLine("The migration is running in the background. Get-SPMTMigration shows its status; Show-SPMTMigration shows its progress.");
+                    Status("The migration is running in the background. Get-SPMTMigration shows its status; Show-SPMTMigration shows its progress.");
                     return;
                 }
                 if (ShowProgress(s, new ProgressView()))
@@ -247,7 +262,7 @@ namespace Spmt.PowerShell.Commands
                 }
                 else
                 {
-                    Host.UI.WriteLine("The migration keeps running in the background; Stop-SPMTMigration cancels it.");
+                    Status("The migration keeps running in the background: Show-SPMTMigration shows its progress again, Stop-SPMTMigration cancels it.");
                 }
             });
         }
@@ -282,6 +297,7 @@ namespace Spmt.PowerShell.Commands
                     return;
                 }
                 if (ShowProgress(s, view)) WriteSummary(s);
+                else Status("The migration keeps running in the background: Show-SPMTMigration shows its progress again, Stop-SPMTMigration cancels it.");
             });
         }
     }

@@ -2,6 +2,13 @@ using System;
 
 namespace Spmt.PowerShell
 {
+    /// <summary>A task that failed or completed with errors: its message is the task's summary
+    /// line (the error record's TargetObject is its status).</summary>
+    public sealed class SpmtTaskException : Exception
+    {
+        public SpmtTaskException(string message) : base(message) { }
+    }
+
     /// <summary>How a failure is reported: the ErrorRecord's id and the name of its ErrorCategory
     /// (the cmdlet turns the name into the enum), so scripts can tell a missing feature
     /// (NotImplemented) from a bad value (InvalidArgument) or a wrong moment (InvalidOperation).</summary>

@@ -288,15 +288,60 @@ namespace Spmt.PowerShell
         }
 
         /// <summary>One line per task for the host when a foreground run ends.</summary>
-        public static IList<ProgressMessage> Summary(MigrationSessionStatus st)
+        public static IList<TaskOutcome> Summary(MigrationSessionStatus st)
         {
-            return st.StatusOfTasks.Select(t => new ProgressMessage
+            return st.StatusOfTasks.Select(TaskOutcome.Of).ToList();
+        }
+    }
+
+    /// <summary>How a finished task is reported at the end of a foreground run. COMPLETED is a
+    /// status line (Information stream); FAILED and COMPLETED_WITH_ERRORS are non-terminating
+    /// errors whose TargetObject is the task's status, so <c>$?</c> is false and
+    /// <c>-ErrorAction Stop</c> throws; a stopped or interrupted task is a warning.</summary>
+    public sealed class TaskOutcome
+    {
+        public MigrationTaskStatus Task { get; private set; }
+        public string Text { get; private set; }
+        /// <summary>Null unless the outcome is an error.</summary>
+        public string ErrorId { get; private set; }
+        /// <summary>An ErrorCategory name, for errors.</summary>
+        public string Category { get; private set; }
+        public bool IsWarning { get; private set; }
+
+        public static TaskOutcome Of(MigrationTaskStatus t)
+        {
+            var o = new TaskOutcome
             {
-                IsWarning = t.Status != "COMPLETED",
+                Task = t,
                 Text = "Task " + t.TaskId + " " + t.Status + ": " + t.NumActuallyMigratedFiles + " files migrated, " +
                        t.NumFailedFiles + " failed (" + t.SourceURI + " -> " + t.TargetURI + ")" +
                        (string.IsNullOrEmpty(t.ErrorMsg) ? "" : ". " + t.ErrorMsg),
-            }).ToList();
+            };
+            switch (t.Status)
+            {
+                case "COMPLETED": break;
+                case "FAILED":
+                    o.ErrorId = "Spmt.TaskFailed";
+                    o.Category = FailureCategory(t.ErrorMsg);
+                    break;
+                case "COMPLETED_WITH_ERRORS":
+                    o.ErrorId = "Spmt.TaskCompletedWithErrors";
+                    o.Text += ". The item reports in " + t.ReportFolder + " name each failed item and its fix";
+                    o.Category = "InvalidResult";
+                    break;
+                default: o.IsWarning = true; break;
+            }
+            return o;
+        }
+
+        /// <summary>The ErrorCategory of a task that could not run, from the engine's message.</summary>
+        static string FailureCategory(string message)
+        {
+            var m = (message ?? "").ToLowerInvariant();
+            if (m.Contains("does not exist") || m.Contains("not found") || m.Contains("no such file")) return "ObjectNotFound";
+            if (m.Contains("token") || m.Contains("401")) return "AuthenticationError";
+            if (m.Contains("permission denied") || m.Contains("access")) return "PermissionDenied";
+            return "OperationStopped";
         }
     }
 }
