@@ -136,6 +136,42 @@ Describe "Add-SPMTTask" {
     BeforeEach { Register-LocalMigration -Root $script:root }
     AfterAll { Remove-Item -Recurse -Force $script:root -ErrorAction SilentlyContinue }
 
+    It "resolves -FileShareSource as PowerShell does: current location, PSDrive; refuses other providers" {
+        Push-Location $script:root
+        try {
+            Add-SPMTTask -FileShareSource "dept1" -TargetSiteUrl "local" -TargetList "Documents"
+        }
+        finally { Pop-Location }
+        (Get-SPMTMigration).StatusOfTasks[0].SourceURI | Should -Be $script:src
+        New-PSDrive -Name SPMTSRC -PSProvider FileSystem -Root $script:root | Out-Null
+        try {
+            Add-SPMTTask -FileShareSource "SPMTSRC:/dept1" -TargetSiteUrl "local" -TargetList "Other"
+        }
+        finally { Remove-PSDrive SPMTSRC }
+        (Get-SPMTMigration).StatusOfTasks[1].SourceURI | Should -Be $script:src
+        { Add-SPMTTask -FileShareSource "Env:/HOME" -TargetSiteUrl "local" -TargetList "Documents" } |
+            Should -Throw -ExpectedMessage "*Environment provider*"
+    }
+
+    It "resolves -WorkingFolder against the current location and ~" {
+        Push-Location $script:root
+        try {
+            Register-SPMTMigration -WorkingFolder "w-rel" -LocalTargetRoot "t-rel" -Force -WarningAction SilentlyContinue
+        }
+        finally { Pop-Location }
+        (Get-SPMTMigration).WorkingFolder | Should -Be (Join-Path $script:root "w-rel")
+        (Get-SPMTMigration).LocalTargetRoot | Should -Be (Join-Path $script:root "t-rel")
+        $name = "spmt-pester-" + [guid]::NewGuid().ToString("N").Substring(0, 8)
+        try {
+            Register-SPMTMigration -WorkingFolder "~/$name" -Force -WarningAction SilentlyContinue
+            (Get-SPMTMigration).WorkingFolder | Should -Be (Join-Path $HOME $name)
+        }
+        finally {
+            Unregister-SPMTMigration -WarningAction SilentlyContinue
+            Remove-Item -Recurse -Force (Join-Path $HOME $name) -ErrorAction SilentlyContinue
+        }
+    }
+
     It "adds a file-share task that waits to start" {
         Add-SPMTTask -FileShareSource $script:src -TargetSiteUrl "local" -TargetList "Documents"
         $t = (Get-SPMTMigration).StatusOfTasks[0]

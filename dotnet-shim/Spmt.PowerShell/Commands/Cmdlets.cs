@@ -26,6 +26,26 @@ namespace Spmt.PowerShell.Commands
             return d;
         }
 
+        /// <summary>Path parameters as PowerShell users mean them: relative to the current
+        /// location (not the process's directory), <c>~</c>, PSDrives. Only file system paths
+        /// are taken; the resolved path is what the engine and the session object see.</summary>
+        protected void ResolvePaths(IDictionary<string, object> parameters, params string[] names)
+        {
+            foreach (var name in names)
+            {
+                object v;
+                var path = parameters.TryGetValue(name, out v) ? v as string : null;
+                if (string.IsNullOrEmpty(path)) continue;
+                ProviderInfo provider;
+                PSDriveInfo drive;
+                var full = SessionState.Path.GetUnresolvedProviderPathFromPSPath(path, out provider, out drive);
+                if (provider == null || provider.Name != "FileSystem")
+                    throw new ArgumentException("-" + name + " '" + path + "' is a path of the " +
+                        (provider == null ? "unknown" : provider.Name) + " provider; give a file system path");
+                parameters[name] = full;
+            }
+        }
+
         protected void Warn(IEnumerable<string> warnings)
         {
             foreach (var w in warnings) WriteWarning(w);
@@ -166,7 +186,9 @@ namespace Spmt.PowerShell.Commands
             Run(() =>
             {
                 var warnings = new List<string>();
-                var settings = RegisterParameters.ToSettings(PlainParameters());
+                var parameters = PlainParameters();
+                ResolvePaths(parameters, "WorkingFolder", "LocalTargetRoot", "UserMappingFile");
+                var settings = RegisterParameters.ToSettings(parameters);
                 var session = SessionHost.Register(settings, Force.IsPresent, warnings);
                 // The engine's notes on the settings (deprecated parameters and the like).
                 foreach (var n in session.GetStatus().Notes) warnings.Add(n);
@@ -224,7 +246,9 @@ namespace Spmt.PowerShell.Commands
             Run(() =>
             {
                 var notes = new List<string>();
-                var tasks = TaskParameters.ToTaskJson(ParameterSetName, PlainParameters(), notes);
+                var parameters = PlainParameters();
+                ResolvePaths(parameters, "FileShareSource");
+                var tasks = TaskParameters.ToTaskJson(ParameterSetName, parameters, notes);
                 foreach (var n in notes) WriteVerbose(n);
                 foreach (var id in SessionHost.AddTasks(tasks)) WriteVerbose("Added task " + id);
             });
