@@ -17,7 +17,9 @@ mod events;
 mod faults;
 mod importer;
 mod library;
-mod manifest;
+/// Public for the fuzz target `package_xml` (tests/fuzz): the XML a client uploads.
+#[doc(hidden)]
+pub mod manifest;
 mod queue;
 mod recycle;
 mod remote;

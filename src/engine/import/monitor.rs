@@ -57,8 +57,9 @@ impl Watch {
     }
 }
 
-/// Decodes one queue message into (job id, event), decrypting encrypted envelopes.
-fn decode_message(text: &str, keys: &HashMap<Uuid, Key>) -> Option<(Uuid, EventFields)> {
+/// Decodes one queue message into (job id, event), decrypting encrypted envelopes. Public for
+/// the fuzz target `queue_message` (tests/fuzz): queue text comes from outside.
+pub fn decode_message(text: &str, keys: &HashMap<Uuid, Key>) -> Option<(Uuid, EventFields)> {
     let b64 = base64::engine::general_purpose::STANDARD;
     // Transport is base64 of UTF-8 JSON; fall back to raw JSON (reference §5.1).
     let json = b64
