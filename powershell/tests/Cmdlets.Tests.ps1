@@ -136,6 +136,26 @@ Describe "Add-SPMTTask" {
     BeforeEach { Register-LocalMigration -Root $script:root }
     AfterAll { Remove-Item -Recurse -Force $script:root -ErrorAction SilentlyContinue }
 
+    It "takes tasks from a bulk CSV through the pipeline and returns them with -PassThru" {
+        $csv = Join-Path $script:root "tasks.csv"
+        # Migration Manager's header row; SPMT's JSON names (SourcePath, TargetPath) bind too.
+        @(
+            "FileSharePath,SharePointSite,DocLibrary,DocSubFolder"
+            "$($script:src),local,Documents,one"
+            "$($script:src),local,Other,"
+        ) | Set-Content -Path $csv
+        $added = Import-Csv $csv | Add-SPMTTask -PassThru
+        $added.Count | Should -Be 2
+        $tasks = (Get-SPMTMigration).StatusOfTasks
+        $tasks.Count | Should -Be 2
+        $added[0].TaskId | Should -Be $tasks[0].TaskId
+        $tasks[0].TargetListRelativePath | Should -BeLike "one/*"
+        $tasks[1].TargetList | Should -Be "Other"
+        $tasks[1].TargetListRelativePath | Should -Be "dept1"
+        [pscustomobject]@{ SourcePath = $script:src; TargetPath = "local"; TargetList = "Third" } | Add-SPMTTask
+        (Get-SPMTMigration).StatusOfTasks.Count | Should -Be 3
+    }
+
     It "resolves -FileShareSource as PowerShell does: current location, PSDrive; refuses other providers" {
         Push-Location $script:root
         try {
@@ -507,6 +527,12 @@ Describe "Show-SPMTMigration, Stop-SPMTMigration and resume" {
         ($w -join " ") | Should -Match "No migration is running"
     }
 
+    It "warns, as Unregister does, when no session is registered" {
+        Unregister-SPMTMigration -WarningAction SilentlyContinue
+        Stop-SPMTMigration -WarningVariable w -WarningAction SilentlyContinue -ErrorAction Stop
+        ($w -join " ") | Should -Match "No migration session is registered"
+    }
+
     It "needs a registered session to show" {
         Unregister-SPMTMigration -WarningAction SilentlyContinue
         { Show-SPMTMigration } | Should -Throw -ExpectedMessage "*Register-SPMTMigration*"
@@ -529,6 +555,16 @@ Describe "Remove-SPMTTask and Unregister-SPMTMigration" {
         $left = (Get-SPMTMigration).StatusOfTasks
         $left.Count | Should -Be 1
         $left[0].TargetList | Should -Be "Other"
+    }
+
+    It "changes nothing with -WhatIf" {
+        Add-SPMTTask -FileShareSource $script:src -TargetSiteUrl "local" -TargetList "Documents"
+        $id = (Get-SPMTMigration).StatusOfTasks[0].TaskId
+        Remove-SPMTTask -TaskId $id -WhatIf 6>$null
+        (Get-SPMTMigration).StatusOfTasks.Count | Should -Be 1
+        Unregister-SPMTMigration -WhatIf 6>$null
+        (Get-SPMTMigration).StatusOfTasks.Count | Should -Be 1
+        Stop-SPMTMigration -WhatIf -WarningAction SilentlyContinue 6>$null
     }
 
     It "says which id it could not find" {

@@ -68,6 +68,8 @@ Describe "powershell/examples" {
             "$other,,,local,Shared,csv2"
         )
         $w = Join-Path $script:root "w"
+        # The local target's libraries must exist, as a site's do: Documents does; a folder makes Shared.
+        New-Item -ItemType Directory -Force -Path (Join-Path $w "LocalTarget/sites/local/Shared") | Out-Null
         $out = Invoke-Example $script:root "bulk-csv.ps1" @{ CsvPath = $csv; WorkingFolder = $w }
         $out | Should -Match "Adding task"
         Get-Content -Raw (Join-Path $w "LocalTarget/sites/local/Documents/csv1/dept1/a.txt") | Should -Be "hello"

@@ -198,10 +198,15 @@ namespace Spmt.PowerShell.Commands
     }
 
     /// <summary>Adds one task (or each task of a JSON definition) to the registered session.</summary>
+    /// Bulk files pipe in by property name: SPMT's JSON task names (SourcePath, TargetPath) and
+    /// Migration Manager's CSV header (FileSharePath, SharePointSite, DocLibrary, DocSubFolder)
+    /// are aliases, so <c>Import-Csv tasks.csv | Add-SPMTTask</c> adds one task per row.
     [Cmdlet("Add", "SPMTTask", DefaultParameterSetName = TaskParameters.FileShareSet)]
+    [OutputType(typeof(MigrationTaskStatus))]
     public sealed class AddSPMTTaskCommand : SpmtCmdlet
     {
-        [Parameter(Mandatory = true, ParameterSetName = TaskParameters.FileShareSet)]
+        [Parameter(Mandatory = true, ParameterSetName = TaskParameters.FileShareSet, ValueFromPipelineByPropertyName = true)]
+        [Alias("SourcePath", "FileSharePath")]
         public string FileShareSource { get; set; }
 
         [Parameter(ParameterSetName = TaskParameters.MigrateAllSet)]
@@ -222,17 +227,20 @@ namespace Spmt.PowerShell.Commands
         [Parameter(Mandatory = true, ParameterSetName = TaskParameters.MigrateSelectedSet)]
         public string SourceList { get; set; }
 
-        [Parameter(Mandatory = true, ParameterSetName = TaskParameters.FileShareSet)]
+        [Parameter(Mandatory = true, ParameterSetName = TaskParameters.FileShareSet, ValueFromPipelineByPropertyName = true)]
         [Parameter(Mandatory = true, ParameterSetName = TaskParameters.MigrateAllSet)]
         [Parameter(Mandatory = true, ParameterSetName = TaskParameters.MigrateSelectedSet)]
+        [Alias("TargetPath", "SharePointSite")]
         public string TargetSiteUrl { get; set; }
 
-        [Parameter(Mandatory = true, ParameterSetName = TaskParameters.FileShareSet)]
+        [Parameter(Mandatory = true, ParameterSetName = TaskParameters.FileShareSet, ValueFromPipelineByPropertyName = true)]
         [Parameter(Mandatory = true, ParameterSetName = TaskParameters.MigrateSelectedSet)]
+        [Alias("DocLibrary")]
         public string TargetList { get; set; }
 
-        [Parameter(ParameterSetName = TaskParameters.FileShareSet)]
+        [Parameter(ParameterSetName = TaskParameters.FileShareSet, ValueFromPipelineByPropertyName = true)]
         [Parameter(ParameterSetName = TaskParameters.MigrateSelectedSet)]
+        [Alias("DocSubFolder")]
         public string TargetListRelativePath { get; set; }
 
         [Parameter(Mandatory = true, ParameterSetName = TaskParameters.JsonSet)]
@@ -241,16 +249,34 @@ namespace Spmt.PowerShell.Commands
         [Parameter]
         public string MigrationType { get; set; }
 
+        /// <summary>Writes the added tasks' status objects (with their TaskId).</summary>
+        [Parameter]
+        public SwitchParameter PassThru { get; set; }
+
         protected override void ProcessRecord()
         {
             Run(() =>
             {
                 var notes = new List<string>();
                 var parameters = PlainParameters();
+                if (ParameterSetName == TaskParameters.FileShareSet)
+                {
+                    // Piped rows bind these afresh each time: take this row's values, not a
+                    // value an earlier row left among the bound parameters.
+                    parameters["FileShareSource"] = FileShareSource;
+                    parameters["TargetSiteUrl"] = TargetSiteUrl;
+                    parameters["TargetList"] = TargetList;
+                    if (string.IsNullOrEmpty(TargetListRelativePath)) parameters.Remove("TargetListRelativePath");
+                    else parameters["TargetListRelativePath"] = TargetListRelativePath;
+                }
                 ResolvePaths(parameters, "FileShareSource");
                 var tasks = TaskParameters.ToTaskJson(ParameterSetName, parameters, notes);
                 foreach (var n in notes) WriteVerbose(n);
-                foreach (var id in SessionHost.AddTasks(tasks)) WriteVerbose("Added task " + id);
+                var ids = SessionHost.AddTasks(tasks);
+                foreach (var id in ids) WriteVerbose("Added task " + id);
+                if (PassThru.IsPresent)
+                    foreach (var t in SessionHost.View().StatusOfTasks)
+                        if (ids.Contains(t.TaskId.ToString())) WriteObject(t);
             });
         }
     }
@@ -327,20 +353,27 @@ namespace Spmt.PowerShell.Commands
     }
 
     /// <summary>Cancels the running migration (the running task stops, the others do not start).</summary>
-    [Cmdlet("Stop", "SPMTMigration")]
+    [Cmdlet("Stop", "SPMTMigration", SupportsShouldProcess = true)]
     public sealed class StopSPMTMigrationCommand : SpmtCmdlet
     {
         protected override void ProcessRecord()
         {
             Run(() =>
             {
+                // Like Unregister-SPMTMigration: nothing to stop is a warning, not a failure.
+                if (SessionHost.Current == null)
+                {
+                    WriteWarning("No migration session is registered.");
+                    return;
+                }
+                if (!ShouldProcess(SessionHost.Current.Settings.WorkingFolder ?? "the migration session", "Stop the running migration")) return;
                 if (!SessionHost.Stop(60000)) WriteWarning("No migration is running in this session.");
             });
         }
     }
 
     /// <summary>Removes a task; a started one needs -Force.</summary>
-    [Cmdlet("Remove", "SPMTTask")]
+    [Cmdlet("Remove", "SPMTTask", SupportsShouldProcess = true)]
     public sealed class RemoveSPMTTaskCommand : SpmtCmdlet
     {
         [Parameter(Mandatory = true)] public Guid TaskId { get; set; }
@@ -351,6 +384,7 @@ namespace Spmt.PowerShell.Commands
             Run(() =>
             {
                 var warnings = new List<string>();
+                if (!ShouldProcess("task " + TaskId, "Remove the task from the migration session")) return;
                 SessionHost.RemoveTask(TaskId, Force.IsPresent, warnings);
                 Warn(warnings);
             });
@@ -358,13 +392,15 @@ namespace Spmt.PowerShell.Commands
     }
 
     /// <summary>Deletes the session (stopping a run first).</summary>
-    [Cmdlet("Unregister", "SPMTMigration")]
+    [Cmdlet("Unregister", "SPMTMigration", SupportsShouldProcess = true)]
     public sealed class UnregisterSPMTMigrationCommand : SpmtCmdlet
     {
         protected override void ProcessRecord()
         {
             Run(() =>
             {
+                if (SessionHost.Current != null &&
+                    !ShouldProcess("the migration session", "Unregister (a running migration is stopped first)")) return;
                 if (!SessionHost.Unregister()) WriteWarning("No migration session is registered.");
             });
         }
