@@ -25,8 +25,10 @@ pub struct RoundCounts {
     pub scan_failed_folders: u64,
     /// Left out by a filter or rule that is not an error (hidden, extension, date, symlink).
     pub filtered: u64,
-    /// Migrated by an earlier round and unchanged since.
+    /// Migrated by an earlier round and unchanged since (files and folders).
     pub unchanged: u64,
+    /// The files among them: SPMT's NumUnchangedFiles.
+    pub unchanged_files: u64,
     /// Sent in this round (packaged).
     pub to_migrate_files: u64,
     pub to_migrate_folders: u64,
@@ -97,7 +99,12 @@ impl RoundCounts {
                         }
                     }
                 }
-                "Skipped" if t.rule == "Unchanged" => c.unchanged += n,
+                "Skipped" if t.rule == "Unchanged" => {
+                    c.unchanged += n;
+                    if file {
+                        c.unchanged_files += n;
+                    }
+                }
                 "Skipped" => c.filtered += n,
                 _ => c.pending += n,
             }
@@ -282,7 +289,7 @@ pub fn task_status(
         num_file_will_be_migrated: c.to_migrate_files,
         num_actually_migrated_files: c.migrated_files,
         num_failed_files: c.failed_files,
-        num_unchanged_files: c.unchanged,
+        num_unchanged_files: c.unchanged_files,
         num_deleted_items: c.deleted,
         error_msg: crate::secrets::redact(&error),
         report_folder: crate::report::task_folder(folder, &t.id)

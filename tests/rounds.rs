@@ -87,6 +87,9 @@ fn rounds_send_only_changes_and_delete_only_when_asked() {
         0,
         "no job for no change"
     );
+    // SPMT's NumUnchangedFiles counts files: the five, not the three folders beside them.
+    let st = spmt::status::load(&s.work).unwrap();
+    assert_eq!(st.status_of_tasks[0].num_unchanged_files, 5);
 
     // Change one file, add one, delete a file and a folder tree.
     std::fs::write(s.src.join("edit.txt"), "version two, longer").unwrap();
