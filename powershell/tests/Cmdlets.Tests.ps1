@@ -101,6 +101,13 @@ Describe "Register-SPMTMigration" {
         (Get-SPMTMigration).StatusOfTasks.Count | Should -Be 0
     }
 
+    It "refuses a working folder it could never write in, at once" {
+        $e = { Register-SPMTMigration -WorkingFolder "/proc/spmt-nope" -Force } | Should -Throw -PassThru
+        $e.Exception.Message | Should -Match "WorkingFolder"
+        $e.Exception.Message | Should -Match "/proc/spmt-nope"
+        $e.CategoryInfo.Category | Should -Be "InvalidArgument"
+    }
+
     It "refuses a replacement character SharePoint does not allow, naming it" {
         $e = { Register-LocalMigration -Root $script:root -Settings @{ ReplacementOfInvalidChar = "*" } } | Should -Throw -PassThru
         $e.Exception.Message | Should -Match "ReplacementOfInvalidChar"

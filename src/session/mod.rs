@@ -134,6 +134,11 @@ pub struct Session {
 
 impl Session {
     pub fn new(settings: Settings) -> Result<Self> {
+        crate::store::prepare_folder(&settings.working_folder).map_err(|e| {
+            SessionError::InvalidArgument(format!(
+                "WorkingFolder: {e}; give a folder this account can create and write"
+            ))
+        })?;
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("spmt-session")
@@ -430,6 +435,31 @@ impl Drop for Session {
 mod tests {
     use super::*;
     use std::path::PathBuf;
+
+    #[test]
+    fn a_working_folder_that_cannot_be_written_is_refused_at_once() {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        // A folder below a plain file can never be created.
+        let bad = file.path().join("w");
+        let e = match Session::new(Settings::defaults(bad.clone())) {
+            Err(e) => e,
+            Ok(_) => panic!("a session on {} was accepted", bad.display()),
+        };
+        assert!(
+            matches!(&e, SessionError::InvalidArgument(m)
+            if m.starts_with("WorkingFolder") && m.contains(&bad.display().to_string())),
+            "{e}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("new/w");
+        Session::new(Settings::defaults(good.clone())).unwrap();
+        assert!(good.is_dir(), "created at once");
+        assert_eq!(
+            std::fs::read_dir(&good).unwrap().count(),
+            0,
+            "no probe left behind"
+        );
+    }
 
     #[test]
     fn settings_use_register_spmtmigration_names_and_reject_unknown_keys() {

@@ -20,7 +20,7 @@ pub enum StoreError {
     /// The folder held a session whose state cannot be read: nothing may run on a guess.
     #[error("the working folder {folder} holds an earlier migration (its Report folder) but its state, spmt.db, {what}. Nothing was sent: without that state spmt cannot tell what earlier rounds migrated. Restore spmt.db (with its -wal file) from a backup of the working folder, or start a new session with --new-session (the damaged state is kept beside it as spmt.db.set-aside-<time>; every file is sent again and overwrites its earlier copy)")]
     Damaged { folder: String, what: String },
-    #[error("cannot create the working folder {path}: {source}")]
+    #[error("cannot create or write in the working folder {path}: {source}")]
     Folder {
         path: String,
         source: std::io::Error,
@@ -423,6 +423,26 @@ fn upgrade(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// Creates a working folder (readable by its owner only) and checks that this account can
+/// write in it: a session refuses at once a folder it could never keep its state in, rather
+/// than failing when the run starts.
+pub fn prepare_folder(folder: &Path) -> Result<(), StoreError> {
+    let err = |source| StoreError::Folder {
+        path: folder.display().to_string(),
+        source,
+    };
+    std::fs::create_dir_all(folder).map_err(err)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(folder, std::fs::Permissions::from_mode(0o700));
+    }
+    let probe = folder.join(format!(".spmt-write-check-{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(err)?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
 impl Store {
     /// Opens (creating) `spmt.db` in `folder`, which is created readable by its owner only.
     pub fn open(folder: &Path) -> Result<Self, StoreError> {
@@ -435,15 +455,7 @@ impl Store {
     }
 
     fn open_checked(folder: &Path, expect_state: bool) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(folder).map_err(|e| StoreError::Folder {
-            path: folder.display().to_string(),
-            source: e,
-        })?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let _ = std::fs::set_permissions(folder, std::fs::Permissions::from_mode(0o700));
-        }
+        prepare_folder(folder)?;
         let path = folder.join("spmt.db");
         // Evidence of an earlier session: its reports. A state file that is then empty or
         // unreadable must stop the run; opened as it is, SQLite would start a new session and
