@@ -551,6 +551,9 @@ int main(int argc, char **argv) {
         snprintf(path, sizeof path, "%s/big/d%d/g%04d.bin", dir, i % 10, i);
         write_file(path, "%0*d", 2000 + i, i);
     }
+    /* The local target's libraries must exist, as a site's do: a folder makes one. */
+    snprintf(path, sizeof path, "%s/sites/local/Big", target);
+    mkdirs(path);
     snprintf(task, sizeof task, "{\"SourcePath\":\"%s/big\",\"TargetPath\":\"local\",\"TargetList\":\"Big\"}", dir);
     char *id2 = NULL;
     EXPECT(spmt_session_add_task(s, task, &id2, err), SPMT_STATUS_OK);
