@@ -547,6 +547,69 @@ Describe "Show-SPMTMigration, Stop-SPMTMigration and resume" {
     }
 }
 
+Describe "One migration per runspace" {
+    BeforeAll { $script:root = New-ScratchFolder "runspaces" }
+    AfterAll { Remove-Item -Recurse -Force $script:root -ErrorAction SilentlyContinue }
+
+    It "runs two thread jobs' migrations at once, each exactly, and leaves this runspace's session alone" {
+        Register-LocalMigration -Root (Join-Path $script:root "main")
+        Add-SPMTTask -FileShareSource (New-SourceTree (Join-Path $script:root "main-src")) -TargetSiteUrl "local" -TargetList "Documents"
+        $module = (Get-Module Spmt.PowerShell).Path
+        $jobs = foreach ($n in 1, 2) {
+            $case = Join-Path $script:root "job$n"
+            $src = Join-Path $case "src$n"
+            New-Item -ItemType Directory -Force -Path $src | Out-Null
+            foreach ($i in 1..150) { Set-Content -NoNewline -Path (Join-Path $src "f$i.txt") -Value "job $n file $i" }
+            Start-ThreadJob -ArgumentList $module, $case, $src -ScriptBlock {
+                param($module, $case, $src)
+                Import-Module $module
+                Register-SPMTMigration -WorkingFolder (Join-Path $case "work") -LocalTargetRoot (Join-Path $case "target") -Force -WarningAction SilentlyContinue
+                Add-SPMTTask -FileShareSource $src -TargetSiteUrl "local" -TargetList "Documents"
+                Start-SPMTMigration -ProgressAction SilentlyContinue -InformationAction Ignore
+                $t = (Get-SPMTMigration).StatusOfTasks[0]
+                "{0} {1} {2}" -f $t.Status, $t.NumActuallyMigratedFiles, $t.NumFailedFiles
+            }
+        }
+        $results = $jobs | Wait-Job -Timeout 180 | Receive-Job -ErrorAction Stop
+        $jobs | Remove-Job -Force
+        $results | Should -Be @("COMPLETED 150 0", "COMPLETED 150 0")
+        foreach ($n in 1, 2) {
+            $lib = Join-Path $script:root "job$n/target/sites/local/Documents/src$n"
+            @(Get-ChildItem -File $lib).Count | Should -Be 150
+            Get-Content -Raw (Join-Path $lib "f77.txt") | Should -Be "job $n file 77"
+        }
+        # This runspace's session was neither replaced nor run.
+        $s = Get-SPMTMigration
+        $s.WorkingFolder | Should -Be (Join-Path $script:root "main/work")
+        $s.StatusOfTasks.Count | Should -Be 1
+        $s.StatusOfTasks[0].Status | Should -Be "INITED"
+    }
+
+    It "stops and frees a hosted runspace's session when the runspace closes" {
+        $ps = [powershell]::Create()
+        $case = Join-Path $script:root "hosted"
+        $src = New-SourceTree (Join-Path $case "src")
+        $module = (Get-Module Spmt.PowerShell).Path
+        $null = $ps.AddScript({
+                param($module, $case, $src)
+                Import-Module $module
+                Register-SPMTMigration -WorkingFolder (Join-Path $case "work") -LocalTargetRoot (Join-Path $case "target") -Force -WarningAction SilentlyContinue
+                Add-SPMTTask -FileShareSource $src -TargetSiteUrl "local" -TargetList "Documents"
+                Start-SPMTMigration -NoShow -InformationAction Ignore
+            }).AddArgument($module).AddArgument($case).AddArgument($src)
+        $null = $ps.Invoke()
+        $ps.Runspace.Close()
+        $ps.Dispose()
+        # Freed: the working folder's lock is released, so this runspace can use it at once.
+        Register-SPMTMigration -WorkingFolder (Join-Path $case "work") -LocalTargetRoot (Join-Path $case "target") -Force -WarningAction SilentlyContinue
+        Add-SPMTTask -FileShareSource $src -TargetSiteUrl "local" -TargetList "Documents"
+        Start-SPMTMigration -ProgressAction SilentlyContinue -InformationAction Ignore
+        (Get-SPMTMigration).StatusOfTasks[0].Status | Should -Be "COMPLETED"
+        Test-Path (Join-Path $case "target/sites/local/Documents/src/a.txt") | Should -BeTrue
+        Unregister-SPMTMigration
+    }
+}
+
 Describe "Remove-SPMTTask and Unregister-SPMTMigration" {
     BeforeAll {
         $script:root = New-ScratchFolder "remove"

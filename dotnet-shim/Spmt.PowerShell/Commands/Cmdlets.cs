@@ -11,6 +11,25 @@ namespace Spmt.PowerShell.Commands
 {
     public abstract class SpmtCmdlet : PSCmdlet
     {
+        static SpmtCmdlet()
+        {
+            // One migration per runspace: the session belongs to the runspace the cmdlet runs
+            // in, and a runspace that closes stops and frees its own.
+            SessionHost.Owner = () => System.Management.Automation.Runspaces.Runspace.DefaultRunspace;
+            SessionHost.OnNewOwner = owner =>
+            {
+                var r = owner as System.Management.Automation.Runspaces.Runspace;
+                if (r == null) return;
+                r.StateChanged += (o, e) =>
+                {
+                    var state = e.RunspaceStateInfo.State;
+                    if (state == System.Management.Automation.Runspaces.RunspaceState.Closed ||
+                        state == System.Management.Automation.Runspaces.RunspaceState.Broken)
+                        SessionHost.Release(r);
+                };
+            };
+        }
+
         /// <summary>The bound parameters as plain values: switches as bool, credentials as their
         /// user name (the plain classes never see PowerShell types).</summary>
         protected Dictionary<string, object> PlainParameters()

@@ -99,26 +99,75 @@ namespace Spmt.PowerShell
         }
     }
 
-    /// <summary>The host's one registered session and the cmdlets' operations on it.</summary>
+    /// <summary>The registered session of each owner (a PowerShell runspace) and the cmdlets'
+    /// operations on it. Thread jobs, <c>ForEach-Object -Parallel</c> and hosted runspaces each
+    /// register and run their own migration at once; a runspace that closes stops and frees its
+    /// own (they still may not share a working folder: the engine's lock refuses that).</summary>
     public static class SessionHost
     {
+        sealed class Slot
+        {
+            public MigrationSession Current;
+            public SpmtMigrationSession View;
+        }
+
         static readonly object Gate = new object();
-        static MigrationSession current;
-        static SpmtMigrationSession view;
+        static readonly Dictionary<object, Slot> Slots = new Dictionary<object, Slot>();
+        static readonly object Outside = new object();
 
         /// <summary>Creates sessions; tests may replace it.</summary>
         public static Func<MigrationSettings, MigrationSession> Factory = s => new MigrationSession(s);
 
-        public static MigrationSession Current { get { lock (Gate) return current; } }
+        /// <summary>Whose session a call is about. The cmdlets set it to the calling runspace;
+        /// callers outside PowerShell (the C# tests) share one slot.</summary>
+        public static Func<object> Owner = () => Outside;
+
+        /// <summary>Told of each new owner once, so it can call <see cref="Release"/> when the
+        /// owner goes away (the cmdlets hook the runspace's closing).</summary>
+        public static Action<object> OnNewOwner = o => { };
+
+        static Slot Mine()
+        {
+            var key = Owner() ?? Outside;
+            bool added = false;
+            Slot s;
+            lock (Gate)
+            {
+                if (!Slots.TryGetValue(key, out s))
+                {
+                    s = new Slot();
+                    Slots[key] = s;
+                    added = true;
+                }
+            }
+            if (added) OnNewOwner(key);
+            return s;
+        }
+
+        /// <summary>The owner went away (its runspace closed): its run is stopped cleanly and
+        /// its session freed.</summary>
+        public static void Release(object owner)
+        {
+            Slot s;
+            lock (Gate)
+            {
+                if (owner == null || !Slots.TryGetValue(owner, out s)) return;
+                Slots.Remove(owner);
+            }
+            Unregister(s);
+        }
+
+        public static MigrationSession Current { get { var s = Mine(); lock (Gate) return s.Current; } }
 
         /// <summary>The registered session, or an InvalidOperationException saying what to run first.</summary>
         public static MigrationSession Require()
         {
+            var s = Mine();
             lock (Gate)
             {
-                if (current == null)
+                if (s.Current == null)
                     throw new InvalidOperationException("No migration session is registered in this PowerShell session; run Register-SPMTMigration first.");
-                return current;
+                return s.Current;
             }
         }
 
@@ -126,36 +175,45 @@ namespace Spmt.PowerShell
         /// and unregistered first); an idle one is replaced (with a warning).</summary>
         public static MigrationSession Register(MigrationSettings settings, bool force, ICollection<string> warnings)
         {
-            lock (Gate)
+            var slot = Mine();
+            lock (slot)
             {
-                if (current != null)
+                MigrationSession old;
+                lock (Gate) old = slot.Current;
+                if (old != null)
                 {
-                    if (current.IsRunning && !force)
+                    if (old.IsRunning && !force)
                         throw new InvalidOperationException("A migration is running in this session; run Stop-SPMTMigration and Unregister-SPMTMigration first, or pass -Force.");
                     if (!force) warnings.Add("The previously registered migration session was unregistered.");
-                    Unregister();
+                    Unregister(slot);
                 }
-                current = Factory(settings);
-                var s = current;
-                view = new SpmtMigrationSession(() => s.IsDisposed ? null : s.GetStatusJson(), settings);
-                return current;
+                var s = Factory(settings);
+                lock (Gate)
+                {
+                    slot.Current = s;
+                    slot.View = new SpmtMigrationSession(() => s.IsDisposed ? null : s.GetStatusJson(), settings);
+                }
+                return s;
             }
         }
 
         /// <summary>Get-SPMTMigration's object (the same live object each time).</summary>
         public static SpmtMigrationSession View()
         {
-            lock (Gate)
-            {
-                Require();
-                view.Refresh();
-                return view;
-            }
+            Require();
+            var slot = Mine();
+            SpmtMigrationSession v;
+            lock (Gate) v = slot.View;
+            v.Refresh();
+            return v;
         }
 
         static void Invalidate()
         {
-            lock (Gate) if (view != null) view.Invalidate();
+            var slot = Mine();
+            SpmtMigrationSession v;
+            lock (Gate) v = slot.View;
+            if (v != null) v.Invalidate();
         }
 
         /// <summary>Add-SPMTTask: adds each task; returns their ids.</summary>
@@ -271,20 +329,24 @@ namespace Spmt.PowerShell
         /// <summary>Unregister-SPMTMigration: stops a run, frees the session (joins its threads).</summary>
         public static bool Unregister()
         {
+            return Unregister(Mine());
+        }
+
+        static bool Unregister(Slot slot)
+        {
+            MigrationSession s;
             lock (Gate)
             {
-                if (current == null) return false;
-                try
-                {
-                    if (current.IsRunning && current.Stop()) Drain(current, 30000);
-                }
-                finally
-                {
-                    current.Dispose();
-                    current = null;
-                }
-                return true;
+                s = slot.Current;
+                slot.Current = null;
             }
+            if (s == null) return false;
+            try
+            {
+                if (s.IsRunning && s.Stop()) Drain(s, 30000);
+            }
+            finally { s.Dispose(); }
+            return true;
         }
 
         /// <summary>One line per task for the host when a foreground run ends.</summary>
