@@ -1,5 +1,6 @@
-// The session the cmdlets share (SPMT: one migration session per PowerShell host) and what each
-// cmdlet does with it. Plain code over Spmt.Net's MigrationSession: the cmdlets only bind, call
+// The session the cmdlets of one runspace share (SPMT has one per PowerShell host; here each
+// runspace has its own, so thread jobs run migrations side by side) and what each cmdlet does
+// with it. Plain code over Spmt.Net's MigrationSession: the cmdlets only bind, call
 // these, and write.
 using System;
 using System.Collections.Generic;
