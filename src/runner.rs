@@ -92,19 +92,18 @@ impl Runner {
         cx: RunContext,
         counters: Arc<Counters>,
     ) -> Result<Summary, RunError> {
-        let local_root = task
-            .settings
-            .local_target_root
-            .clone()
-            .filter(|_| task.is_local());
-        let mut opts = if task.is_local() {
-            let root = task.settings.local_target_root.clone().ok_or_else(|| {
+        let local_root = if task.is_local() {
+            Some(task.settings.local_target_root.clone().ok_or_else(|| {
                 RunError::config(format!(
                     "task {}: the local target's folder is not known; give LocalTargetRoot (--local-target-root)",
                     task.id()
                 ))
-            })?;
-            let (url, token) = self.local(&root).await?;
+            })?)
+        } else {
+            None
+        };
+        let mut opts = if let Some(root) = &local_root {
+            let (url, token) = self.local(root).await?;
             let mut o = MigrateOptions::at(task.clone(), url, cx.working_folder);
             o.access_token = Some(token);
             o

@@ -4,8 +4,8 @@
 mod common;
 
 use common::cli::{
-    migrate_local, migrate_local_text, migrate_site, output_off_runtime, resume_json, spmt,
-    status_json,
+    assert_exit_0, migrate_local, migrate_local_text, migrate_site, output_off_runtime,
+    resume_json, spmt, status_json,
 };
 use common::emulator::library;
 use common::tree::files;
@@ -127,12 +127,7 @@ fn an_unknown_library_of_the_local_target_exits_2_and_creates_nothing() {
     // Titles ignore case, as SharePoint's do: the folder `nosuchlibrary` is that library.
     std::fs::create_dir(site.join("nosuchlibrary")).unwrap();
     let out = run("NoSuchLibrary");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit_0(&out);
     assert_eq!(
         std::fs::read(site.join("nosuchlibrary/a.txt")).unwrap(),
         b"a"
@@ -222,12 +217,7 @@ fn a_scan_only_round_of_a_clean_tree_is_completed_and_status_exits_0() {
         .arg("--scan-only")
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit_0(&out);
     let out = status_json(work.path()).output().unwrap();
     assert_eq!(
         out.status.code(),

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::cli::{migrate_local, migrate_local_text, spmt};
+use common::cli::{assert_exit_0, migrate_local, migrate_local_text, spmt};
 use common::tree::set_mtime_rfc3339;
 use spmt::session::{Next, Session};
 use spmt::task::{Task, TaskSettings};
@@ -55,12 +55,7 @@ fn cli_flags_session_json_bulk_file_and_resume_build_one_identical_task() {
         ])
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit_0(&out);
     let status = spmt::status::load(work.path()).unwrap();
     let from_cli = recorded_settings(&serde_json::to_value(&status).unwrap());
     let cli_task = &status.status_of_tasks[0];
@@ -151,12 +146,7 @@ fn a_filter_at_14_30_still_filters_a_09_00_file_after_a_resume() {
         .args(["--migrate-files-modified-after", AT])
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit_0(&out);
     let lib = root.path().join("sites/local/Documents");
     assert_eq!(std::fs::read(lib.join("afternoon.txt")).unwrap(), b"15:00");
     assert!(!lib.join("morning.txt").exists());
@@ -168,12 +158,7 @@ fn a_filter_at_14_30_still_filters_a_09_00_file_after_a_resume() {
         .arg(work.path())
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit_0(&out);
     assert!(
         !lib.join("morning.txt").exists(),
         "the resumed round filtered at 14:30, not at midnight"
@@ -198,12 +183,7 @@ fn a_session_in_process_and_the_cli_migrate_one_tree_alike() {
     let out = migrate_local(src.path(), cli_root.path(), cli_work.path())
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit_0(&out);
     let cli = spmt::status::load(cli_work.path()).unwrap();
 
     // The session, with the CLI's default for the root folder (SPMT's default is to keep it).

@@ -91,3 +91,14 @@ pub async fn output_off_runtime(mut c: Command) -> Output {
         .await
         .unwrap()
 }
+
+/// Fails the test with the command's stderr unless it exited 0.
+#[track_caller]
+pub fn assert_exit_0(out: &Output) {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

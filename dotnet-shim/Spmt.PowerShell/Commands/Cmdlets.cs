@@ -93,6 +93,9 @@ namespace Spmt.PowerShell.Commands
             }
         }
 
+        /// <summary>What Ctrl+C during a foreground run says: the run goes on.</summary>
+        protected const string Detached = "The migration keeps running in the background: Show-SPMTMigration shows its progress again, Stop-SPMTMigration cancels it.";
+
         /// <summary>A status line: shown by default like Write-Host's, but on the Information
         /// stream, so <c>6&gt;$null</c>, <c>-InformationAction Ignore</c> and <c>*&gt;&amp;1</c> work and
         /// a hostless runspace keeps it (tags: PSHOST, Spmt).</summary>
@@ -331,7 +334,7 @@ namespace Spmt.PowerShell.Commands
                 }
                 else
                 {
-                    Status("The migration keeps running in the background: Show-SPMTMigration shows its progress again, Stop-SPMTMigration cancels it.");
+                    Status(Detached);
                 }
             });
         }
@@ -366,7 +369,7 @@ namespace Spmt.PowerShell.Commands
                     return;
                 }
                 if (ShowProgress(s, view)) WriteSummary(s);
-                else Status("The migration keeps running in the background: Show-SPMTMigration shows its progress again, Stop-SPMTMigration cancels it.");
+                else Status(Detached);
             });
         }
     }
