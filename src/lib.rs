@@ -6,6 +6,7 @@
 //! `session` runs SPMT-shaped sessions (settings, tasks, events) over the engine, and `ffi` is
 //! the C ABI over `session` (header: `include/spmt.h`).
 
+pub mod auth;
 pub mod azure;
 pub mod crypto;
 pub mod emulator;

@@ -13,6 +13,7 @@
 //! client's logic, so each holds the other to the wire rules.
 
 mod blob;
+mod entra;
 mod events;
 mod faults;
 mod importer;
@@ -33,6 +34,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use blob::{BlobSource, SourceBlob, SourceError};
+pub use entra::{
+    EntraApp, EntraConfig, EntraUser, Persona, TrustedIssuer, LOCAL_ADMIN, LOCAL_ADMIN_PASSWORD,
+    LOCAL_CLIENT_ID, LOCAL_TENANT_DOMAIN, LOCAL_TENANT_ID,
+};
 pub use importer::title_dir as library_folder_name;
 pub use library::ImportRecord;
 
@@ -105,6 +110,8 @@ pub struct EmulatorConfig {
     /// For an in-process target whose host is going away: without it a job still importing
     /// keeps a runtime thread alive past the host's shutdown.
     pub abandon_jobs: Arc<std::sync::atomic::AtomicBool>,
+    /// The sign-in service at `{base}/login/{tenant}/…`: its tenant, apps and users.
+    pub entra: EntraConfig,
 }
 
 impl Default for EmulatorConfig {
@@ -120,6 +127,7 @@ impl Default for EmulatorConfig {
             libraries_must_exist: false,
             release_imported_blobs: false,
             abandon_jobs: Arc::default(),
+            entra: EntraConfig::default(),
         }
     }
 }
@@ -178,6 +186,7 @@ pub(crate) struct Emu {
     pub release_imported_blobs: bool,
     pub faults: faults::Faults,
     pub fail_items: Vec<String>,
+    pub entra: entra::Entra,
     pub sas: sas::SasAuthority,
     pub blobs: Arc<blob::BlobStore>,
     pub queues: queue::Queues,
@@ -209,6 +218,14 @@ impl EmulatorHandle {
     }
     pub fn access_token(&self) -> &str {
         &self.emu.access_token
+    }
+    /// The sign-in service's authority host (`--authority-host`): `{base}/login`.
+    pub fn authority_host(&self) -> String {
+        format!("{}/login", self.emu.base_url)
+    }
+    /// The tenant id SharePoint's challenge names.
+    pub fn tenant_id(&self) -> &str {
+        self.emu.entra.tenant_id()
     }
     pub fn local_addr(&self) -> SocketAddr {
         self.addr

@@ -2,6 +2,7 @@
 //! API functions on `SP.Site` (reference §3), answering in the verbose (`{"d":…}`) or nometadata
 //! JSON shape the request's Accept header asks for. Every call needs the configured bearer token.
 
+use super::entra::Principal;
 use super::events::QueueTarget;
 use super::importer::{self, JobSpec};
 use super::library::{List, Site};
@@ -60,6 +61,8 @@ struct Ctx<'a> {
     emu: &'a Arc<Emu>,
     shape: Shape,
     site: Site,
+    /// Who the request's token speaks for.
+    principal: Principal,
 }
 
 impl Ctx<'_> {
@@ -223,18 +226,21 @@ pub async fn handle(
         Some(i) => (&after[..i], &after[i..]),
         None => (after, ""),
     };
-    if !authorized(emu, &req) {
-        let mut r = spo_error(
-            StatusCode::UNAUTHORIZED,
-            ACCESS_DENIED,
-            "Access denied. The bearer token is missing or was not accepted.",
-        );
-        r.headers_mut().insert(
-            "www-authenticate",
-            hyper::header::HeaderValue::from_static("Bearer realm=\"spmt-emulator\", client_id=\"00000003-0000-0ff1-ce00-000000000000\""),
-        );
-        return r;
-    }
+    let principal = match authorized(emu, &req).await {
+        Ok(p) => p,
+        Err(why) => {
+            let mut r = spo_error(
+                StatusCode::UNAUTHORIZED,
+                ACCESS_DENIED,
+                &format!("Access denied. The bearer token is missing or was not accepted: {why}"),
+            );
+            if let Ok(v) = hyper::header::HeaderValue::from_str(&emu.entra.challenge(&emu.base_url))
+            {
+                r.headers_mut().insert("www-authenticate", v);
+            }
+            return r;
+        }
+    };
     if site_name.is_empty()
         || site_name.contains(['\\', '\0'])
         || site_name == "."
@@ -267,7 +273,12 @@ pub async fn handle(
     } else {
         Shape::NoMetadata
     };
-    let ctx = Ctx { emu, shape, site };
+    let ctx = Ctx {
+        emu,
+        shape,
+        site,
+        principal,
+    };
     let method = req.method().clone();
     let body = if method == Method::POST {
         match read_body(req.into_body(), 1 << 20).await {
@@ -284,21 +295,39 @@ pub async fn handle(
     }
 }
 
-fn authorized(emu: &Emu, req: &Request<Incoming>) -> bool {
-    let Some(h) = req
+/// The principal behind the request's bearer token: the configured static token (the
+/// embedded local target signs itself in with one), or a JWT the sign-in service validates.
+async fn authorized(emu: &Emu, req: &Request<Incoming>) -> Result<Principal, String> {
+    let h = req
         .headers()
         .get("authorization")
         .and_then(|v| v.to_str().ok())
-    else {
-        return false;
-    };
-    let Some((scheme, token)) = h.trim().split_once(' ') else {
-        return false;
-    };
-    let (a, b) = (token.trim().as_bytes(), emu.access_token.as_bytes());
-    scheme.eq_ignore_ascii_case("bearer")
-        && a.len() == b.len()
-        && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+        .ok_or("no Authorization header")?;
+    let (scheme, token) = h
+        .trim()
+        .split_once(' ')
+        .ok_or("the Authorization header is not 'Bearer <token>'")?;
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+        return Err("the Authorization header is not 'Bearer <token>'".into());
+    }
+    let (a, b) = (token.as_bytes(), emu.access_token.as_bytes());
+    if a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0 {
+        return Ok(Principal {
+            name: "spmt-local".into(),
+            site_admin: true,
+        });
+    }
+    emu.entra
+        .validate(&emu.base_url, token, &emu.remote_http)
+        .await
+}
+
+fn obj(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
 }
 
 fn body_json(body: &[u8]) -> Value {
@@ -341,6 +370,15 @@ async fn route(
 ) -> Result<Response<Body>, EmulatorError> {
     let emu = ctx.emu;
     let site = &ctx.site;
+    if lower.starts_with("/_api/site/") && lower.contains("migration") && !ctx.principal.site_admin
+    {
+        // The Migration API needs a site collection admin (reference §2).
+        return Ok(spo_error(
+            StatusCode::FORBIDDEN,
+            ACCESS_DENIED,
+            "Access denied. You do not have permission to perform this action or access this resource.",
+        ));
+    }
     let r = match lower {
         "" | "/_api/web" => {
             let mut m = Map::new();
@@ -364,6 +402,26 @@ async fn route(
             );
             m.insert("Url".into(), json!(ctx.site_url()));
             ctx.entity("SP.Site", m)
+        }
+        "/_api/web/currentuser" => ctx.entity(
+            "SP.User",
+            obj(json!({
+                "Id": 1,
+                "LoginName": format!("i:0#.f|membership|{}", ctx.principal.name),
+                "Title": ctx.principal.name,
+                "Email": ctx.principal.name,
+                "UserPrincipalName": ctx.principal.name,
+                "IsSiteAdmin": ctx.principal.site_admin,
+            })),
+        ),
+        "/_api/web/effectivebasepermissions" => {
+            // FullMask for a site collection admin; Read (ViewListItems, OpenItems, Open…) otherwise.
+            let (high, low) = if ctx.principal.site_admin {
+                ("2147483647", "4294967295")
+            } else {
+                ("176", "138612833")
+            };
+            ctx.entity("SP.BasePermissions", obj(json!({"High": high, "Low": low})))
         }
         "/_api/web/rootfolder" => ctx.entity(
             "SP.Folder",

@@ -161,6 +161,7 @@ pub async fn start(cfg: EmulatorConfig) -> Result<EmulatorHandle, EmulatorError>
         libraries_must_exist: cfg.libraries_must_exist,
         release_imported_blobs: cfg.release_imported_blobs,
         fail_items: cfg.faults.fail_items.clone(),
+        entra: super::entra::Entra::new(cfg.entra).map_err(EmulatorError::Config)?,
         faults: Faults::new(cfg.faults),
         sas: sas::SasAuthority::new(),
         blobs: Arc::new(blobs),
@@ -241,7 +242,19 @@ async fn serve(emu: Arc<Emu>, req: Request<Incoming>) -> Result<Response<Body>, 
         }) => return Ok(fault_response(is_rest, status, retry_after)),
         None => {}
     }
-    let resp = if let Some(p) = path.strip_prefix("/blob/") {
+    let resp = if let Some(p) = path.strip_prefix("/login/") {
+        let method = req.method().clone();
+        match read_body(req.into_body(), 1 << 16).await {
+            Ok(body) => {
+                emu.entra
+                    .handle(&emu.base_url, &method, p, &query, &body)
+                    .await
+            }
+            Err(e) => {
+                super::entra::entra_error(StatusCode::BAD_REQUEST, "invalid_request", 900144, &e)
+            }
+        }
+    } else if let Some(p) = path.strip_prefix("/blob/") {
         blob::handle(&emu, req, p, &query).await
     } else if let Some(p) = path.strip_prefix("/queue/") {
         queue::handle(&emu, req, p, &query).await
