@@ -52,6 +52,25 @@ impl HttpError {
             _ => None,
         }
     }
+
+    /// The service's own message in an error answer (SharePoint's `error.message.value`, or
+    /// the start of a text body), secrets redacted.
+    pub fn service_message(&self) -> Option<String> {
+        let HttpError::Status { body, .. } = self else {
+            return None;
+        };
+        let from_json = serde_json::from_str::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| {
+                let e = v.get("error").or_else(|| v.get("odata.error"))?;
+                e.pointer("/message/value")
+                    .or_else(|| e.get("message"))
+                    .and_then(|m| m.as_str())
+                    .map(str::to_string)
+            });
+        let text = from_json.unwrap_or_else(|| body.chars().take(200).collect());
+        Some(crate::secrets::redact(text.trim())).filter(|t| !t.is_empty())
+    }
 }
 
 /// Counters a benchmark or report can read: how often the service pushed back.
@@ -242,6 +261,7 @@ pub struct Http {
 }
 
 /// A request to send: method, URL, headers and a clonable body, so it can be retried as-is.
+#[derive(Clone)]
 pub struct Req {
     pub method: Method,
     pub url: String,

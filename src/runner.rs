@@ -3,6 +3,7 @@
 //! sessions (the C ABI, .NET, PowerShell) all run tasks through a [`Runner`], so a task runs
 //! the same whichever front end made it.
 
+use crate::auth::{Bearer, Credentials};
 use crate::emulator::{self, EmulatorConfig, EmulatorHandle};
 use crate::engine::{self, Counters, EngineError, ItemObserver, MigrateOptions, Summary};
 use crate::spo::SpoError;
@@ -17,8 +18,8 @@ use std::time::Duration;
 #[derive(Default)]
 pub struct RunContext {
     pub working_folder: PathBuf,
-    /// Bearer token for a real site (local tasks get the local target's own).
-    pub access_token: Option<String>,
+    /// How to sign in to a real site (local tasks get the local target's own token).
+    pub credentials: Option<Arc<Credentials>>,
     pub dry_run: bool,
     pub new_session: bool,
     pub custom_storage: Option<crate::azure::StorageAccount>,
@@ -105,11 +106,25 @@ impl Runner {
         let mut opts = if let Some(root) = &local_root {
             let (url, token) = self.local(root).await?;
             let mut o = MigrateOptions::at(task.clone(), url, cx.working_folder);
-            o.access_token = Some(token);
+            o.bearer = Bearer::fixed(token);
             o
         } else {
             let mut o = MigrateOptions::new(task.clone(), cx.working_folder);
-            o.access_token = cx.access_token;
+            o.bearer = match &cx.credentials {
+                Some(c) => c.bearer_for(&task.target).await.map_err(|e| RunError {
+                    exit_code: if e.configuration { 2 } else { 1 },
+                    message: format!("sign-in to {}: {}", task.target, e.message),
+                })?,
+                // A dry run changes nothing; a site that lets it read without a token may.
+                None if cx.dry_run => Bearer::None,
+                None => {
+                    return Err(RunError::config(format!(
+                        "task {}: {} needs a sign-in: give --access-token, or sign in (--auth, --client-id; see spmt login --help)",
+                        task.id(),
+                        task.target
+                    )))
+                }
+            };
             o
         };
         opts.dry_run = cx.dry_run;

@@ -243,7 +243,7 @@ async fn wrong_token_and_missing_source_are_clear_errors() {
     );
     let h = start(tgt.path(), FaultProfile::default()).await;
     let mut o = options(src.path(), &h, work.path());
-    o.access_token = Some("not-the-token".into());
+    o.bearer = spmt::auth::Bearer::fixed("not-the-token");
     let e = engine::migrate(o, Arc::new(Counters::default()))
         .await
         .unwrap_err();

@@ -353,6 +353,16 @@ pub enum Bearer {
     SignedIn(Arc<SignedIn>),
 }
 
+impl std::fmt::Debug for Bearer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Bearer::None => "Bearer::None",
+            Bearer::Fixed(_) => "Bearer::Fixed(<redacted>)",
+            Bearer::SignedIn(_) => "Bearer::SignedIn(<redacted>)",
+        })
+    }
+}
+
 impl Bearer {
     pub fn fixed(token: impl Into<String>) -> Self {
         Bearer::Fixed(Arc::new(Zeroizing::new(token.into())))

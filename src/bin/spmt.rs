@@ -1,6 +1,9 @@
 //! `spmt`: migrate file shares into SharePoint Online (or the embedded local target), and run
 //! the local target standalone.
 
+#[path = "spmt/signin.rs"]
+mod signin;
+
 use clap::{Args, Parser, Subcommand};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::Value;
@@ -38,6 +41,16 @@ enum Cmd {
     Status(StatusArgs),
     /// Run the local SharePoint-compatible target as a server.
     Emulator(EmulatorArgs),
+    /// Sign in for a site and save the sign-in for later runs.
+    Login(signin::LoginArgs),
+    /// Forget saved sign-ins.
+    Logout(signin::LogoutArgs),
+    /// Saved sign-ins.
+    #[command(subcommand)]
+    Auth(signin::AuthCmd),
+    /// The Entra app registration spmt needs.
+    #[command(subcommand)]
+    App(signin::AppCmd),
 }
 
 #[derive(Args)]
@@ -45,9 +58,9 @@ struct ResumeArgs {
     /// The session's working folder.
     #[arg(long, value_name = "DIR")]
     working_folder: PathBuf,
-    /// Bearer token for the target site (not needed for `local` tasks).
-    #[arg(long, env = "SPMT_ACCESS_TOKEN", hide_env_values = true)]
-    access_token: Option<String>,
+    /// Sign-in for tasks whose target is a real site.
+    #[command(flatten)]
+    sign_in: signin::SignInArgs,
     /// Print a machine-readable summary per task on stdout (one JSON array).
     #[arg(long)]
     json: bool,
@@ -83,9 +96,9 @@ struct MigrateArgs {
     /// Data folder of the embedded local target.
     #[arg(long, value_name = "DIR", default_value = "./spmt-local-target")]
     local_target_root: PathBuf,
-    /// Bearer token for the target site.
-    #[arg(long, env = "SPMT_ACCESS_TOKEN", hide_env_values = true)]
-    access_token: Option<String>,
+    /// Sign-in for a real site (not needed for `local`).
+    #[command(flatten)]
+    sign_in: signin::SignInArgs,
     /// Print a machine-readable summary on stdout.
     #[arg(long)]
     json: bool,
@@ -176,7 +189,18 @@ struct EmulatorArgs {
     fail_items: Vec<String>,
     #[arg(long, default_value_t = 4)]
     max_concurrent_jobs: usize,
+    /// The sign-in service's tenant, apps and users (JSON: tenant_id, apps [{client_id,
+    /// public_client, certificates, redirect_uris}], users [{username, password, persona,
+    /// site_admin}], token_lifetime_secs, trusted_issuers [{issuer, jwks_uri}]).
+    #[arg(long, value_name = "FILE")]
+    entra: Option<PathBuf>,
+    /// Lifetime of the access tokens the sign-in service issues, in seconds.
+    #[arg(long, value_name = "SECS")]
+    token_lifetime: Option<u64>,
 }
+
+/// A real site and no way to sign in.
+const NO_SIGN_IN: &str = "no sign-in for the site: give --client-id with your Entra app registration (or SPMT_CLIENT_ID) and a way in (--auth device-code, browser, password or certificate), or --access-token; `spmt app manifest` prints the app registration spmt needs; --target-site-url local needs none";
 
 fn usage_error(msg: &str) -> ExitCode {
     eprintln!("error: {}", terminal_safe(msg));
@@ -206,6 +230,13 @@ fn main() -> ExitCode {
             status(a)
         }
         Cmd::Emulator(a) => rt.block_on(run_emulator(a)),
+        Cmd::Login(a) => {
+            spmt::logging::init(None);
+            rt.block_on(signin::login(a))
+        }
+        Cmd::Logout(a) => signin::logout(a),
+        Cmd::Auth(c) => signin::auth(c),
+        Cmd::App(c) => signin::app(c),
     }
 }
 
@@ -311,12 +342,19 @@ async fn migrate(a: MigrateArgs) -> ExitCode {
         eprintln!("working folder: {}", working.display());
     }
     spmt::logging::init(Some(&working.join("spmt.log")));
-    if !task.is_local() && a.access_token.is_none() && !a.dry_run {
-        return usage_error("no access token: pass --access-token or set SPMT_ACCESS_TOKEN (or use --target-site-url local)");
-    }
+    let credentials = if task.is_local() {
+        None
+    } else {
+        match a.sign_in.credentials() {
+            Ok(c) if c.settings().is_configured() => Some(c),
+            Ok(_) if a.dry_run => None,
+            Ok(_) => return usage_error(NO_SIGN_IN),
+            Err(m) => return usage_error(&m),
+        }
+    };
     let cx = RunContext {
         working_folder: working.clone(),
-        access_token: a.access_token.clone(),
+        credentials,
         dry_run: a.dry_run,
         new_session: a.new_session,
         custom_storage,
@@ -472,6 +510,11 @@ async fn resume(a: ResumeArgs) -> ExitCode {
     let mut worst = 0u8;
     let mut summaries = Vec::new();
     let mut runner = Runner::new();
+    // One sign-in for every task of the session (per host).
+    let credentials = match a.sign_in.credentials() {
+        Ok(c) => c,
+        Err(m) => return usage_error(&m),
+    };
     for t in tasks {
         let task = match Task::recorded(
             &t.source,
@@ -483,15 +526,15 @@ async fn resume(a: ResumeArgs) -> ExitCode {
             Ok(task) => task,
             Err(e) => return usage_error(&format!("task {}: {e}", t.id)),
         };
-        if !task.is_local() && a.access_token.is_none() {
-            return usage_error("no access token: pass --access-token or set SPMT_ACCESS_TOKEN");
+        if !task.is_local() && !credentials.settings().is_configured() {
+            return usage_error(NO_SIGN_IN);
         }
         if !a.json {
             eprintln!("task {}: {} → {}", t.id, t.source, task.target_uri());
         }
         let cx = RunContext {
             working_folder: a.working_folder.clone(),
-            access_token: a.access_token.clone(),
+            credentials: Some(credentials.clone()),
             ..RunContext::default()
         };
         match run_task(&mut runner, &task, cx).await {
@@ -749,6 +792,18 @@ async fn run_emulator(a: EmulatorArgs) -> ExitCode {
             }
         }
     }
+    let mut entra = match &a.entra {
+        Some(p) => match std::fs::read(p).map_err(|e| e.to_string()).and_then(|b| {
+            serde_json::from_slice::<emulator::EntraConfig>(&b).map_err(|e| e.to_string())
+        }) {
+            Ok(c) => c,
+            Err(e) => return usage_error(&format!("--entra {}: {e}", p.display())),
+        },
+        None => emulator::EntraConfig::default(),
+    };
+    if let Some(secs) = a.token_lifetime {
+        entra.token_lifetime_secs = secs;
+    }
     let token = a
         .access_token
         .clone()
@@ -763,6 +818,7 @@ async fn run_emulator(a: EmulatorArgs) -> ExitCode {
         precreate,
         // A server for scripts and tests: blobs stay readable, as on Azure.
         release_imported_blobs: false,
+        entra,
         ..EmulatorConfig::default()
     };
     let h = match emulator::start(cfg).await {
@@ -779,6 +835,13 @@ async fn run_emulator(a: EmulatorArgs) -> ExitCode {
         // Printed because it was generated here and a script needs it; it guards only this emulator.
         println!("access token: {token}");
     }
+    println!(
+        "sign-in: --authority-host {} (tenant {}); the app {} and the user {} are registered",
+        h.authority_host(),
+        h.tenant_id(),
+        emulator::LOCAL_CLIENT_ID,
+        emulator::LOCAL_ADMIN
+    );
     let _ = tokio::signal::ctrl_c().await;
     h.shutdown().await;
     ExitCode::SUCCESS

@@ -51,6 +51,9 @@ pub const APP_ROLE: &str = "Sites.FullControl.All";
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "offline_access", "email"];
+/// Other resources the tenant issues tokens for (a Graph token sent to SharePoint is the
+/// classic wrong-audience mistake).
+const OTHER_RESOURCES: [&str; 1] = ["https://graph.microsoft.com"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -508,7 +511,10 @@ impl Entra {
         }
         for s in &resource {
             let (res, _) = s.rsplit_once('/').unwrap_or(("", s));
-            if !res.trim_end_matches('/').eq_ignore_ascii_case(base) {
+            let res = res.trim_end_matches('/');
+            if !res.eq_ignore_ascii_case(base)
+                && !OTHER_RESOURCES.iter().any(|o| o.eq_ignore_ascii_case(res))
+            {
                 return Err(entra_error(
                     StatusCode::BAD_REQUEST,
                     "invalid_resource",

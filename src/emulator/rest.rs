@@ -232,7 +232,7 @@ pub async fn handle(
             let mut r = spo_error(
                 StatusCode::UNAUTHORIZED,
                 ACCESS_DENIED,
-                &format!("Access denied. The bearer token is missing or was not accepted: {why}"),
+                &format!("Access denied. The access token is missing or was not accepted: {why}"),
             );
             if let Ok(v) = hyper::header::HeaderValue::from_str(&emu.entra.challenge(&emu.base_url))
             {

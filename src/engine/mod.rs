@@ -40,7 +40,8 @@ pub struct MigrateOptions {
     pub task: Task,
     /// Where requests go: the task's site URL, or the embedded local target's loopback URL.
     pub site_url: String,
-    pub access_token: Option<String>,
+    /// The token the SharePoint calls carry (renewed as it expires when signed in).
+    pub bearer: crate::auth::Bearer,
     pub working_folder: PathBuf,
     pub max_package_items: usize,
     pub max_package_bytes: u64,
@@ -114,7 +115,7 @@ impl MigrateOptions {
             new_session: false,
             report_every: Duration::from_secs(5),
             site_url,
-            access_token: None,
+            bearer: crate::auth::Bearer::None,
             working_folder,
             max_package_items: 250,
             max_package_bytes: 250 * 1024 * 1024,

@@ -38,10 +38,12 @@ pub(super) async fn run(
         task_id,
     } = id;
     let http = Http::new().map_err(SpoError::from)?;
-    let spo = SpoClient::new(http.clone(), &opts.site_url, opts.access_token.clone())?;
+    let spo = SpoClient::new(http.clone(), &opts.site_url, opts.bearer.clone())?;
     let prefix = clean_relative_path(&opts.task.target_list_relative_path)?;
     check_source(&opts)?;
     let web = spo.web().await?;
+    // Before anything is scanned, as SPMT's scan does: can this identity migrate here?
+    spo.check_write_access().await?;
     let list = spo.list_by_title(&opts.task.target_list).await?;
     let target = build_target(&opts.site_url, &web, &list);
     tracing::info!(web = %web.server_relative_url, list = %list.title, round, "target resolved");

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The ABI version; the .NET shim refuses a library whose version differs from its own.
-pub const SPMT_ABI_VERSION: u32 = 2;
+pub const SPMT_ABI_VERSION: u32 = 3;
 
 /// Status of every fallible call. Values are fixed and never reused.
 #[repr(u32)]
@@ -84,6 +84,9 @@ pub enum spmt_event_kind_t {
     SPMT_EVENT_TASK_FINISHED = 8,
     /// The run ended; always the last event of a run.
     SPMT_EVENT_SESSION_FINISHED = 9,
+    /// Sign-in needs a person: `message` says what to do (the device code message, or the URL
+    /// to open), `code` is `DeviceCode` or `Browser`.
+    SPMT_EVENT_SIGN_IN = 10,
 }
 
 /// An item's outcome (SPMT_EVENT_ITEM) or a task's (SPMT_EVENT_TASK_FINISHED).
@@ -298,6 +301,7 @@ fn kind_of(k: EventKind) -> spmt_event_kind_t {
         EventKind::Item => SPMT_EVENT_ITEM,
         EventKind::TaskFinished => SPMT_EVENT_TASK_FINISHED,
         EventKind::SessionFinished => SPMT_EVENT_SESSION_FINISHED,
+        EventKind::SignIn => SPMT_EVENT_SIGN_IN,
     }
 }
 

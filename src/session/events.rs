@@ -19,6 +19,8 @@ pub enum EventKind {
     Item,
     TaskFinished,
     SessionFinished,
+    /// Sign-in needs a person: `message` says what to do, `code` is `DeviceCode` or `Browser`.
+    SignIn,
 }
 
 /// One event. Progress events are coalesced (at most a few per second per task); item events

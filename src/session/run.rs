@@ -3,6 +3,7 @@
 
 use super::events::{Emitter, Event, EventKind};
 use super::{RunState, SessionShared, Settings, TaskEntry, TaskState};
+use crate::auth::{Credentials, SignIn, SignInPrompt};
 use crate::engine::{Counters, ItemObserver, Summary};
 use crate::runner::{RunContext, Runner};
 use crate::store::Outcome;
@@ -94,6 +95,28 @@ pub(super) async fn run_session(shared: Arc<SessionShared>, em: &Emitter) {
     let settings = shared.settings.clone();
     let ids: Vec<Uuid> = shared.lock().tasks.iter().map(|t| t.id).collect();
     let em_local = em.clone();
+    // One sign-in for the run: every task to the same host shares its identity and tokens.
+    let em_sign_in = em.clone();
+    let credentials = Arc::new(Credentials::new(
+        SignIn {
+            interactive: true,
+            ..settings.sign_in.clone()
+        }
+        .with_environment(),
+        Arc::new(move |p: &SignInPrompt| {
+            let mut e = Event::new(EventKind::SignIn, None);
+            let (code, message) = match p {
+                SignInPrompt::DeviceCode { message, .. } => ("DeviceCode", message.clone()),
+                SignInPrompt::Browser { url } => (
+                    "Browser",
+                    format!("To sign in, open this address in a browser: {url}"),
+                ),
+            };
+            e.code = Some(code.into());
+            e.message = Some(message);
+            em_sign_in.emit(e);
+        }),
+    ));
     let mut runner = Runner::new()
         .abandoning_jobs_on(shared.abandon_local_jobs.clone())
         .on_local_start(move |url, root| {
@@ -136,7 +159,16 @@ pub(super) async fn run_session(shared: Arc<SessionShared>, em: &Emitter) {
         ));
         em.emit(e);
 
-        let result = run_task(&settings, &def, &task, &counters, em, &mut runner).await;
+        let result = run_task(
+            &settings,
+            &credentials,
+            &def,
+            &task,
+            &counters,
+            em,
+            &mut runner,
+        )
+        .await;
         let mut fin = Event::new(EventKind::TaskFinished, Some(&task));
         let (state, summary, error) = match result {
             Ok(s) => {
@@ -222,6 +254,7 @@ fn set_task(shared: &SessionShared, id: Uuid, f: impl FnOnce(&mut TaskEntry)) {
 
 async fn run_task(
     settings: &Settings,
+    credentials: &Arc<Credentials>,
     def: &Task,
     task: &str,
     counters: &Arc<Counters>,
@@ -230,7 +263,7 @@ async fn run_task(
 ) -> std::result::Result<Summary, String> {
     let mut cx = RunContext {
         working_folder: settings.working_folder.clone(),
-        access_token: settings.access_token.clone(),
+        credentials: Some(credentials.clone()),
         ..RunContext::default()
     };
     if settings.per_item_events {

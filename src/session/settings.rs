@@ -1,18 +1,20 @@
 //! Session settings (Register-SPMTMigration's parameter names, reference spmt-features.md §1.3).
 
 use super::{Result, SessionError};
+use crate::auth::SignIn;
 use crate::task::{SettingError, Task, TaskError, TaskSettings};
 use serde_json::Value;
 use std::path::PathBuf;
 
-/// Session settings: the session's own (`WorkingFolder`, `AccessToken`, `PerItemEvents`,
-/// `Force`) and every task setting, which becomes the default of the session's tasks. Task
+/// Session settings: the session's own (`WorkingFolder`, `PerItemEvents`, `Force`), the
+/// sign-in settings (`crate::auth::SignIn`: `AccessToken`, `ClientId`, `TenantId`, `Username`
+/// and `Password` from `-SPOCredential`, `CertificatePath`, …) and every task setting, which becomes the default of the session's tasks. Task
 /// settings are the task model's (`crate::task::settings`): the same names, aliases, parsers
 /// and "not supported" answers as the CLI, bulk files and `spmt resume`.
 #[derive(Clone)]
 pub struct Settings {
     pub working_folder: PathBuf,
-    pub access_token: Option<String>,
+    pub sign_in: SignIn,
     /// One event per item outcome instead of a periodic summary.
     pub per_item_events: bool,
     /// The tasks' defaults; `LocalTargetRoot` defaults to `<WorkingFolder>/LocalTarget`.
@@ -25,10 +27,7 @@ impl std::fmt::Debug for Settings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Settings")
             .field("working_folder", &self.working_folder)
-            .field(
-                "access_token",
-                &self.access_token.as_ref().map(|_| "REDACTED"),
-            )
+            .field("sign_in", &self.sign_in)
             .field("per_item_events", &self.per_item_events)
             .field("task_defaults", &self.task_defaults)
             .finish_non_exhaustive()
@@ -63,7 +62,7 @@ impl Settings {
         };
         Settings {
             working_folder,
-            access_token: None,
+            sign_in: SignIn::default(),
             per_item_events: false,
             task_defaults,
             notes: Vec::new(),
@@ -88,7 +87,7 @@ impl Settings {
             })
         };
         let mut wf = None;
-        let mut token = None;
+        let mut sign_in = SignIn::default();
         let mut per_item_events = false;
         let mut task_defaults = TaskSettings::default();
         let mut notes = Vec::new();
@@ -99,10 +98,10 @@ impl Settings {
             }
             match key.to_ascii_lowercase().as_str() {
                 "workingfolder" => wf = Some(PathBuf::from(text(key, v)?)),
-                "accesstoken" => token = Some(text(key, v)?).filter(|t| !t.is_empty()),
                 "peritemevents" => per_item_events = crate::task::settings::parse_bool(key, v)?,
                 // Register-SPMTMigration's: stop and replace the current session (the host's).
                 "force" => {}
+                _ if sign_in.set(key, v)? => {}
                 _ => {
                     if let Some(n) = task_defaults.set(key, v)? {
                         notes.push(n.to_string());
@@ -120,7 +119,7 @@ impl Settings {
         } else {
             task_defaults.local_target_root = s.task_defaults.local_target_root.take();
         }
-        s.access_token = token;
+        s.sign_in = sign_in;
         s.per_item_events = per_item_events;
         s.task_defaults = task_defaults;
         s.notes = notes;
@@ -128,13 +127,13 @@ impl Settings {
     }
 
     /// A task from SPMT's JSON task format (or Add-SPMTTask's FileShare set) with these
-    /// settings as its defaults; a real site needs the session's AccessToken.
+    /// settings as its defaults; a real site needs a way to sign in.
     pub(super) fn task(&self, task_json: &str) -> Result<Task> {
         let mut notes = Vec::new();
         let t = Task::from_spmt_json(task_json, &self.task_defaults, &mut notes)?;
-        if !t.is_local() && self.access_token.is_none() {
+        if !t.is_local() && !self.sign_in.is_configured() {
             return Err(SessionError::InvalidArgument(format!(
-                "task: TargetPath '{}' needs an AccessToken in the session settings",
+                "task: TargetPath '{}' needs a sign-in: give the session SPOCredential (Username and Password) with ClientId, CertificatePath with ClientId, DeviceLogin, or AccessToken",
                 t.target
             )));
         }

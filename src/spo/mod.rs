@@ -4,6 +4,7 @@
 //! wrappers and function-name wrappers are peeled off), so the client works against SPO and
 //! against any faithful emulator.
 
+use crate::auth::Bearer;
 use crate::crypto::Key;
 use crate::http::{Http, HttpError, Req};
 use crate::wire::{CreateJobRequest, EncryptionOption, ProvisionedContainers, ProvisionedQueue};
@@ -17,8 +18,20 @@ pub enum SpoError {
     Http(#[from] HttpError),
     #[error("unexpected reply from {what}: {detail}")]
     Shape { what: String, detail: String },
-    #[error("the access token was refused by {site} (HTTP 401): pass a valid token with --access-token or SPMT_ACCESS_TOKEN")]
-    Unauthorized { site: String },
+    #[error("{site} refused the access token (HTTP 401{}): {}", if .reason.is_empty() { String::new() } else { format!(", {}", .reason) }, if *.renewable { "signing in again did not help; check that the app has SharePoint's AllSites.FullControl (or Sites.FullControl.All) with admin consent" } else { "pass a valid token for this site with --access-token or SPMT_ACCESS_TOKEN, or sign in (--auth, --client-id)" })]
+    Unauthorized {
+        site: String,
+        reason: String,
+        renewable: bool,
+    },
+    #[error("sign-in: {0}")]
+    SignIn(#[from] crate::auth::AuthError),
+    #[error("{account} cannot migrate into {site}: {missing}. The Migration API needs a site collection administrator of the destination (or an app with SharePoint's Sites.FullControl.All); ask a SharePoint admin to add {account} as site collection admin, or sign in as one")]
+    NoWriteAccess {
+        account: String,
+        site: String,
+        missing: String,
+    },
     #[error("the target library '{title}' does not exist at {site}: create the document library first, or correct the task's TargetList (--target-list)")]
     ListNotFound { title: String, site: String },
     #[error("CreateMigrationJobEncrypted returned no job id (the service refused the job)")]
@@ -46,7 +59,7 @@ pub struct ListInfo {
 pub struct SpoClient {
     http: Http,
     site_url: String,
-    token: Option<String>,
+    bearer: Bearer,
 }
 
 impl std::fmt::Debug for SpoClient {
@@ -101,12 +114,12 @@ fn odata_string(s: &str) -> String {
 }
 
 impl SpoClient {
-    pub fn new(http: Http, site_url: &str, token: Option<String>) -> Result<Self, SpoError> {
+    pub fn new(http: Http, site_url: &str, bearer: Bearer) -> Result<Self, SpoError> {
         crate::http::check_url(site_url)?;
         Ok(SpoClient {
             http,
             site_url: site_url.trim_end_matches('/').to_string(),
-            token,
+            bearer,
         })
     }
 
@@ -115,23 +128,40 @@ impl SpoClient {
     }
 
     fn req(&self, method: Method, path: &str) -> Req {
-        let mut r = Req::new(method, format!("{}{}", self.site_url, path))
-            .header("Accept", "application/json;odata=nometadata");
-        if let Some(t) = &self.token {
-            r = r.header("Authorization", &format!("Bearer {t}"));
-        }
-        r
+        Req::new(method, format!("{}{}", self.site_url, path))
+            .header("Accept", "application/json;odata=nometadata")
     }
 
+    /// Sends `r` with a current token; when SharePoint refuses the token, once more with a
+    /// renewed one (it may have expired in flight, or been revoked).
     async fn call(&self, r: Req, what: &str, function: Option<&str>) -> Result<Value, SpoError> {
-        let resp = match self.http.send(r).await {
-            Ok(r) => r,
-            Err(e) if e.status() == Some(401) => {
-                return Err(SpoError::Unauthorized {
-                    site: self.site_url.clone(),
-                })
+        let mut renewed = false;
+        let resp = loop {
+            let token = self.bearer.token().await?;
+            let mut req = r.clone();
+            if let Some(t) = &token {
+                req = req.header("Authorization", &format!("Bearer {}", t.as_str()));
             }
-            Err(e) => return Err(e.into()),
+            match self.http.send(req).await {
+                Ok(resp) => break resp,
+                Err(e) if e.status() == Some(401) => {
+                    let renewable = match &token {
+                        Some(t) => self.bearer.refused(t).await,
+                        None => false,
+                    };
+                    if renewable && !renewed {
+                        tracing::info!(site = %self.site_url, "the site refused the access token; renewing it");
+                        renewed = true;
+                        continue;
+                    }
+                    return Err(SpoError::Unauthorized {
+                        site: self.site_url.clone(),
+                        reason: e.service_message().unwrap_or_default(),
+                        renewable,
+                    });
+                }
+                Err(e) => return Err(e.into()),
+            }
         };
         let v: Value = serde_json::from_slice(&resp.body).map_err(|e| SpoError::Shape {
             what: what.into(),
@@ -186,6 +216,64 @@ impl SpoClient {
                 .ok_or_else(|| shape("no ServerRelativeUrl"))?,
             root_folder_id: prop_uuid(&rf, "UniqueId")
                 .ok_or_else(|| shape("no RootFolder UniqueId"))?,
+        })
+    }
+
+    /// Whether the signed-in identity can use the Migration API on this site: a site
+    /// collection admin, or full control (an app with `Sites.FullControl.All`). A site that
+    /// does not answer these calls is not held against the run (the Migration API will say).
+    pub async fn check_write_access(&self) -> Result<(), SpoError> {
+        let user = match self
+            .call(
+                self.req(
+                    Method::GET,
+                    "/_api/web/currentuser?$select=LoginName,Title,IsSiteAdmin",
+                ),
+                "/_api/web/currentuser",
+                None,
+            )
+            .await
+        {
+            Ok(v) => v,
+            Err(SpoError::Http(e)) if e.status().is_some_and(|s| s != 401) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        if prop(&user, "IsSiteAdmin").and_then(Value::as_bool) == Some(true) {
+            return Ok(());
+        }
+        let perms = match self
+            .call(
+                self.req(Method::GET, "/_api/web/effectiveBasePermissions"),
+                "/_api/web/effectiveBasePermissions",
+                None,
+            )
+            .await
+        {
+            Ok(v) => v,
+            Err(SpoError::Http(e)) if e.status().is_some_and(|s| s != 401) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let num = |name: &str| {
+            prop(&perms, name).and_then(|x| match x {
+                Value::String(s) => s.parse::<u64>().ok(),
+                Value::Number(n) => n.as_u64(),
+                _ => None,
+            })
+        };
+        // FullMask: every bit of both halves (SPBasePermissions.FullMask).
+        if num("High") == Some(0x7FFF_FFFF) && num("Low") == Some(0xFFFF_FFFF) {
+            return Ok(());
+        }
+        let account = self
+            .bearer
+            .account()
+            .or_else(|| prop_str(&user, "Title"))
+            .or_else(|| prop_str(&user, "LoginName"))
+            .unwrap_or_else(|| "the signed-in account".into());
+        Err(SpoError::NoWriteAccess {
+            account,
+            site: self.site_url.clone(),
+            missing: "it is not a site collection administrator and lacks full control".into(),
         })
     }
 

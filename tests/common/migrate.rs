@@ -16,7 +16,7 @@ pub fn options(src: &Path, h: &EmulatorHandle, work: &Path) -> MigrateOptions {
     };
     let task = Task::new(src, &h.site_url("local"), "Documents", "", settings).unwrap();
     let mut o = MigrateOptions::new(task, work.to_path_buf());
-    o.access_token = Some(h.access_token().to_string());
+    o.bearer = spmt::auth::Bearer::fixed(h.access_token());
     o
 }
 
