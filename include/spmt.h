@@ -45,7 +45,7 @@
 /**
  * The ABI version; the .NET shim refuses a library whose version differs from its own.
  */
-#define SPMT_ABI_VERSION 2
+#define SPMT_ABI_VERSION 3
 
 /**
  * Status of every fallible call. Values are fixed and never reused.
@@ -170,6 +170,11 @@ enum spmt_event_kind_t
    * The run ended; always the last event of a run.
    */
   SPMT_EVENT_SESSION_FINISHED = 9,
+  /**
+   * Sign-in needs a person: `message` says what to do (the device code message, or the URL
+   * to open), `code` is `DeviceCode` or `Browser`.
+   */
+  SPMT_EVENT_SIGN_IN = 10,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

@@ -1,6 +1,8 @@
 //! Redaction of secrets in anything a person may read: logs, errors, reports, events.
 //!
-//! SAS signatures (`sig=`), bearer tokens and AES keys in JSON bodies are replaced. Callers pass
+//! SAS signatures (`sig=`), bearer tokens, AES keys in JSON bodies, OAuth secrets (tokens,
+//! assertions, passwords, codes and verifiers in form or JSON fields) and anything shaped like
+//! a JWT are replaced. Callers pass
 //! every URL or message that may carry one through [`redact`]; the log writer does it again at the
 //! formatting layer so a missed call site still leaks nothing.
 
@@ -24,6 +26,52 @@ pub fn redact(text: &str) -> String {
     ] {
         out = mask_after(&out, key, |c| c == '"' || c == ';');
     }
+    for field in OAUTH_FIELDS {
+        out = mask_after(&out, &format!("\"{field}\":\""), |c| c == '"');
+        for sep in ['?', '&'] {
+            out = mask_after(&out, &format!("{sep}{field}="), |c| {
+                c == '&' || c == '"' || c == '\'' || c.is_whitespace()
+            });
+        }
+    }
+    mask_jwts(&out)
+}
+
+/// OAuth request and response fields that carry secrets (reference signin.md §7.3).
+const OAUTH_FIELDS: [&str; 10] = [
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "client_assertion",
+    "client_secret",
+    "password",
+    "code",
+    "device_code",
+    "code_verifier",
+    "assertion",
+];
+
+/// Replaces every `eyJ….….…` (a JWT: base64url JSON header, payload, signature).
+fn mask_jwts(text: &str) -> String {
+    if !text.contains("eyJ") {
+        return text.to_string();
+    }
+    let jwt_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.';
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(pos) = rest.find("eyJ") {
+        out.push_str(&rest[..pos]);
+        let after = &rest[pos..];
+        let len = after.find(|c: char| !jwt_char(c)).unwrap_or(after.len());
+        let candidate = &after[..len];
+        if candidate.matches('.').count() >= 2 && len > 20 {
+            out.push_str(MASK);
+        } else {
+            out.push_str(candidate);
+        }
+        rest = &after[len..];
+    }
+    out.push_str(rest);
     out
 }
 
@@ -65,5 +113,24 @@ mod tests {
             cs,
             "DefaultEndpointsProtocol=http;AccountName=a;AccountKey=REDACTED;BlobEndpoint=http://h"
         );
+    }
+
+    #[test]
+    fn oauth_secrets_and_jwts_are_masked() {
+        let form = redact("grant_type=password&username=u&password=hunter2&client_id=c");
+        assert_eq!(
+            form,
+            "grant_type=password&username=u&password=REDACTED&client_id=c"
+        );
+        let back = redact("http://localhost:5/?code=abc123&state=s");
+        assert_eq!(back, "http://localhost:5/?code=REDACTED&state=s");
+        let j = redact(r#"{"refresh_token":"0.AAA","expires_in":5,"id_token":"x"}"#);
+        assert_eq!(
+            j,
+            r#"{"refresh_token":"REDACTED","expires_in":5,"id_token":"REDACTED"}"#
+        );
+        let jwt = redact("token eyJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJ4In0.c2lnbmF0dXJl refused");
+        assert_eq!(jwt, "token REDACTED refused");
+        assert_eq!(redact("error code=5 at eyJ"), "error code=5 at eyJ");
     }
 }

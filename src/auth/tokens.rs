@@ -17,7 +17,7 @@ use zeroize::Zeroizing;
 
 /// How a token is renewed.
 enum Renew {
-    Certificate(SigningCertificate),
+    Certificate(Box<SigningCertificate>),
     User,
 }
 
@@ -154,7 +154,7 @@ impl SignedIn {
         let grant = if let Some(cert) = certificate {
             let g = me.flows.certificate(&cert, s.assertion_rs256).await?;
             me.account = format!("app {}", me.flows.client_id);
-            me.renew = Renew::Certificate(cert);
+            me.renew = Renew::Certificate(Box::new(cert));
             g
         } else {
             me.first_user_grant().await?

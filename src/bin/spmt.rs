@@ -33,7 +33,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Migrate a file-share folder into a SharePoint document library.
-    Migrate(MigrateArgs),
+    Migrate(Box<MigrateArgs>),
     /// Continue a session: run every task of a working folder again (an interrupted round
     /// is settled and finished; a finished one gets an incremental round).
     Resume(ResumeArgs),
@@ -217,7 +217,7 @@ fn main() -> ExitCode {
         Err(e) => return usage_error(&format!("cannot start the async runtime: {e}")),
     };
     match cli.cmd {
-        Cmd::Migrate(a) => rt.block_on(migrate(a)),
+        Cmd::Migrate(a) => rt.block_on(migrate(*a)),
         Cmd::Resume(a) => rt.block_on(resume(a)),
         Cmd::Status(a) => {
             // `spmt status --json | head`: a reader that stops early ends this read-only command

@@ -14,7 +14,6 @@
 //! tokens.
 
 use super::server::{body_bytes, empty, query_map, Body};
-use crate::auth::certificate::{decoding_key, Certificate};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use hyper::{Response, StatusCode};
@@ -153,6 +152,58 @@ impl Default for EntraConfig {
     }
 }
 
+/// A registered certificate, read here on its own (not with the client's code, so a mistake in
+/// either side's thumbprints or key reading shows up as a refused sign-in).
+#[derive(Clone)]
+struct Certificate {
+    der: Vec<u8>,
+}
+
+impl Certificate {
+    fn read(bytes: Vec<u8>) -> Self {
+        let der = pem::parse_many(&bytes)
+            .ok()
+            .and_then(|blocks| blocks.into_iter().find(|b| b.tag() == "CERTIFICATE"))
+            .map(|b| b.into_contents())
+            .unwrap_or(bytes);
+        Certificate { der }
+    }
+    fn x5t(&self) -> String {
+        URL_SAFE_NO_PAD.encode(sha1_smol::Sha1::from(&self.der).digest().bytes())
+    }
+    fn x5t_s256(&self) -> String {
+        URL_SAFE_NO_PAD.encode(Sha256::digest(&self.der))
+    }
+    fn parsed<T>(
+        &self,
+        f: impl FnOnce(&x509_parser::certificate::X509Certificate) -> T,
+    ) -> Result<T, String> {
+        x509_parser::parse_x509_certificate(&self.der)
+            .map(|(_, c)| f(&c))
+            .map_err(|e| format!("not an X.509 certificate: {e}"))
+    }
+    fn validity(&self) -> Result<(i64, i64), String> {
+        self.parsed(|c| {
+            (
+                c.validity().not_before.timestamp(),
+                c.validity().not_after.timestamp(),
+            )
+        })
+    }
+    fn rsa_public_key(&self) -> Result<RsaPublicKey, String> {
+        use rsa::pkcs8::DecodePublicKey;
+        let spki = self.parsed(|c| c.public_key().raw.to_vec())?;
+        RsaPublicKey::from_public_key_der(&spki).map_err(|e| format!("not an RSA key: {e}"))
+    }
+}
+
+fn decoding_key(key: &RsaPublicKey) -> jsonwebtoken::DecodingKey {
+    jsonwebtoken::DecodingKey::from_rsa_raw_components(
+        &key.n().to_bytes_be(),
+        &key.e().to_bytes_be(),
+    )
+}
+
 /// The key this process signs tokens with: made once (an RSA key takes a moment to make),
 /// published in every local tenant's JWKS.
 struct SigningKey {
@@ -220,6 +271,9 @@ pub(crate) struct Entra {
     state: Mutex<State>,
     jwks_cache: Mutex<HashMap<String, (Instant, jsonwebtoken::jwk::JwkSet)>>,
 }
+
+/// An error answer, boxed (it is large and rare).
+type Refusal = Box<Response<Body>>;
 
 /// Entra's error body: `error`, `error_description` starting `AADSTSnnnnn:`, `error_codes`
 /// and the trace fields (reference signin.md §9.2 item 5).
@@ -291,7 +345,7 @@ impl Entra {
                 let bytes = std::fs::read(p).map_err(|e| {
                     format!("app {}: certificate {}: {e}", app.client_id, p.display())
                 })?;
-                let c = Certificate::from_pem(&bytes).unwrap_or(Certificate::from_der(bytes));
+                let c = Certificate::read(bytes);
                 c.rsa_public_key().map_err(|e| {
                     format!("app {}: certificate {}: {e}", app.client_id, p.display())
                 })?;
@@ -475,30 +529,27 @@ impl Entra {
     }
 
     /// Client id and app, or Entra's error for a missing or unknown one.
-    fn client<'a>(
-        &'a self,
-        form: &HashMap<String, String>,
-    ) -> Result<&'a EntraApp, Response<Body>> {
+    fn client<'a>(&'a self, form: &HashMap<String, String>) -> Result<&'a EntraApp, Refusal> {
         let Some(id) = form.get("client_id").filter(|c| !c.is_empty()) else {
-            return Err(entra_error(
+            return Err(Box::new(entra_error(
                 StatusCode::BAD_REQUEST,
                 "invalid_request",
                 900144,
                 "The request body must contain the following parameter: 'client_id'.",
-            ));
+            )));
         };
         self.app(id).ok_or_else(|| {
-            entra_error(
+            Box::new(entra_error(
                 StatusCode::BAD_REQUEST,
                 "unauthorized_client",
                 700016,
                 &format!("Application with identifier '{id}' was not found in the directory '{}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.", self.cfg.tenant_domain),
-            )
+            ))
         })
     }
 
     /// The requested scopes, checked: one resource (this SharePoint) and OIDC scopes.
-    fn scopes(&self, base: &str, scope: Option<&String>) -> Result<Vec<String>, Response<Body>> {
+    fn scopes(&self, base: &str, scope: Option<&String>) -> Result<Vec<String>, Refusal> {
         let scopes: Vec<String> = scope
             .map(|s| s.split_whitespace().map(str::to_string).collect())
             .unwrap_or_default();
@@ -507,7 +558,7 @@ impl Entra {
             .filter(|s| !OIDC_SCOPES.contains(&s.to_ascii_lowercase().as_str()))
             .collect();
         if resource.is_empty() {
-            return Err(entra_error(StatusCode::BAD_REQUEST, "invalid_scope", 70011, "The provided request must include a 'scope' input parameter naming a resource, e.g. https://contoso.sharepoint.com/.default."));
+            return Err(Box::new(entra_error(StatusCode::BAD_REQUEST, "invalid_scope", 70011, "The provided request must include a 'scope' input parameter naming a resource, e.g. https://contoso.sharepoint.com/.default.")));
         }
         for s in &resource {
             let (res, _) = s.rsplit_once('/').unwrap_or(("", s));
@@ -515,12 +566,12 @@ impl Entra {
             if !res.eq_ignore_ascii_case(base)
                 && !OTHER_RESOURCES.iter().any(|o| o.eq_ignore_ascii_case(res))
             {
-                return Err(entra_error(
+                return Err(Box::new(entra_error(
                     StatusCode::BAD_REQUEST,
                     "invalid_resource",
                     500011,
                     &format!("The resource principal named {res} was not found in the tenant named {}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.", self.cfg.tenant_domain),
-                ));
+                )));
             }
         }
         Ok(scopes)
@@ -529,11 +580,11 @@ impl Entra {
     fn devicecode(&self, base: &str, form: &HashMap<String, String>) -> Response<Body> {
         let app = match self.client(form) {
             Ok(a) => a,
-            Err(r) => return r,
+            Err(r) => return *r,
         };
         let scopes = match self.scopes(base, form.get("scope")) {
             Ok(s) => s,
-            Err(r) => return r,
+            Err(r) => return *r,
         };
         let device_code = random(32);
         let user_code: String = {
@@ -573,7 +624,7 @@ impl Entra {
     fn authorize(&self, q: &HashMap<String, String>) -> Response<Body> {
         let app = match self.client(q) {
             Ok(a) => a,
-            Err(r) => return r,
+            Err(r) => return *r,
         };
         let redirect = q.get("redirect_uri").cloned().unwrap_or_default();
         if !app
@@ -681,7 +732,7 @@ impl Entra {
     fn token(&self, base: &str, tenant: &str, form: &HashMap<String, String>) -> Response<Body> {
         let app = match self.client(form) {
             Ok(a) => a,
-            Err(r) => return r,
+            Err(r) => return *r,
         };
         let grant = form.get("grant_type").map(String::as_str).unwrap_or("");
         let user_flow = matches!(grant, "password" | DEVICE_GRANT);
@@ -699,7 +750,7 @@ impl Entra {
                 }
                 let scopes = match self.scopes(base, form.get("scope")) {
                     Ok(s) => s,
-                    Err(r) => return r,
+                    Err(r) => return *r,
                 };
                 let name = form.get("username").cloned().unwrap_or_default();
                 let Some(u) = self.user(&name) else {
@@ -811,7 +862,7 @@ impl Entra {
                 drop(st);
                 let scopes = match self.scopes(base, Some(&scopes.join(" "))) {
                     Ok(s) => s,
-                    Err(r) => return r,
+                    Err(r) => return *r,
                 };
                 self.issue(base, &app.client_id, Some(&user), &scopes)
             }
@@ -834,7 +885,7 @@ impl Entra {
                 let scopes = match form.get("scope") {
                     Some(s) => match self.scopes(base, Some(s)) {
                         Ok(s) => s,
-                        Err(r) => return r,
+                        Err(r) => return *r,
                     },
                     None => granted,
                 };
@@ -842,11 +893,11 @@ impl Entra {
             }
             "client_credentials" => {
                 if let Err(r) = self.check_assertion(base, tenant, app, form) {
-                    return r;
+                    return *r;
                 }
                 let scopes = match self.scopes(base, form.get("scope")) {
                     Ok(s) => s,
-                    Err(r) => return r,
+                    Err(r) => return *r,
                 };
                 if !scopes.iter().all(|s| s.ends_with("/.default")) {
                     return entra_error(StatusCode::BAD_REQUEST, "invalid_scope", 1002012, "The provided value for scope is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).");
@@ -875,9 +926,14 @@ impl Entra {
         tenant: &str,
         app: &EntraApp,
         form: &HashMap<String, String>,
-    ) -> Result<(), Response<Body>> {
-        let bad = |code: u32, text: &str| {
-            entra_error(StatusCode::UNAUTHORIZED, "invalid_client", code, text)
+    ) -> Result<(), Refusal> {
+        let bad = |code: u32, text: &str| -> Refusal {
+            Box::new(entra_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                code,
+                text,
+            ))
         };
         if form.get("client_assertion_type").map(String::as_str) != Some(JWT_BEARER) {
             return Err(bad(7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'."));
