@@ -22,8 +22,9 @@ version=$(crate_field version)
 repository=$(crate_field repository)
 
 if [ -z "${SPMT_SKIP_CARGO:-}" ]; then
-  echo "build.sh: cargo build --release --lib"
-  cargo build --release --lib
+  # The binary too: the tests start `spmt emulator` as the real site (with its sign-in service).
+  echo "build.sh: cargo build --release --lib --bin spmt"
+  cargo build --release --lib --bin spmt
 fi
 native=$cargo_target/release/$lib
 [ -f "$native" ] || { echo "build.sh: $native is missing (cargo build --release --lib)" >&2; exit 1; }

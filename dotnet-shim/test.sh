@@ -35,6 +35,18 @@ coreclr_config() {
 JSON
 }
 
+# The real site for the sign-in tests: `spmt emulator` (its Entra sign-in service), and a
+# certificate for app-only sign-in made with openssl, as an admin would make one.
+export SPMT_BIN=${SPMT_BIN:-${CARGO_TARGET_DIR:-$root/target}/release/spmt}
+[ -x "$SPMT_BIN" ] || { echo "test.sh: $SPMT_BIN is missing (dotnet-shim/build.sh builds it)" >&2; exit 1; }
+certs=$root/target/dotnet/test-certificate
+rm -rf "$certs"
+mkdir -p "$certs"
+openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 2 -subj /CN=spmt-test \
+  -keyout "$certs/key.pem" -out "$certs/cert.pem" 2>/dev/null
+cat "$certs/cert.pem" "$certs/key.pem" > "$certs/cert-and-key.pem"
+export SPMT_TEST_CERT=$certs/cert.pem SPMT_TEST_CERT_AND_KEY=$certs/cert-and-key.pem
+
 if [ -f "$out/tests/Spmt.Tests.exe" ]; then
   if has_mono; then
     echo "== C# tests on Mono (Spmt.Net against the cdylib, Spmt.PowerShell's logic)"

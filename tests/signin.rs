@@ -7,6 +7,7 @@
 
 mod common;
 
+use common::certs::certificate;
 use common::cli::{assert_exit_0, spmt};
 use common::emulator::{config, library, start};
 use common::tree::make_numbered_tree;
@@ -504,37 +505,6 @@ async fn sign_in_urls_and_tokens_are_checked_before_anything_is_sent() {
     );
     assert!(!stderr(&out).contains(token));
     assert_eq!(f.migrated_files(), 0);
-}
-
-/// A self-signed RSA certificate valid from `from` to `to` (years), as PEM (certificate and
-/// key) and PFX (password `pfx-pw`).
-fn certificate(dir: &Path, name: &str, from: i32, to: i32) -> (PathBuf, PathBuf, PathBuf) {
-    use rsa::pkcs8::{EncodePrivateKey, LineEnding};
-    let key = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).unwrap();
-    let key_pem = key.to_pkcs8_pem(LineEnding::LF).unwrap();
-    let kp =
-        rcgen::KeyPair::from_pkcs8_pem_and_sign_algo(&key_pem, &rcgen::PKCS_RSA_SHA256).unwrap();
-    let mut params = rcgen::CertificateParams::new(vec![format!("{name}.spmt.test")]).unwrap();
-    params.not_before = rcgen::date_time_ymd(from, 1, 1);
-    params.not_after = rcgen::date_time_ymd(to, 1, 1);
-    let cert = params.self_signed(&kp).unwrap();
-    let pem = dir.join(format!("{name}.pem"));
-    std::fs::write(&pem, format!("{}{}", cert.pem(), key_pem.as_str())).unwrap();
-    let cer = dir.join(format!("{name}.cer"));
-    std::fs::write(&cer, cert.pem()).unwrap();
-    let mut ks = p12_keystore::KeyStore::new();
-    let der = key.to_pkcs8_der().unwrap();
-    ks.add_entry(
-        name,
-        p12_keystore::KeyStoreEntry::PrivateKeyChain(p12_keystore::PrivateKeyChain::new(
-            der.as_bytes(),
-            [1u8; 20],
-            [p12_keystore::Certificate::from_der(cert.der()).unwrap()],
-        )),
-    );
-    let pfx = dir.join(format!("{name}.pfx"));
-    std::fs::write(&pfx, ks.writer("pfx-pw").write().unwrap()).unwrap();
-    (pem, pfx, cer)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,14 +5,31 @@ using System.Linq;
 namespace Spmt
 {
     /// <summary>Session settings, named as Register-SPMTMigration's parameters (plus WorkingFolder,
-    /// AccessToken, LocalTargetRoot, PerItemEvents). Unset (null) values take the engine's
+    /// the sign-in settings, LocalTargetRoot, PerItemEvents). Unset (null) values take the engine's
     /// defaults, which are SPMT's.</summary>
     public sealed class MigrationSettings
     {
         /// <summary>The session's folder (state, logs, reports). Default: a per-user data folder.</summary>
         public string WorkingFolder { get; set; }
-        /// <summary>OAuth bearer token for https://{tenant}.sharepoint.com (a real target site).</summary>
+        /// <summary>A ready-made OAuth bearer token for the target site (instead of signing in).</summary>
         public string AccessToken { get; set; }
+        /// <summary>Application (client) ID of the Entra app registration to sign in with.</summary>
+        public string ClientId { get; set; }
+        /// <summary>Tenant id or domain (default: the one the target site names).</summary>
+        public string TenantId { get; set; }
+        /// <summary>auto, certificate, browser, device-code, password or token.</summary>
+        public string AuthMethod { get; set; }
+        /// <summary>Account for password sign-in (SPOCredential's user name).</summary>
+        public string Username { get; set; }
+        /// <summary>Password for password sign-in (SPOCredential's password). Never shown.</summary>
+        public string Password { get; set; }
+        /// <summary>Certificate (PEM with its key, or PFX) for app-only sign-in.</summary>
+        public string CertificatePath { get; set; }
+        /// <summary>The PFX's password. Never shown.</summary>
+        public string CertificatePassword { get; set; }
+        public string CertificateThumbprint { get; set; }
+        /// <summary>The sign-in service's host (government clouds, the local target's).</summary>
+        public string AuthorityHost { get; set; }
         /// <summary>Where the embedded local target ('local' as the target site) keeps its data.</summary>
         public string LocalTargetRoot { get; set; }
         public bool? ScanOnly { get; set; }
@@ -43,6 +60,15 @@ namespace Spmt
             var o = new Dictionary<string, object>();
             if (WorkingFolder != null) o["WorkingFolder"] = WorkingFolder;
             if (AccessToken != null) o["AccessToken"] = AccessToken;
+            if (ClientId != null) o["ClientId"] = ClientId;
+            if (TenantId != null) o["TenantId"] = TenantId;
+            if (AuthMethod != null) o["AuthMethod"] = AuthMethod;
+            if (Username != null) o["Username"] = Username;
+            if (Password != null) o["Password"] = Password;
+            if (CertificatePath != null) o["CertificatePath"] = CertificatePath;
+            if (CertificatePassword != null) o["CertificatePassword"] = CertificatePassword;
+            if (CertificateThumbprint != null) o["CertificateThumbprint"] = CertificateThumbprint;
+            if (AuthorityHost != null) o["AuthorityHost"] = AuthorityHost;
             if (LocalTargetRoot != null) o["LocalTargetRoot"] = LocalTargetRoot;
             if (ScanOnly.HasValue) o["ScanOnly"] = ScanOnly.Value;
             if (IncludeHiddenFiles.HasValue) o["IncludeHiddenFiles"] = IncludeHiddenFiles.Value;
@@ -72,11 +98,14 @@ namespace Spmt
                 .ToList();
         }
 
-        /// <summary>A copy without the secret (AccessToken shows as REDACTED), for display.</summary>
+        /// <summary>A copy without the secrets (AccessToken, Password, CertificatePassword show as
+        /// REDACTED), for display.</summary>
         public MigrationSettings Redacted()
         {
             var c = (MigrationSettings)MemberwiseClone();
             if (c.AccessToken != null) c.AccessToken = "REDACTED";
+            if (c.Password != null) c.Password = "REDACTED";
+            if (c.CertificatePassword != null) c.CertificatePassword = "REDACTED";
             if (c.SkipFilesWithExtension != null) c.SkipFilesWithExtension = new List<string>(c.SkipFilesWithExtension);
             if (c.Extra != null)
             {

@@ -40,6 +40,9 @@ namespace Spmt
         Item = 7,
         TaskFinished = 8,
         SessionFinished = 9,
+        /// <summary>Sign-in needs a person: Message says what to do (the device code message, or the
+        /// address to open); Code is "DeviceCode" or "Browser".</summary>
+        SignIn = 10,
     }
 
     /// <summary>spmt_outcome_t: an item's outcome, or a finished task's.</summary>
@@ -177,7 +180,7 @@ namespace Spmt
         internal const string Lib = "spmt";
 
         /// <summary>The ABI this assembly was written against (SPMT_ABI_VERSION).</summary>
-        internal const uint AbiVersion = 2;
+        internal const uint AbiVersion = 3;
 
         /// <summary>spmt_session_wait / spmt_session_next_event: no time limit.</summary>
         internal const uint Forever = uint.MaxValue;

@@ -272,7 +272,6 @@ static partial class Program
     {
         var cases = new[]
         {
-            Tuple.Create(P("SPOCredential", "admin@contoso.com"), "sign-in", "SPOCredential"),
             Tuple.Create(P("UserMappingFile", "C:\\map.csv"), "user mapping", "UserMappingFile"),
             Tuple.Create(P("AutomaticUserMapping", true), "user mapping", "AutomaticUserMapping"),
             Tuple.Create(P("MigrationType", "WORKFLOW"), "workflow", "MigrationType"),

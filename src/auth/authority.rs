@@ -43,6 +43,8 @@ pub struct Endpoints {
     pub tenant: String,
     /// The login host (for cache keys and messages).
     pub authority: String,
+    /// Entra ID (its own parameters, such as `prompt=select_account`, may be sent).
+    pub entra: bool,
 }
 
 pub fn is_loopback(u: &Url) -> bool {
@@ -157,6 +159,7 @@ pub async fn endpoints(
             authorize: opt("--authorize-endpoint", &s.authorize_endpoint)?,
             tenant: s.tenant.clone().unwrap_or_default(),
             authority: token.clone(),
+            entra: false,
         });
     }
     let site = Url::parse(site_url).map_err(|e| {
@@ -223,6 +226,7 @@ pub async fn endpoints(
         authorize: Some(at("authorize")?),
         tenant,
         authority,
+        entra: true,
     })
 }
 

@@ -268,8 +268,11 @@ impl Flows {
                 )
             })?
             .add_scopes(self.scopes())
-            .set_pkce_challenge(challenge)
-            .add_extra_param("prompt", "select_account");
+            .set_pkce_challenge(challenge);
+        if self.endpoints.entra {
+            // Entra shows its account picker; other providers may not know the value.
+            req = req.add_extra_param("prompt", "select_account");
+        }
         if let Some(h) = login_hint {
             req = req.add_extra_param("login_hint", h);
         }

@@ -156,7 +156,14 @@ impl SignIn {
             "certificatepath" => self.certificate_path = text(key, v)?.map(PathBuf::from),
             "certificatepassword" => self.certificate_password = secret(v)?,
             "certificatethumbprint" | "thumbprint" => self.certificate_thumbprint = text(key, v)?,
-            "username" => self.username = text(key, v)?,
+            // Register-SPMTMigration -SPOCredential: its user name (the host sends the password
+            // as `Password`); password sign-in unless another method was chosen.
+            "username" | "spocredential" => {
+                self.username = text(key, v)?;
+                if key.eq_ignore_ascii_case("spocredential") && self.method == AuthMethod::Auto {
+                    self.method = AuthMethod::Password;
+                }
+            }
             "password" => self.password = secret(v)?,
             "accesstoken" => self.access_token = secret(v)?,
             "devicelogin" => {

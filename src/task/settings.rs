@@ -96,11 +96,6 @@ enum Meaning {
     OnlyOff {
         feature: &'static str,
     },
-    /// Never accepted yet.
-    Never {
-        feature: &'static str,
-        hint: &'static str,
-    },
     /// `CONTENT` (the default) or `WORKFLOW`.
     MigrationType,
 }
@@ -203,13 +198,6 @@ const KEYS: &[(&[&str], Meaning)] = &[
         },
     ),
     (&["MigrationType"], Meaning::MigrationType),
-    (
-        &["SPOCredential"],
-        Meaning::Never {
-            feature: "sign-in with credentials",
-            hint: "Pass an OAuth access token for https://<tenant>.sharepoint.com as AccessToken, or migrate to the 'local' target.",
-        },
-    ),
     (
         &[
             "UserMappingFile",
@@ -424,7 +412,6 @@ impl TaskSettings {
                     return Err(unsupported(key, feature, OFF_HINT));
                 }
             }
-            Meaning::Never { feature, hint } => return Err(unsupported(key, feature, hint)),
             Meaning::MigrationType => {
                 let t = parse_str(key, v)?.trim();
                 if t.eq_ignore_ascii_case("WORKFLOW") {
@@ -689,7 +676,6 @@ mod tests {
         for (k, v) in [
             ("EnableEncryption", json!(false)),
             ("MigrationType", json!("WORKFLOW")),
-            ("SPOCredential", json!("admin@contoso.com")),
             ("StartMigrationAutomaticallyWhenNoScanIssue", json!(false)),
         ] {
             assert!(

@@ -5,6 +5,7 @@
 //! - [`emulator`]: the emulator (the local target) started in-process on loopback, and what
 //!   its records say was imported.
 //! - [`cli`]: the `spmt` binary and the commands the tests run with it.
+//! - [`certs`]: self-signed certificates for app-only sign-in.
 //! - [`tree`]: generated source trees, deterministic contents, modification times, walkers.
 //! - [`migrate`]: the engine run in-process against a started emulator.
 
@@ -12,6 +13,7 @@
 #![allow(dead_code)]
 
 pub mod azurite;
+pub mod certs;
 pub mod cli;
 pub mod emulator;
 pub mod migrate;

@@ -30,8 +30,8 @@ namespace Spmt.PowerShell.Commands
             };
         }
 
-        /// <summary>The bound parameters as plain values: switches as bool, credentials as their
-        /// user name (the plain classes never see PowerShell types).</summary>
+        /// <summary>The bound parameters as plain values: switches as bool, credentials as
+        /// NetworkCredential (the plain classes never see PowerShell types).</summary>
         protected Dictionary<string, object> PlainParameters()
         {
             var d = new Dictionary<string, object>(StringComparer.OrdinalIgnoreCase);
@@ -39,7 +39,7 @@ namespace Spmt.PowerShell.Commands
             {
                 var v = kv.Value;
                 if (v is SwitchParameter) v = ((SwitchParameter)v).IsPresent;
-                else if (v is PSCredential) v = ((PSCredential)v).UserName;
+                else if (v is PSCredential) v = ((PSCredential)v).GetNetworkCredential();
                 d[kv.Key] = v;
             }
             return d;
@@ -199,7 +199,16 @@ namespace Spmt.PowerShell.Commands
         [Parameter] public bool AzureActiveDirectoryLookup { get; set; }
         [Parameter] public bool MigrateOneNoteFolderAsOneNoteNoteBook { get; set; }
 
-        // spmt's own: a bearer token until interactive sign-in lands, and the local target's data.
+        // spmt's own sign-in parameters (SPMT itself signs in with -SPOCredential or a prompt):
+        // your Entra app registration, app-only with a certificate, device code or browser, or a
+        // ready-made token; and the local target's data.
+        [Parameter] public string ClientId { get; set; }
+        [Parameter] public string TenantId { get; set; }
+        [Parameter] public string CertificatePath { get; set; }
+        [Parameter] public string CertificateThumbprint { get; set; }
+        [Parameter] public SwitchParameter DeviceLogin { get; set; }
+        [Parameter] public SwitchParameter Interactive { get; set; }
+        [Parameter] public string AuthorityHost { get; set; }
         [Parameter] public string AccessToken { get; set; }
         [Parameter] public string LocalTargetRoot { get; set; }
 
@@ -209,7 +218,7 @@ namespace Spmt.PowerShell.Commands
             {
                 var warnings = new List<string>();
                 var parameters = PlainParameters();
-                ResolvePaths(parameters, "WorkingFolder", "LocalTargetRoot", "UserMappingFile");
+                ResolvePaths(parameters, "WorkingFolder", "LocalTargetRoot", "UserMappingFile", "CertificatePath");
                 var settings = RegisterParameters.ToSettings(parameters);
                 var session = SessionHost.Register(settings, Force.IsPresent, warnings);
                 // The engine's notes on the settings (deprecated parameters and the like).

@@ -81,6 +81,29 @@ namespace Spmt.PowerShell
                     case "force": break; // the cmdlet's: stop and unregister the current session
                     case "workingfolder": s.WorkingFolder = Bound.AsString(v); break;
                     case "accesstoken": s.AccessToken = Bound.AsString(v); break;
+                    case "spocredential":
+                        {
+                            // SPMT's -SPOCredential: password sign-in as this account.
+                            var c = v as System.Net.NetworkCredential;
+                            if (c != null)
+                            {
+                                s.Username = string.IsNullOrEmpty(c.Domain) ? c.UserName : c.Domain + "\\" + c.UserName;
+                                s.Password = c.Password;
+                            }
+                            else s.Username = Bound.AsString(v);
+                            if (s.AuthMethod == null) s.AuthMethod = "password";
+                            break;
+                        }
+                    case "clientid": s.ClientId = Bound.AsString(v); break;
+                    case "tenantid": s.TenantId = Bound.AsString(v); break;
+                    case "certificatepath":
+                        s.CertificatePath = Bound.AsString(v);
+                        if (!Bound.Inert(v) && (s.AuthMethod == null || s.AuthMethod == "password")) s.AuthMethod = "certificate";
+                        break;
+                    case "certificatethumbprint": s.CertificateThumbprint = Bound.AsString(v); break;
+                    case "authorityhost": s.AuthorityHost = Bound.AsString(v); break;
+                    case "devicelogin": if (Bound.AsBool(v)) s.AuthMethod = "device-code"; break;
+                    case "interactive": if (Bound.AsBool(v)) s.AuthMethod = "browser"; break;
                     case "localtargetroot": s.LocalTargetRoot = Bound.AsString(v); break;
                     case "migratefilescreatedafter": s.MigrateFilesCreatedAfter = (DateTime)v; break;
                     case "migratefilesmodifiedafter": s.MigrateFilesModifiedAfter = (DateTime)v; break;

@@ -110,6 +110,12 @@ namespace Spmt.PowerShell
         {
             var now = clock();
             var outList = new List<ProgressUpdate>();
+            if (e.Kind == MigrationEventKind.SignIn)
+            {
+                // Someone must act on it (enter the code, open the address): shown as a warning.
+                if (!string.IsNullOrEmpty(e.Message)) messages.Add(new ProgressMessage { Text = e.Message, IsWarning = true });
+                return outList;
+            }
             if (e.Kind == MigrationEventKind.Log)
             {
                 if (!string.IsNullOrEmpty(e.Message)) messages.Add(new ProgressMessage { Text = e.Message });
