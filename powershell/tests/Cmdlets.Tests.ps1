@@ -125,8 +125,12 @@ Describe "Register-SPMTMigration" {
         $e.CategoryInfo.Category | Should -Be "NotImplemented"
     }
 
-    It "says how to sign in when given -SPOCredential" {
-        { Register-SPMTMigration -SPOCredential $script:credential -Force } | Should -Throw -ExpectedMessage "*AccessToken*"
+    It "takes -SPOCredential as a password sign-in and never shows the password" {
+        Register-SPMTMigration -SPOCredential $script:credential -ClientId "8d1f6a53-2b7c-4e0a-9c3d-5e6f7a8b9c0d" -WorkingFolder (Join-Path $script:root "cred") -Force
+        $s = Get-SPMTMigration
+        $s.Settings.AuthMethod | Should -Be "password"
+        $s.Settings.Username | Should -Be "admin"
+        ($s.Settings | ConvertTo-Json -Depth 4) | Should -Not -Match "not-used"
     }
 
     It "binds parameters SPMT deprecated and warns" {
