@@ -706,3 +706,75 @@ async fn a_run_longer_than_its_tokens_renews_them_and_loses_nothing() {
     assert!(renewals >= 1, "no renewal with 2 s tokens:\n{log}");
     assert_no_secrets(&out, &work.path().join("spmt.log"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_that_expires_mid_run_loses_nothing_and_sends_nothing_twice_on_resume() {
+    // A ready-made 3-second token (not renewable) on a run slowed to take longer: SharePoint
+    // refuses it part of the way (the items it could not send fail, saying why); resumed with
+    // a sign-in that renews, every file is imported exactly once.
+    let f = fixture(|mut c| {
+        c.entra.token_lifetime_secs = 3;
+        c.faults.latency_ms = 150;
+        c
+    })
+    .await;
+    let more = f.src.path().join("more");
+    std::fs::create_dir(&more).unwrap();
+    for i in 0..60 {
+        std::fs::write(more.join(format!("m{i}.txt")), format!("more {i}")).unwrap();
+    }
+    let token = || async {
+        let body = reqwest::Client::new()
+            .post(format!(
+                "{}/{}/oauth2/v2.0/token",
+                f.h.authority_host(),
+                f.h.tenant_id()
+            ))
+            .form(&[
+                ("grant_type", "password"),
+                ("client_id", LOCAL_CLIENT_ID),
+                ("username", LOCAL_ADMIN),
+                ("password", LOCAL_ADMIN_PASSWORD),
+                ("scope", &format!("{}/AllSites.FullControl", f.h.base_url())),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        v["access_token"].as_str().unwrap().to_string()
+    };
+    let work = tempfile::tempdir().unwrap();
+    let first = token().await;
+    let out = run(f.migrate(work.path(), &["--access-token", &first])).await;
+    assert!(
+        matches!(out.status.code(), Some(0 | 1 | 2)),
+        "{}",
+        stderr(&out)
+    );
+    // Resumed with a sign-in that renews itself: whatever the first run left is settled or sent.
+    let mut c = spmt();
+    c.args(["resume", "--json", "--working-folder"])
+        .arg(work.path())
+        .args([
+            "--auth",
+            "password",
+            "--client-id",
+            LOCAL_CLIENT_ID,
+            "--username",
+            LOCAL_ADMIN,
+        ])
+        .env("SPMT_PASSWORD", LOCAL_ADMIN_PASSWORD)
+        .env("SPMT_CONFIG_DIR", f.config.path());
+    let resumed = run(c).await;
+    assert_exit_0(&resumed);
+    assert_eq!(f.migrated_files(), 72, "first run: {}", stderr(&out));
+    let imports = common::emulator::file_imports(f.root.path());
+    assert_eq!(imports.len(), 72, "{imports:?}");
+    assert!(
+        imports.values().all(|n| *n == 1),
+        "a file was imported twice: {imports:?}"
+    );
+}

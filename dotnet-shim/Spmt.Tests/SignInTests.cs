@@ -45,8 +45,8 @@ static partial class Program
             if (at < 0) throw new Exception("spmt emulator did not start: " + first);
             BaseUrl = first.Substring(at + marker.Length).Trim();
             // The rest of stdout is drained so the emulator never blocks on a full pipe.
-            process.OutputDataReceived += (o, e) => { };
-            process.BeginOutputReadLine();
+            var stdout = process.StandardOutput;
+            new System.Threading.Thread(() => { try { stdout.ReadToEnd(); } catch (Exception) { } }) { IsBackground = true }.Start();
         }
 
         public string Site { get { return BaseUrl + "/sites/local"; } }

@@ -18,7 +18,6 @@ BeforeAll {
     $psi = [System.Diagnostics.ProcessStartInfo]::new($env:SPMT_BIN)
     foreach ($a in @("emulator", "--listen", "127.0.0.1:0", "--root", (Join-Path $script:root "site"), "--entra", $entra)) { $psi.ArgumentList.Add($a) }
     $psi.RedirectStandardOutput = $true
-    $psi.RedirectStandardError = $true
     $script:emulator = [System.Diagnostics.Process]::Start($psi)
     $first = $script:emulator.StandardOutput.ReadLine()
     $script:base = ($first -split " ")[-1]
