@@ -563,6 +563,33 @@ async fn certificate_sign_in_with_pem_or_pfx_ps256_or_rs256_and_its_failures() {
     );
     assert_exit_0(&run(c).await);
 
+    // SPMT's CertificateConfig.json supplies the app and thumbprint; the file is still named.
+    let config = f.config.path().join("CertificateConfig.json");
+    std::fs::write(
+        &config,
+        serde_json::json!({"Thumbprint": thumb, "TenantId": spmt::emulator::LOCAL_TENANT_ID, "ClientId": APP_ONLY}).to_string(),
+    )
+    .unwrap();
+    let w = tempfile::tempdir().unwrap();
+    let pem_arg = pem.display().to_string();
+    assert_exit_0(&run(f.migrate(w.path(), &["--certificate-path", &pem_arg])).await);
+    let out = run(f.migrate(w.path(), &[])).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("--certificate-path"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::write(&config, "{not json").unwrap();
+    let out = run(f.migrate(w.path(), &["--certificate-path", &pem_arg])).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("CertificateConfig.json is not readable JSON"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::remove_file(&config).unwrap();
+
     let cases: Vec<(Vec<String>, Option<&str>, &str)> = vec![
         (cert_args(&cer, &[]), None, "not its private key"),
         (cert_args(&pfx, &[]), Some("wrong"), "PFX password is wrong"),

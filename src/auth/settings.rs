@@ -92,6 +92,9 @@ pub struct SignIn {
     /// A person can answer (a browser or device code may be shown). Off in unattended runs:
     /// a sign-in that needs a person then fails with a message instead of waiting.
     pub interactive: bool,
+    /// SPMT's `CertificateConfig.json` when one was found (its ids fill what is unset), or why
+    /// it could not be read.
+    pub certificate_config: Option<Result<PathBuf, String>>,
 }
 
 impl std::fmt::Debug for SignIn {
@@ -177,6 +180,12 @@ impl SignIn {
                 }
             }
             "nobrowser" => self.no_browser = crate::task::settings::parse_bool(key, v)?,
+            "clientsecret" | "appsecret" => {
+                return Err(SettingError::Invalid {
+                    key: key.into(),
+                    message: "SharePoint Online refuses app-only tokens obtained with a client secret (\"Unsupported app only token\"): sign in app-only with a certificate (CertificatePath), or as a user".into(),
+                })
+            }
             "tokencache" => match text(key, v)?.as_deref().map(str::to_ascii_lowercase) {
                 None => {}
                 Some(s) if s == "none" || s == "off" || s == "false" => self.no_cache = true,
@@ -218,7 +227,70 @@ impl SignIn {
         self.cache_dir = self
             .cache_dir
             .or_else(|| env(&["SPMT_CONFIG_DIR"]).map(PathBuf::from));
+        if matches!(self.method, AuthMethod::Auto | AuthMethod::Certificate)
+            && self.access_token.is_none()
+        {
+            self.apply_certificate_config();
+        }
         self
+    }
+
+    /// SPMT's certificate sign-in file: `CertificateConfig.json` with `Thumbprint`, `TenantId`
+    /// and `ClientId`, in spmt's config folder or where SPMT keeps it
+    /// (`%APPDATA%\Microsoft\MigrationToolStorage`, i.e. the config dir on every OS). When
+    /// present, sign-in is app-only with that app and certificate.
+    fn apply_certificate_config(&mut self) {
+        let dirs = [
+            Some(
+                self.cache_dir
+                    .clone()
+                    .unwrap_or_else(super::cache::default_dir),
+            ),
+            dirs::config_dir().map(|d| d.join("Microsoft").join("MigrationToolStorage")),
+        ];
+        let Some(path) = dirs
+            .into_iter()
+            .flatten()
+            .map(|d| d.join("CertificateConfig.json"))
+            .find(|p| p.is_file())
+        else {
+            return;
+        };
+        let read = std::fs::read(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| serde_json::from_slice::<Value>(&b).map_err(|e| e.to_string()));
+        let field = |v: &Value, name: &str| {
+            v.as_object()?
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .and_then(|(_, x)| x.as_str())
+                .filter(|x| !x.trim().is_empty())
+                .map(str::to_string)
+        };
+        match read {
+            Ok(v) if field(&v, "ClientId").is_some() => {
+                self.client_id = self.client_id.take().or_else(|| field(&v, "ClientId"));
+                self.tenant = self.tenant.take().or_else(|| field(&v, "TenantId"));
+                self.certificate_thumbprint = self
+                    .certificate_thumbprint
+                    .take()
+                    .or_else(|| field(&v, "Thumbprint"));
+                self.method = AuthMethod::Certificate;
+                self.certificate_config = Some(Ok(path));
+            }
+            Ok(_) => {
+                self.certificate_config = Some(Err(format!(
+                    "{} has no ClientId: it must hold {{\"Thumbprint\": …, \"TenantId\": …, \"ClientId\": …}}; fix or remove it",
+                    path.display()
+                )))
+            }
+            Err(e) => {
+                self.certificate_config = Some(Err(format!(
+                    "{} is not readable JSON ({e}): it must hold {{\"Thumbprint\": …, \"TenantId\": …, \"ClientId\": …}}; fix or remove it",
+                    path.display()
+                )))
+            }
+        }
     }
 
     /// Whether anything says how to sign in (a token, a method, a client id): a task for a real
@@ -228,5 +300,6 @@ impl SignIn {
             || self.method != AuthMethod::Auto
             || self.client_id.is_some()
             || self.certificate_path.is_some()
+            || self.certificate_config.is_some()
     }
 }

@@ -92,10 +92,18 @@ impl SignedIn {
         })?;
         let origin = site.origin().ascii_serialization();
         let host = site.host_str().unwrap_or("").to_ascii_lowercase();
+        if let Some(Err(why)) = &s.certificate_config {
+            return Err(AuthError::config(why.clone()));
+        }
         // Read the certificate first: a bad file fails before anything is sent.
         let certificate = if is_app_only(s) {
-            let path = s.certificate_path.as_ref().ok_or_else(|| {
-                AuthError::config("--auth certificate needs --certificate-path: a PEM file with the certificate and its private key, or a .pfx".into())
+            let path = s.certificate_path.as_ref().ok_or_else(|| match &s.certificate_config {
+                Some(Ok(config)) => AuthError::config(format!(
+                    "{} names certificate {}: spmt reads certificates from files, not the Windows certificate store; give --certificate-path (-CertificatePath) with the PEM (certificate and private key) or the .pfx",
+                    config.display(),
+                    s.certificate_thumbprint.as_deref().unwrap_or("(no thumbprint)")
+                )),
+                _ => AuthError::config("--auth certificate needs --certificate-path: a PEM file with the certificate and its private key, or a .pfx".into()),
             })?;
             Some(
                 SigningCertificate::load(
