@@ -121,7 +121,7 @@ static partial class Program
             File.WriteAllText(Path.Combine(src, "app-only.txt"), "app-only");
             t = MigrateWith(settings, src, site, new List<MigrationEvent>());
             Eq("COMPLETED", t.Status, "certificate sign-in: " + t.ErrorMsg);
-            Assert(File.Exists(Path.Combine(site.Library, "app-only.txt")), "the app-only run's file arrived");
+            Eq(1, Directory.GetFiles(site.Library, "app-only.txt", SearchOption.AllDirectories).Length, "the app-only run's file arrived");
 
             // A wrong password: the task fails with the fix, nothing of it is migrated.
             bound = P("SPOCredential", new NetworkCredential(LocalAdmin, "Not-The-Password"), "ClientId", LocalClientId,
@@ -130,7 +130,7 @@ static partial class Program
             t = MigrateWith(RegisterParameters.ToSettings(bound), src, site, new List<MigrationEvent>());
             Eq("FAILED", t.Status, "wrong password");
             Assert(t.ErrorMsg.Contains("wrong username or password") && !t.ErrorMsg.Contains("Not-The-Password"), t.ErrorMsg);
-            Assert(!File.Exists(Path.Combine(site.Library, "never.txt")), "nothing sent without a sign-in");
+            Eq(0, Directory.GetFiles(site.Library, "never.txt", SearchOption.AllDirectories).Length, "nothing sent without a sign-in");
 
             // A certificate file without its key (the .cer an admin uploads): named, with the fix.
             settings = new MigrationSettings { WorkingFolder = Path.Combine(dir, "w4"), ClientId = AppOnlyClientId, CertificatePath = cert, AuthMethod = "certificate" };
