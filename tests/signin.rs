@@ -390,6 +390,32 @@ async fn password_sign_in_works_and_each_refusal_names_the_fix() {
         assert_eq!(out.status.code(), Some(2));
         assert!(stderr(&out).contains(want), "{tenant}: {}", stderr(&out));
     }
+    // `spmt login` saves the sign-in; a later run needs no password.
+    let mut c = spmt();
+    c.args([
+        "login",
+        "--auth",
+        "password",
+        "--client-id",
+        LOCAL_CLIENT_ID,
+        "--username",
+        LOCAL_ADMIN,
+    ])
+    .arg("--target-site-url")
+    .arg(f.site())
+    .env("SPMT_CONFIG_DIR", f.config.path())
+    .env("SPMT_PASSWORD", LOCAL_ADMIN_PASSWORD);
+    let out = run(c).await;
+    assert_exit_0(&out);
+    assert!(
+        stderr(&out).contains(&format!("as {LOCAL_ADMIN}")),
+        "{}",
+        stderr(&out)
+    );
+    let w = tempfile::tempdir().unwrap();
+    std::fs::write(f.src.path().join("after-login.txt"), b"x").unwrap();
+    assert_exit_0(&run(f.migrate(w.path(), &["--client-id", LOCAL_CLIENT_ID])).await);
+
     // The password from stdin.
     let w = tempfile::tempdir().unwrap();
     let mut c = f.migrate(
@@ -776,11 +802,7 @@ async fn a_token_that_expires_mid_run_loses_nothing_and_sends_nothing_twice_on_r
     let work = tempfile::tempdir().unwrap();
     let first = token().await;
     let out = run(f.migrate(work.path(), &["--access-token", &first])).await;
-    assert!(
-        matches!(out.status.code(), Some(0..=2)),
-        "{}",
-        stderr(&out)
-    );
+    assert!(matches!(out.status.code(), Some(0..=2)), "{}", stderr(&out));
     // Resumed with a sign-in that renews itself: whatever the first run left is settled or sent.
     let mut c = spmt();
     c.args(["resume", "--json", "--working-folder"])
