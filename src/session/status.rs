@@ -25,10 +25,19 @@ impl Session {
         let mut tasks = Vec::new();
         for t in &inner.tasks {
             let id = t.id.to_string();
-            let mut ts = persisted
+            let recorded = persisted
                 .as_ref()
-                .and_then(|p| p.status_of_tasks.iter().find(|x| x.task_id == id).cloned())
-                .unwrap_or_else(|| inited_status(t, &wf));
+                .and_then(|p| p.status_of_tasks.iter().find(|x| x.task_id == id).cloned());
+            let mut ts = match recorded {
+                Some(ts) => ts,
+                // No round on record: the task did not start, or ended before its first round
+                // (a sign-in that failed): its state is the session's.
+                None => {
+                    let mut ts = inited_status(t, &wf);
+                    ts.status = t.state.as_str().into();
+                    ts
+                }
+            };
             if t.state == TaskState::InProgress {
                 ts.status = TaskState::InProgress.as_str().into();
             }
