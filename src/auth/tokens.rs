@@ -210,7 +210,7 @@ impl SignedIn {
             AuthError::config("password sign-in needs --username (the account's UPN, e.g. admin@contoso.onmicrosoft.com)".into())
         })?;
         let pass = s.password.clone().ok_or_else(|| {
-            AuthError::config(format!("password sign-in for {user} needs its password: set SPMT_PASSWORD, pipe it with --password-stdin, or pass a PSCredential (-SPOCredential); never on the command line"))
+            AuthError::config(format!("password sign-in for {user} needs its password: set SPMT_PASSWORD, pipe it with --password-stdin, type it when asked at a terminal, or pass a PSCredential (-SPOCredential); never on the command line"))
         })?;
         let g = self.flows.password(&user, &pass).await?;
         self.account = g.account.clone().unwrap_or(user);

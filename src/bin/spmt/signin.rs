@@ -120,13 +120,44 @@ impl SignInArgs {
             s.set("TokenCache", &serde_json::Value::String(c.clone()))
                 .map_err(|e| e.to_string())?;
         }
-        Ok(s.with_environment())
+        let mut s = s.with_environment();
+        prompt_for_secrets(&mut s)?;
+        Ok(s)
     }
 
     /// The run's credentials; prompts go to stderr.
     pub fn credentials(&self) -> Result<Arc<Credentials>, String> {
         Ok(Arc::new(Credentials::new(self.sign_in()?, stderr_prompt())))
     }
+}
+
+/// At a terminal, asks for the secrets the sign-in needs and was not given (the password of
+/// password sign-in, a PFX's password), without echo; elsewhere they must come from the
+/// environment or stdin, and sign-in says so when they are missing.
+fn prompt_for_secrets(s: &mut SignIn) -> Result<(), String> {
+    if !std::io::stdin().is_terminal() {
+        return Ok(());
+    }
+    let ask = |what: &str| {
+        rpassword::prompt_password(format!("{what}: "))
+            .map(Zeroizing::new)
+            .map_err(|e| format!("cannot read the password from the terminal: {e}"))
+    };
+    if s.method == AuthMethod::Password && s.password.is_none() {
+        if let Some(user) = s.username.clone() {
+            s.password = Some(ask(&format!("Password for {user}"))?);
+        }
+    }
+    let pfx = s.certificate_path.as_ref().filter(|p| {
+        p.extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e.eq_ignore_ascii_case("pfx") || e.eq_ignore_ascii_case("p12"))
+    });
+    if let (Some(p), None) = (pfx, &s.certificate_password) {
+        let p = p.display().to_string();
+        s.certificate_password = Some(ask(&format!("Password for {p} (empty for none)"))?);
+    }
+    Ok(())
 }
 
 /// Shows a sign-in prompt on stderr (stdout stays for `--json`).
