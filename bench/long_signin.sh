@@ -26,7 +26,7 @@ SPMT_PASSWORD=local-admin-password SPMT_CONFIG_DIR="$dir/config" "$bin" migrate 
   --client-id 8d1f6a53-2b7c-4e0a-9c3d-5e6f7a8b9c0d > "$dir/summary.json" 2> "$dir/stderr.txt" || true
 end=$(date +%s)
 renewals=$(grep -c "sign-in renewed" "$dir/work/spmt.log" || true)
-leaked=$(grep -c "eyJ" "$dir/work/spmt.log" "$dir/stderr.txt" "$dir/summary.json" | awk -F: '{s+=$2} END {print s}')
+leaked=$(cat "$dir/work/spmt.log" "$dir/stderr.txt" "$dir/summary.json" | { grep -c "eyJ" || true; })
 python3 - "$dir/summary.json" "$((end - start))" "$renewals" "$leaked" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))
