@@ -89,6 +89,8 @@ sed -e "s|^\( *ModuleVersion *= *\)'[^']*'|\1'$version'|" \
     powershell/$module.psd1 > "$mod/$module.psd1"
 mkdir -p "$mod/en-US"
 cp powershell/en-US/*.help.txt "$mod/en-US/"
+# Get-Help's text for the cmdlets (MAML), from powershell/help/ (cmdlets.json, surface.json).
+python3 dotnet-shim/maml.py "$mod/en-US/Spmt.PowerShell.dll-Help.xml"
 # The shipped engine without its debug info (release keeps line tables for backtraces: ~70 MB
 # with, ~11 MB without); the tests use the same stripped file.
 if command -v strip >/dev/null 2>&1; then

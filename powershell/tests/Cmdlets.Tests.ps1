@@ -180,7 +180,7 @@ Describe "Add-SPMTTask" {
         }
         finally { Remove-PSDrive SPMTSRC }
         (Get-SPMTMigration).StatusOfTasks[1].SourceURI | Should -Be $script:src
-        { Add-SPMTTask -FileShareSource "Env:/HOME" -TargetSiteUrl "local" -TargetList "Documents" } |
+        { Add-SPMTTask -FileShareSource "Env:/HOME" -TargetSiteUrl "local" -TargetList "Documents" -ErrorAction Stop } |
             Should -Throw -ExpectedMessage "*Environment provider*"
     }
 
@@ -238,7 +238,7 @@ Describe "Add-SPMTTask" {
     }
 
     It "refuses JSON that is not a task, saying what is missing" {
-        $e = { Add-SPMTTask -JsonDefinition '{"SourcePath": "/x"}' } | Should -Throw -PassThru
+        $e = { Add-SPMTTask -JsonDefinition '{"SourcePath": "/x"}' -ErrorAction Stop } | Should -Throw -PassThru
         $e.Exception.Message | Should -Match "TargetPath"
         (Get-SPMTMigration).StatusOfTasks.Count | Should -Be 0
     }
@@ -247,7 +247,7 @@ Describe "Add-SPMTTask" {
         @{ Set = "SharePointMigrateAll"; Splat = @{ MigrateAll = $true } }
         @{ Set = "SharePointMigrateSelected"; Splat = @{ SourceList = "Shared Documents"; TargetList = "Documents" } }
     ) {
-        $e = { Add-SPMTTask -SharePointSourceCredential $script:credential -SharePointSourceSiteUrl "http://sp2013/sites/a" -TargetSiteUrl "https://contoso.sharepoint.com/sites/a" @Splat } |
+        $e = { Add-SPMTTask -SharePointSourceCredential $script:credential -SharePointSourceSiteUrl "http://sp2013/sites/a" -TargetSiteUrl "https://contoso.sharepoint.com/sites/a" @Splat -ErrorAction Stop } |
             Should -Throw -PassThru
         $e.Exception.Message | Should -BeLike "*SharePoint Server sources*"
         $e.CategoryInfo.Category | Should -Be "NotImplemented"
@@ -256,6 +256,20 @@ Describe "Add-SPMTTask" {
     It "requires the target list in the file-share set" {
         { Add-SPMTTask -FileShareSource $script:src -TargetSiteUrl "local" -ErrorAction Stop } | Should -Throw
         (Get-SPMTMigration).StatusOfTasks.Count | Should -Be 0
+    }
+
+    It "adds the good rows of a bulk file and writes one error per bad row, naming it" {
+        $rows = @(
+            [pscustomobject]@{ FileSharePath = $script:src; SharePointSite = "local"; DocLibrary = "Documents"; DocSubFolder = "one" }
+            [pscustomobject]@{ FileSharePath = $script:src; SharePointSite = "ftp://nowhere"; DocLibrary = "Documents"; DocSubFolder = "bad" }
+            [pscustomobject]@{ FileSharePath = $script:src; SharePointSite = "local"; DocLibrary = "Documents"; DocSubFolder = "two" }
+        )
+        $rows | Add-SPMTTask -ErrorVariable errs -ErrorAction SilentlyContinue
+        $? | Should -BeFalse
+        (Get-SPMTMigration).StatusOfTasks.Count | Should -Be 2
+        $errs.Count | Should -Be 1
+        $errs[0].TargetObject["TargetSiteUrl"] | Should -Be "ftp://nowhere"
+        $errs[0].CategoryInfo.Category | Should -Be "InvalidArgument"
     }
 
     It "needs a registered session first" {
@@ -644,7 +658,7 @@ Describe "Remove-SPMTTask and Unregister-SPMTMigration" {
 
     It "says which id it could not find" {
         $id = [guid]::NewGuid()
-        $e = { Remove-SPMTTask -TaskId $id } | Should -Throw -PassThru
+        $e = { Remove-SPMTTask -TaskId $id -ErrorAction Stop } | Should -Throw -PassThru
         $e.Exception.Message | Should -Match $id.ToString()
         $e.CategoryInfo.Category | Should -Be "ObjectNotFound"
     }

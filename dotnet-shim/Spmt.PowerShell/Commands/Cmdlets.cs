@@ -126,6 +126,30 @@ namespace Spmt.PowerShell.Commands
             catch (Exception e) { ThrowTerminatingError(ToError(e)); }
         }
 
+        /// <summary>Runs the body for one input (a piped row, a task id). A problem with that input
+        /// (a bad path, URL or value, an unknown id, a feature spmt lacks) is a non-terminating
+        /// error whose TargetObject is the input, so the other inputs go on and -ErrorAction
+        /// decides; a problem that stops the cmdlet (no session, a broken engine) terminates.</summary>
+        protected void RunForInput(object input, Action body)
+        {
+            try { body(); }
+            catch (PipelineStoppedException) { throw; }
+            catch (Exception e) when (IsInputProblem(e))
+            {
+                var r = ToError(e);
+                WriteError(new ErrorRecord(e, r.FullyQualifiedErrorId, r.CategoryInfo.Category, input));
+            }
+            catch (Exception e) { ThrowTerminatingError(ToError(e)); }
+        }
+
+        static bool IsInputProblem(Exception e)
+        {
+            if (e is ArgumentException) return true;
+            var se = e as SpmtException;
+            return se != null && (se.Status == SpmtStatus.InvalidArgument || se.Status == SpmtStatus.InvalidJson ||
+                se.Status == SpmtStatus.InvalidUtf8 || se.Status == SpmtStatus.NotSupported || se.Status == SpmtStatus.NotFound);
+        }
+
         internal static ErrorRecord ToError(Exception e)
         {
             string id;
@@ -286,7 +310,12 @@ namespace Spmt.PowerShell.Commands
 
         protected override void ProcessRecord()
         {
-            Run(() =>
+            // What this row asked for: the TargetObject of its error.
+            var input = ParameterSetName == TaskParameters.FileShareSet
+                ? new System.Collections.Hashtable { { "FileShareSource", FileShareSource }, { "TargetSiteUrl", TargetSiteUrl }, { "TargetList", TargetList }, { "TargetListRelativePath", TargetListRelativePath } }
+                : ParameterSetName == TaskParameters.JsonSet ? (object)JsonDefinition
+                : new System.Collections.Hashtable { { "SharePointSourceSiteUrl", SharePointSourceSiteUrl }, { "TargetSiteUrl", TargetSiteUrl }, { "TargetList", TargetList } };
+            RunForInput(input, () =>
             {
                 var notes = new List<string>();
                 var parameters = PlainParameters();
@@ -412,7 +441,7 @@ namespace Spmt.PowerShell.Commands
 
         protected override void ProcessRecord()
         {
-            Run(() =>
+            RunForInput(TaskId, () =>
             {
                 var warnings = new List<string>();
                 if (!ShouldProcess("task " + TaskId, "Remove the task from the migration session")) return;
