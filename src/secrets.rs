@@ -27,7 +27,7 @@ pub fn redact(text: &str) -> String {
         out = mask_after(&out, key, |c| c == '"' || c == ';');
     }
     for field in OAUTH_FIELDS {
-        out = mask_after(&out, &format!("\"{field}\":\""), |c| c == '"');
+        out = mask_json_field(&out, field);
         for sep in ['?', '&'] {
             out = mask_after(&out, &format!("{sep}{field}="), |c| {
                 c == '&' || c == '"' || c == '\'' || c.is_whitespace()
@@ -37,8 +37,50 @@ pub fn redact(text: &str) -> String {
     mask_jwts(&out)
 }
 
+/// Masks the string value of the JSON member `field`, whatever its case and the spacing around
+/// the colon (`"Password" : "x"` as well as `"password":"x"`).
+fn mask_json_field(text: &str, field: &str) -> String {
+    let lower = text.to_ascii_lowercase();
+    let key = format!("\"{field}\"");
+    if !lower.contains(&key) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    while let Some(found) = lower[at..].find(&key) {
+        let after_key = at + found + key.len();
+        out.push_str(&text[at..after_key]);
+        let rest = &text[after_key..];
+        let colon = rest.len() - rest.trim_start().len();
+        let after_colon = match rest[colon..].strip_prefix(':') {
+            Some(r) => r,
+            None => {
+                at = after_key;
+                continue;
+            }
+        };
+        let space = after_colon.len() - after_colon.trim_start().len();
+        let value = &after_colon[space..];
+        let Some(inner) = value.strip_prefix('"') else {
+            at = after_key;
+            continue;
+        };
+        let end = inner.find('"').unwrap_or(inner.len());
+        let prefix_len = colon + 1 + space + 1;
+        out.push_str(&rest[..prefix_len]);
+        if end > 0 {
+            out.push_str(MASK);
+        }
+        at = after_key + prefix_len + end;
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
 /// OAuth request and response fields that carry secrets (reference signin.md §7.3).
-const OAUTH_FIELDS: [&str; 10] = [
+const OAUTH_FIELDS: [&str; 12] = [
+    "accesstoken",
+    "certificatepassword",
     "access_token",
     "refresh_token",
     "id_token",
@@ -132,5 +174,9 @@ mod tests {
         let jwt = redact("token eyJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJ4In0.c2lnbmF0dXJl refused");
         assert_eq!(jwt, "token REDACTED refused");
         assert_eq!(redact("error code=5 at eyJ"), "error code=5 at eyJ");
+        assert_eq!(
+            redact(r#"{"Password" : "hunter2", "Username":"u", "CertificatePassword":"p"}"#),
+            r#"{"Password" : "REDACTED", "Username":"u", "CertificatePassword":"REDACTED"}"#
+        );
     }
 }

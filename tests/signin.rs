@@ -61,6 +61,8 @@ fn entra(certs: Vec<PathBuf>) -> EntraConfig {
             user(DECLINER, Persona::DeclinesConsent, true),
         ],
         device_poll_interval_secs: 1,
+        // A code the test failed to approve ends the run in minutes, not Entra's 15.
+        device_code_lifetime_secs: 120,
         ..EntraConfig::default()
     }
 }
@@ -170,7 +172,7 @@ async fn with_device_approval(f: &Fixture, c: Command, approve: bool) -> Output 
         move || c.output().unwrap()
     });
     let action = if approve { "approve" } else { "decline" };
-    for _ in 0..200 {
+    for _ in 0..900 {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         if f.hook("device", &[("action", action), ("username", LOCAL_ADMIN)])
             .await

@@ -45,28 +45,35 @@ pub fn open(url: &str) {
 const DONE_PAGE: &str = "<!doctype html><title>spmt</title><p>Signed in. You can close this window and return to spmt.</p>";
 const FAILED_PAGE: &str = "<!doctype html><title>spmt</title><p>Sign-in did not complete. Return to spmt for details.</p>";
 
-/// Serves the loopback listener until a request carries `code` or `error`; returns its query.
+/// Serves the loopback listener until a request with this sign-in's `state` carries `code` or
+/// `error`; returns its query. A request with another state (a stale tab, another local
+/// process) is answered and ignored: it can neither end nor hijack the sign-in.
 pub async fn wait_for_redirect(
     listener: tokio::net::TcpListener,
+    state: String,
 ) -> Result<HashMap<String, String>, AuthError> {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<HashMap<String, String>>(1);
+    let answered = Arc::new(Mutex::new(false));
     loop {
         let (stream, _) = tokio::select! {
             got = rx.recv() => return got.ok_or_else(|| AuthError::failed("the sign-in listener stopped".into())),
             a = listener.accept() => a.map_err(|e| AuthError::failed(format!("the sign-in listener failed: {e}")))?,
         };
         let tx = tx.clone();
-        let answered = Arc::new(Mutex::new(false));
+        let state = state.clone();
+        let answered = answered.clone();
         tokio::spawn(async move {
             let svc = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
                 let tx = tx.clone();
                 let answered = answered.clone();
+                let state = state.clone();
                 async move {
                     let q: HashMap<String, String> =
                         url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
                             .map(|(k, v)| (k.into_owned(), v.into_owned()))
                             .collect();
-                    let ends = q.contains_key("code") || q.contains_key("error");
+                    let ends = (q.contains_key("code") || q.contains_key("error"))
+                        && q.get("state") == Some(&state);
                     let page = if q.contains_key("code") {
                         DONE_PAGE
                     } else {

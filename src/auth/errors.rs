@@ -116,10 +116,14 @@ fn explain(
     }
 }
 
+/// Codes that, on a refresh, mean a person must sign in again (MFA, Conditional Access).
+const NEEDS_INTERACTION: [u64; 8] = [50076, 50079, 50072, 50074, 50158, 53003, 530035, 53000];
+
 pub fn from_token_error(
     e: RequestTokenError<HttpClientError<reqwest::Error>, EntraErrorResponse>,
     f: &Flows,
     user: Option<&str>,
+    refreshing: bool,
 ) -> AuthError {
     match e {
         RequestTokenError::ServerResponse(r) => {
@@ -128,13 +132,21 @@ pub fn from_token_error(
                 .first()
                 .copied()
                 .or_else(|| aadsts(r.error_description.as_deref()));
-            explain(
+            let e = explain(
                 &r.error,
                 code,
                 r.error_description.as_deref(),
                 Some(f),
                 user,
-            )
+            );
+            if refreshing
+                && (r.error == "interaction_required"
+                    || code.is_some_and(|c| NEEDS_INTERACTION.contains(&c)))
+            {
+                // The saved grant needs a person now: sign in again interactively.
+                return AuthError::stale(e.message);
+            }
+            e
         }
         RequestTokenError::Request(e) => AuthError::failed(format!(
             "cannot reach the sign-in service {}: {}",

@@ -137,7 +137,7 @@ impl Flows {
             .request_async(&self.http)
             .await
             .map(grant)
-            .map_err(|e| from_token_error(e, self, Some(username)))
+            .map_err(|e| from_token_error(e, self, Some(username), false))
     }
 
     pub async fn refresh(&self, refresh_token: &str) -> Result<Grant, AuthError> {
@@ -148,7 +148,7 @@ impl Flows {
             .request_async(&self.http)
             .await
             .map(grant)
-            .map_err(|e| from_token_error(e, self, None))
+            .map_err(|e| from_token_error(e, self, None, true))
     }
 
     pub async fn device_code(&self, prompt: &Prompt) -> Result<Grant, AuthError> {
@@ -164,7 +164,7 @@ impl Flows {
             .add_scopes(self.scopes())
             .request_async(&self.http)
             .await
-            .map_err(|e| from_token_error(e, self, None))?;
+            .map_err(|e| from_token_error(e, self, None, false))?;
         let uri = details.verification_uri().to_string();
         let code = details.user_code().secret().clone();
         let message = details
@@ -231,7 +231,7 @@ impl Flows {
             .request_async(&self.http)
             .await
             .map(grant)
-            .map_err(|e| from_token_error(e, self, None))
+            .map_err(|e| from_token_error(e, self, None, false))
     }
 
     /// Authorization code + PKCE (S256): a loopback listener on a free port, the browser sent
@@ -285,7 +285,7 @@ impl Flows {
         }
         let back = tokio::time::timeout(
             Duration::from_secs(300),
-            super::browser::wait_for_redirect(listener),
+            super::browser::wait_for_redirect(listener, state.secret().clone()),
         )
         .await
         .map_err(|_| {
@@ -294,12 +294,6 @@ impl Flows {
                     .into(),
             )
         })??;
-        if back.get("state").map(String::as_str) != Some(state.secret().as_str()) {
-            return Err(AuthError::failed(
-                "the sign-in redirect carried the wrong state (a stale or forged redirect); nothing was accepted: sign in again"
-                    .into(),
-            ));
-        }
         if let Some(err) = back.get("error") {
             return Err(super::errors::from_authorize_error(
                 err,
@@ -315,6 +309,6 @@ impl Flows {
             .request_async(&self.http)
             .await
             .map(grant)
-            .map_err(|e| from_token_error(e, self, login_hint))
+            .map_err(|e| from_token_error(e, self, login_hint, false))
     }
 }

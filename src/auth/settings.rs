@@ -123,9 +123,10 @@ fn text(key: &str, v: &Value) -> Result<Option<String>, SettingError> {
         Value::Null => Ok(None),
         Value::String(s) if s.trim().is_empty() => Ok(None),
         Value::String(s) => Ok(Some(s.clone())),
-        other => Err(SettingError::Invalid {
+        // The value is not repeated: it may be a secret given the wrong type.
+        _ => Err(SettingError::Invalid {
             key: key.into(),
-            message: format!("expected a string, got {other}"),
+            message: "expected a string".into(),
         }),
     }
 }

@@ -23,7 +23,10 @@ enum Renew {
 
 struct Current {
     token: Zeroizing<String>,
+    /// When a refusal last forced a renewal.
+    forced_at: Option<Instant>,
     renew_at: Instant,
+    expires_at: Instant,
     refresh: Option<Zeroizing<String>>,
 }
 
@@ -154,7 +157,9 @@ impl SignedIn {
             cache,
             current: tokio::sync::Mutex::new(Current {
                 token: Zeroizing::new(String::new()),
+                forced_at: None,
                 renew_at: Instant::now(),
+                expires_at: Instant::now(),
                 refresh: None,
             }),
             renewing: tokio::sync::Mutex::new(()),
@@ -262,6 +267,7 @@ impl SignedIn {
         let mut cur = self.current.lock().await;
         cur.token = g.access_token;
         cur.renew_at = renew_at(g.expires_in);
+        cur.expires_at = Instant::now() + g.expires_in;
         if g.refresh_token.is_some() {
             cur.refresh = g.refresh_token;
         }
@@ -286,7 +292,21 @@ impl SignedIn {
                 return Ok(cur.token.clone());
             }
         }
-        let g = self.renewed().await?;
+        let g = match self.renewed().await {
+            Ok(g) => g,
+            // The sign-in service could not be reached (or failed) while the token still has
+            // time: keep using it and try again shortly, rather than stop the run.
+            Err(e) if !e.configuration => {
+                let mut cur = self.current.lock().await;
+                if Instant::now() + Duration::from_secs(5) < cur.expires_at {
+                    tracing::warn!(host = %self.host, error = %e.message, "cannot renew the sign-in yet; the current token is still valid, trying again shortly");
+                    cur.renew_at = Instant::now() + Duration::from_secs(15);
+                    return Ok(cur.token.clone());
+                }
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
         tracing::info!(host = %self.host, account = %self.account, valid_secs = g.expires_in.as_secs(), "sign-in renewed");
         let token = g.access_token.clone();
         self.keep(g).await;
@@ -342,12 +362,25 @@ impl SignedIn {
         }
     }
 
-    /// SharePoint refused `token`: the next [`token`](Self::token) renews it.
-    pub async fn refused(&self, token: &str) {
+    /// SharePoint refused `token`: the next [`token`](Self::token) renews it (it may have
+    /// expired in flight, or been revoked). At most one such renewal per 10 seconds: a refusal
+    /// that lasts (a missing permission) must not turn every call into a token request.
+    /// Returns whether a renewal was arranged.
+    pub async fn refused(&self, token: &str) -> bool {
         let mut cur = self.current.lock().await;
-        if cur.token.as_str() == token {
-            cur.renew_at = Instant::now();
+        if cur.token.as_str() != token {
+            // Already renewed by another call: asking again gets the new token.
+            return true;
         }
+        if cur
+            .forced_at
+            .is_some_and(|t| t.elapsed() < Duration::from_secs(10))
+        {
+            return false;
+        }
+        cur.forced_at = Some(Instant::now());
+        cur.renew_at = Instant::now();
+        true
     }
 }
 
@@ -387,10 +420,7 @@ impl Bearer {
     /// SharePoint refused `token`; whether asking again can help.
     pub async fn refused(&self, token: &str) -> bool {
         match self {
-            Bearer::SignedIn(s) => {
-                s.refused(token).await;
-                true
-            }
+            Bearer::SignedIn(s) => s.refused(token).await,
             _ => false,
         }
     }

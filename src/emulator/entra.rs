@@ -134,6 +134,9 @@ pub struct EntraConfig {
     /// Poll interval a device code asks for (Entra: 5 s).
     pub device_poll_interval_secs: u64,
     pub trusted_issuers: Vec<TrustedIssuer>,
+    /// Off: no sign-in service, and only the configured static token is accepted (the
+    /// embedded local target, which signs itself in with a one-off token).
+    pub enabled: bool,
 }
 
 impl Default for EntraConfig {
@@ -148,6 +151,7 @@ impl Default for EntraConfig {
             device_code_lifetime_secs: 900,
             device_poll_interval_secs: 5,
             trusted_issuers: Vec::new(),
+            enabled: true,
         }
     }
 }
@@ -401,6 +405,14 @@ impl Entra {
         query: &str,
         body: &[u8],
     ) -> Response<Body> {
+        if !self.cfg.enabled {
+            return entra_error(
+                StatusCode::NOT_FOUND,
+                "invalid_request",
+                900561,
+                "This local target has no sign-in service (it signs itself in).",
+            );
+        }
         let form: HashMap<String, String> = if method == hyper::Method::POST {
             url::form_urlencoded::parse(body)
                 .map(|(k, v)| (k.into_owned(), v.into_owned()))
@@ -868,7 +880,7 @@ impl Entra {
             }
             "refresh_token" => {
                 let rt = form.get("refresh_token").cloned().unwrap_or_default();
-                let st = self.state.lock().unwrap();
+                let mut st = self.state.lock().unwrap();
                 let Some(r) = st.refresh.get(&rt) else {
                     return entra_error(StatusCode::BAD_REQUEST, "invalid_grant", 50173, "The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password.");
                 };
@@ -881,6 +893,9 @@ impl Entra {
                     );
                 }
                 let (user, granted) = (r.user.clone(), r.scopes.clone());
+                // Stricter than Entra (which keeps an old one valid for a while): a used refresh
+                // token is retired, so a client that does not keep the rotated one fails here.
+                st.refresh.remove(&rt);
                 drop(st);
                 let scopes = match form.get("scope") {
                     Some(s) => match self.scopes(base, Some(s)) {
@@ -1115,6 +1130,9 @@ impl Entra {
         token: &str,
         http: &reqwest::Client,
     ) -> Result<Principal, String> {
+        if !self.cfg.enabled {
+            return Err("this local target accepts only its own token".into());
+        }
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| "the bearer token is not a JWT".to_string())?;
         let unverified: Value = {
@@ -1130,11 +1148,12 @@ impl Entra {
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
-        let key = if iss == self.issuer(base) {
+        // The algorithm comes from the key, never from the token's own header.
+        let (key, alg) = if iss == self.issuer(base) {
             if header.kid.as_deref() != Some(SIGNING.kid.as_str()) {
                 return Err("the token was signed with a key this tenant does not publish".into());
             }
-            decoding_key(&SIGNING.public)
+            (decoding_key(&SIGNING.public), Algorithm::RS256)
         } else if let Some(t) = self.cfg.trusted_issuers.iter().find(|t| t.issuer == iss) {
             let set = self.trusted_keys(&t.jwks_uri, http).await?;
             let jwk = match header.kid.as_deref() {
@@ -1142,13 +1161,35 @@ impl Entra {
                 None => set.keys.first(),
             }
             .ok_or("no key in the issuer's JWKS matches the token's kid")?;
-            jsonwebtoken::DecodingKey::from_jwk(jwk)
-                .map_err(|e| format!("the issuer's key is unusable: {e}"))?
+            let alg = match jwk.common.key_algorithm.map(|a| a.to_string()) {
+                Some(a) => a.parse::<Algorithm>().map_err(|_| {
+                    format!("the issuer's key has an algorithm ({a}) not used here")
+                })?,
+                None if matches!(
+                    jwk.algorithm,
+                    jsonwebtoken::jwk::AlgorithmParameters::RSA(_)
+                ) =>
+                {
+                    Algorithm::RS256
+                }
+                None => return Err("the issuer's key names no algorithm".into()),
+            };
+            let key = jsonwebtoken::DecodingKey::from_jwk(jwk)
+                .map_err(|e| format!("the issuer's key is unusable: {e}"))?;
+            (key, alg)
         } else {
             return Err(format!("the token's issuer '{iss}' is not trusted here"));
         };
-        let mut v = Validation::new(header.alg);
+        if header.alg != alg {
+            return Err(format!(
+                "the token is signed {:?}; this issuer's key is {alg:?}",
+                header.alg
+            ));
+        }
+        let mut v = Validation::new(alg);
         v.leeway = 0;
+        v.set_required_spec_claims(&["exp", "iss", "aud"]);
+        v.validate_nbf = true;
         v.set_issuer(&[&iss]);
         v.set_audience(&[
             base.to_string(),

@@ -144,6 +144,11 @@ impl EmulatorConfig {
             precreate: vec![("local".into(), "Documents".into())],
             libraries_must_exist: true,
             release_imported_blobs: true,
+            // Only its one-off token gets in: no sign-in service with a known password.
+            entra: EntraConfig {
+                enabled: false,
+                ..EntraConfig::default()
+            },
             ..EmulatorConfig::default()
         }
     }

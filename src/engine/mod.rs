@@ -170,6 +170,10 @@ pub enum EngineError {
 impl EngineError {
     /// Usage/configuration problems (exit code 2) versus run failures.
     pub fn is_configuration(&self) -> bool {
+        if let EngineError::Target(SpoError::SignIn(e)) = self {
+            // A sign-in service that could not be reached is not the user's to fix.
+            return e.configuration;
+        }
         matches!(
             self,
             EngineError::Target(_)

@@ -18,11 +18,11 @@ pub enum SpoError {
     Http(#[from] HttpError),
     #[error("unexpected reply from {what}: {detail}")]
     Shape { what: String, detail: String },
-    #[error("{site} refused the access token (HTTP 401{}): {}", if .reason.is_empty() { String::new() } else { format!(", {}", .reason) }, if *.renewable { "signing in again did not help; check that the app has SharePoint's AllSites.FullControl (or Sites.FullControl.All) with admin consent" } else { "pass a valid token for this site with --access-token or SPMT_ACCESS_TOKEN, or sign in (--auth, --client-id)" })]
+    #[error("{site} refused the access token (HTTP 401{}): {}", if .reason.is_empty() { String::new() } else { format!(", {}", .reason) }, if *.signed_in { "a fresh sign-in did not help; check that the app registration has SharePoint's AllSites.FullControl (or Sites.FullControl.All for app-only) with admin consent, and that the account can open the site" } else { "pass a valid token for this site with --access-token or SPMT_ACCESS_TOKEN, or sign in (--auth, --client-id)" })]
     Unauthorized {
         site: String,
         reason: String,
-        renewable: bool,
+        signed_in: bool,
     },
     #[error("sign-in: {0}")]
     SignIn(#[from] crate::auth::AuthError),
@@ -157,7 +157,7 @@ impl SpoClient {
                     return Err(SpoError::Unauthorized {
                         site: self.site_url.clone(),
                         reason: e.service_message().unwrap_or_default(),
-                        renewable,
+                        signed_in: matches!(self.bearer, Bearer::SignedIn(_)),
                     });
                 }
                 Err(e) => return Err(e.into()),
