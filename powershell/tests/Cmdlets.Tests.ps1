@@ -39,6 +39,24 @@ Describe "The module" {
         $c.DefaultParameterSet | Should -Be "FileShare"
     }
 
+    It "completes enumerations, Booleans and task ids" {
+        $complete = { param($line) (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText }
+        & $complete 'Add-SPMTTask -MigrationType ' | Should -Be @("CONTENT", "WORKFLOW")
+        & $complete 'Register-SPMTMigration -MigrateSiteSettings ONLY' | Should -Be @("ONLY_TITLE_LOGO")
+        & $complete 'Register-SPMTMigration -DuplicatePageBehavior ' | Should -Contain "NO_PAGES_MIGRATION"
+        & $complete 'Register-SPMTMigration -ScanOnly ' | Should -Be @('$true', '$false')
+        $root = New-ScratchFolder "complete"
+        try {
+            Register-LocalMigration -Root $root
+            $t = Add-SPMTTask -FileShareSource $root -TargetSiteUrl "local" -TargetList "Documents" -PassThru
+            & $complete 'Remove-SPMTTask -TaskId ' | Should -Be @($t.TaskId.ToString())
+        }
+        finally {
+            Unregister-SPMTMigration -WarningAction SilentlyContinue
+            Remove-Item -Recurse -Force $root -ErrorAction SilentlyContinue
+        }
+    }
+
     It "types SPMT's Boolean settings as bool and its switches as switches" {
         $p = (Get-Command Register-SPMTMigration).Parameters
         $p["ScanOnly"].ParameterType | Should -Be ([bool])

@@ -178,12 +178,12 @@ namespace Spmt.PowerShell.Commands
     {
         [Parameter] public PSCredential SPOCredential { get; set; }
         [Parameter] public SwitchParameter Force { get; set; }
-        [Parameter] public bool ScanOnly { get; set; }
-        [Parameter] public bool StartMigrationAutomaticallyWhenNoScanIssue { get; set; }
-        [Parameter] public bool EnableMultiRound { get; set; }
-        [Parameter] public bool MigrateAllSiteFieldsAndContentTypes { get; set; }
-        [Parameter] public bool MigrateFileVersionHistory { get; set; }
-        [Parameter] public bool KeepAllVersions { get; set; }
+        [Parameter, ArgumentCompleter(typeof(BooleanCompleter))] public bool ScanOnly { get; set; }
+        [Parameter, ArgumentCompleter(typeof(BooleanCompleter))] public bool StartMigrationAutomaticallyWhenNoScanIssue { get; set; }
+        [Parameter, ArgumentCompleter(typeof(BooleanCompleter))] public bool EnableMultiRound { get; set; }
+        [Parameter, ArgumentCompleter(typeof(BooleanCompleter))] public bool MigrateAllSiteFieldsAndContentTypes { get; set; }
+        [Parameter, ArgumentCompleter(typeof(BooleanCompleter))] public bool MigrateFileVersionHistory { get; set; }
+        [Parameter, ArgumentCompleter(typeof(BooleanCompleter))] public bool KeepAllVersions { get; set; }
         [Parameter] public int NumberOfVersionToMigrate { get; set; }
         [Parameter, Alias("MigrateHiddenFiles")] public bool IncludeHiddenFiles { get; set; }
         [Parameter] public DateTime MigrateFilesCreatedAfter { get; set; }
@@ -193,35 +193,35 @@ namespace Spmt.PowerShell.Commands
         [Parameter] public string SkipListsWithName { get; set; }
         [Parameter] public string SkipContentTypesWithName { get; set; }
         [Parameter] public string ReplacementOfInvalidChar { get; set; }
-        [Parameter] public string DuplicatePageBehavior { get; set; }
-        [Parameter] public bool AutomaticUserMapping { get; set; }
+        [Parameter, ArgumentCompleter(typeof(DuplicatePageBehaviorCompleter))] public string DuplicatePageBehavior { get; set; }
+        [Parameter, ArgumentCompleter(typeof(BooleanCompleter))] public bool AutomaticUserMapping { get; set; }
         [Parameter] public string UserMappingFile { get; set; }
-        [Parameter] public bool PreserveUserPermissionsForSharePointSource { get; set; }
-        [Parameter] public bool PreserveUserPermissionsForFileShare { get; set; }
-        [Parameter] public bool PreservePermissionInheritance { get; set; }
-        [Parameter] public string MigrateSiteSettings { get; set; }
-        [Parameter] public bool SkipListWithAudienceTargetingEnabled { get; set; }
-        [Parameter] public bool MigrateNavigation { get; set; }
-        [Parameter] public bool MigrateTermGroups { get; set; }
+        [Parameter, ArgumentCompleter(typeof(BooleanCompleter))] public bool PreserveUserPermissionsForSharePointSource { get; set; }
+        [Parameter, ArgumentCompleter(typeof(BooleanCompleter))] public bool PreserveUserPermissionsForFileShare { get; set; }
+        [Parameter, ArgumentCompleter(typeof(BooleanCompleter))] public bool PreservePermissionInheritance { get; set; }
+        [Parameter, ArgumentCompleter(typeof(MigrateSiteSettingsCompleter))] public string MigrateSiteSettings { get; set; }
+        [Parameter, ArgumentCompleter(typeof(BooleanCompleter))] public bool SkipListWithAudienceTargetingEnabled { get; set; }
+        [Parameter, ArgumentCompleter(typeof(BooleanCompleter))] public bool MigrateNavigation { get; set; }
+        [Parameter, ArgumentCompleter(typeof(BooleanCompleter))] public bool MigrateTermGroups { get; set; }
         [Parameter] public LookupReferenceScanPolicyEnum LookupReferencePolicy { get; set; }
-        [Parameter] public bool DisableNoScriptDuringMigration { get; set; }
+        [Parameter, ArgumentCompleter(typeof(BooleanCompleter))] public bool DisableNoScriptDuringMigration { get; set; }
         [Parameter] public string WorkingFolder { get; set; }
-        [Parameter] public bool UseCustomAzureStorage { get; set; }
+        [Parameter, ArgumentCompleter(typeof(BooleanCompleter))] public bool UseCustomAzureStorage { get; set; }
         [Parameter] public string CustomAzureStorageAccount { get; set; }
         [Parameter] public string CustomAzureAccessKey { get; set; }
-        [Parameter] public bool EnableEncryption { get; set; }
-        [Parameter] public bool DeleteTempFilesWhenMigrationDone { get; set; }
+        [Parameter, ArgumentCompleter(typeof(BooleanCompleter))] public bool EnableEncryption { get; set; }
+        [Parameter, ArgumentCompleter(typeof(BooleanCompleter))] public bool DeleteTempFilesWhenMigrationDone { get; set; }
         [Parameter] public SwitchParameter MigrateWithoutRootFolder { get; set; }
         [Parameter] public SwitchParameter IgnoreUpdate { get; set; }
-        [Parameter] public string MigrationType { get; set; }
+        [Parameter, ArgumentCompleter(typeof(MigrationTypeCompleter))] public string MigrationType { get; set; }
         [Parameter] public string DefaultFlowOwnerEmail { get; set; }
         [Parameter] public string HandleUnspportedWorkflowActions { get; set; }
 
         // Removed or deprecated by SPMT but still in admins' scripts: they bind and warn.
-        [Parameter] public bool Incremental { get; set; }
-        [Parameter] public bool MigrateFilesAndFoldersWithInvalidChars { get; set; }
-        [Parameter] public bool AzureActiveDirectoryLookup { get; set; }
-        [Parameter] public bool MigrateOneNoteFolderAsOneNoteNoteBook { get; set; }
+        [Parameter, ArgumentCompleter(typeof(BooleanCompleter))] public bool Incremental { get; set; }
+        [Parameter, ArgumentCompleter(typeof(BooleanCompleter))] public bool MigrateFilesAndFoldersWithInvalidChars { get; set; }
+        [Parameter, ArgumentCompleter(typeof(BooleanCompleter))] public bool AzureActiveDirectoryLookup { get; set; }
+        [Parameter, ArgumentCompleter(typeof(BooleanCompleter))] public bool MigrateOneNoteFolderAsOneNoteNoteBook { get; set; }
 
         // spmt's own sign-in parameters (SPMT itself signs in with -SPOCredential or a prompt):
         // your Entra app registration, app-only with a certificate, device code or browser, or a
@@ -436,7 +436,7 @@ namespace Spmt.PowerShell.Commands
     [Cmdlet("Remove", "SPMTTask", SupportsShouldProcess = true)]
     public sealed class RemoveSPMTTaskCommand : SpmtCmdlet
     {
-        [Parameter(Mandatory = true)] public Guid TaskId { get; set; }
+        [Parameter(Mandatory = true), ArgumentCompleter(typeof(TaskIdCompleter))] public Guid TaskId { get; set; }
         [Parameter] public SwitchParameter Force { get; set; }
 
         protected override void ProcessRecord()
