@@ -8,7 +8,7 @@
 mod common;
 
 use common::certs::{certificate, public_jwk};
-use common::cli::{assert_exit_0, spmt};
+use common::cli::{assert_exit_0, spmt, BrowserSignIn};
 use common::emulator::{config, library, start};
 use common::tree::{count_files, make_numbered_tree};
 use spmt::emulator::{EmulatorConfig, EmulatorHandle, EntraConfig, TrustedIssuer};
@@ -213,7 +213,7 @@ async fn browser_pkce_against_oidc_provider() {
     let f = fixture().await;
     let work = tempfile::tempdir().unwrap();
     let authorize = format!("{}/auth", f.provider.issuer);
-    let mut c = f.migrate(
+    let c = f.migrate(
         work.path(),
         &[
             "--auth",
@@ -227,26 +227,10 @@ async fn browser_pkce_against_oidc_provider() {
             "openid AllSites.FullControl",
         ],
     );
-    c.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    let err = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    let reader = std::thread::spawn(move || {
-        let mut all = String::new();
-        for line in BufReader::new(err).lines().map_while(Result::ok) {
-            if line.starts_with("http") {
-                let _ = tx.send(line.clone());
-            }
-            all.push_str(&line);
-            all.push('\n');
-        }
-        all
-    });
-    let url = tokio::task::spawn_blocking(move || {
-        rx.recv_timeout(std::time::Duration::from_secs(60)).unwrap()
-    })
-    .await
-    .unwrap();
+    let signing_in = tokio::task::spawn_blocking(move || BrowserSignIn::start(c))
+        .await
+        .unwrap();
+    let url = signing_in.url.clone();
     // The browser: follows the provider's redirects (login and consent answered by the
     // provider's test interaction) with its cookies, back to spmt's loopback listener.
     let jar = work.path().join("cookies");
@@ -273,10 +257,9 @@ async fn browser_pkce_against_oidc_provider() {
     .await
     .unwrap();
     let landed = String::from_utf8_lossy(&browser.stdout).into_owned();
-    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+    let (status, err) = tokio::task::spawn_blocking(move || signing_in.finish())
         .await
         .unwrap();
-    let err = reader.join().unwrap();
     assert!(
         landed.starts_with("http://localhost:") && landed.ends_with(" 200"),
         "the browser ended at spmt's listener: {landed}\n{err}"

@@ -8,14 +8,13 @@
 mod common;
 
 use common::certs::certificate;
-use common::cli::{assert_exit_0, spmt};
+use common::cli::{assert_exit_0, spmt, BrowserSignIn};
 use common::emulator::{config, library, start};
 use common::tree::make_numbered_tree;
 use spmt::emulator::{
     EmulatorConfig, EmulatorHandle, EntraApp, EntraConfig, EntraUser, Persona, LOCAL_ADMIN,
     LOCAL_ADMIN_PASSWORD, LOCAL_CLIENT_ID,
 };
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -126,6 +125,40 @@ impl Fixture {
         } else {
             0
         }
+    }
+
+    /// `n` more small files under `more/` in the source.
+    fn add_files(&self, n: usize) {
+        let more = self.src.path().join("more");
+        std::fs::create_dir_all(&more).unwrap();
+        for i in 0..n {
+            std::fs::write(more.join(format!("m{i}.txt")), format!("more {i}")).unwrap();
+        }
+    }
+
+    /// A token straight from the sign-in service: the admin's password grant for `scope`.
+    async fn password_token(&self, scope: &str) -> String {
+        let body = reqwest::Client::new()
+            .post(format!(
+                "{}/{}/oauth2/v2.0/token",
+                self.h.authority_host(),
+                self.h.tenant_id()
+            ))
+            .form(&[
+                ("grant_type", "password"),
+                ("client_id", LOCAL_CLIENT_ID),
+                ("username", LOCAL_ADMIN),
+                ("password", LOCAL_ADMIN_PASSWORD),
+                ("scope", scope),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        v["access_token"].as_str().unwrap().to_string()
     }
 
     async fn hook(&self, what: &str, form: &[(&str, &str)]) -> reqwest::StatusCode {
@@ -503,27 +536,10 @@ async fn sign_in_urls_and_tokens_are_checked_before_anything_is_sent() {
     );
 
     // A token of the same tenant for another resource (Graph): refused, nothing migrated.
-    let resp = reqwest::Client::new()
-        .post(format!(
-            "{}/{}/oauth2/v2.0/token",
-            f.h.authority_host(),
-            f.h.tenant_id()
-        ))
-        .form(&[
-            ("grant_type", "password"),
-            ("client_id", LOCAL_CLIENT_ID),
-            ("username", LOCAL_ADMIN),
-            ("password", LOCAL_ADMIN_PASSWORD),
-            ("scope", "https://graph.microsoft.com/User.Read"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    let resp: serde_json::Value = serde_json::from_slice(&resp).unwrap();
-    let token = resp["access_token"].as_str().unwrap();
+    let graph = f
+        .password_token("https://graph.microsoft.com/User.Read")
+        .await;
+    let token = graph.as_str();
     let out = run(f.migrate(work.path(), &["--access-token", token])).await;
     assert_eq!(out.status.code(), Some(2));
     assert!(
@@ -651,7 +667,7 @@ async fn browser_sign_in_with_pkce_and_a_declined_consent() {
     let f = fixture(|c| c).await;
     for (user, ok) in [(LOCAL_ADMIN, true), (DECLINER, false)] {
         let work = tempfile::tempdir().unwrap();
-        let mut c = f.migrate(
+        let c = f.migrate(
             work.path(),
             &[
                 "--auth",
@@ -663,28 +679,12 @@ async fn browser_sign_in_with_pkce_and_a_declined_consent() {
                 user,
             ],
         );
-        c.stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = c.spawn().unwrap();
-        let err = child.stderr.take().unwrap();
         // Play the browser: read the address spmt shows, follow the sign-in to its loopback
         // redirect.
-        let (tx, rx) = std::sync::mpsc::channel::<String>();
-        let reader = std::thread::spawn(move || {
-            let mut all = String::new();
-            for line in BufReader::new(err).lines().map_while(Result::ok) {
-                if line.starts_with("http") {
-                    let _ = tx.send(line.clone());
-                }
-                all.push_str(&line);
-                all.push('\n');
-            }
-            all
-        });
-        let url = tokio::task::spawn_blocking(move || {
-            rx.recv_timeout(std::time::Duration::from_secs(60)).unwrap()
-        })
-        .await
-        .unwrap();
+        let signing_in = tokio::task::spawn_blocking(move || BrowserSignIn::start(c))
+            .await
+            .unwrap();
+        let url = signing_in.url.clone();
         assert!(
             url.contains("code_challenge_method=S256") && url.contains("state="),
             "{url}"
@@ -709,10 +709,9 @@ async fn browser_sign_in_with_pkce_and_a_declined_consent() {
             page.contains(if ok { "Signed in" } else { "did not complete" }),
             "{page}"
         );
-        let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        let (status, err) = tokio::task::spawn_blocking(move || signing_in.finish())
             .await
             .unwrap();
-        let err = reader.join().unwrap();
         if ok {
             assert!(status.success(), "{err}");
         } else {
@@ -733,11 +732,7 @@ async fn a_run_longer_than_its_tokens_renews_them_and_loses_nothing() {
         c
     })
     .await;
-    let more = f.src.path().join("more");
-    std::fs::create_dir(&more).unwrap();
-    for i in 0..40 {
-        std::fs::write(more.join(format!("m{i}.txt")), format!("more {i}")).unwrap();
-    }
+    f.add_files(40);
     let work = tempfile::tempdir().unwrap();
     let mut c = f.migrate(
         work.path(),
@@ -773,36 +768,11 @@ async fn a_token_that_expires_mid_run_loses_nothing_and_sends_nothing_twice_on_r
         c
     })
     .await;
-    let more = f.src.path().join("more");
-    std::fs::create_dir(&more).unwrap();
-    for i in 0..60 {
-        std::fs::write(more.join(format!("m{i}.txt")), format!("more {i}")).unwrap();
-    }
-    let token = || async {
-        let body = reqwest::Client::new()
-            .post(format!(
-                "{}/{}/oauth2/v2.0/token",
-                f.h.authority_host(),
-                f.h.tenant_id()
-            ))
-            .form(&[
-                ("grant_type", "password"),
-                ("client_id", LOCAL_CLIENT_ID),
-                ("username", LOCAL_ADMIN),
-                ("password", LOCAL_ADMIN_PASSWORD),
-                ("scope", &format!("{}/AllSites.FullControl", f.h.base_url())),
-            ])
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
-        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        v["access_token"].as_str().unwrap().to_string()
-    };
+    f.add_files(60);
     let work = tempfile::tempdir().unwrap();
-    let first = token().await;
+    let first = f
+        .password_token(&format!("{}/AllSites.FullControl", f.h.base_url()))
+        .await;
     let out = run(f.migrate(work.path(), &["--access-token", &first])).await;
     assert!(matches!(out.status.code(), Some(0..=2)), "{}", stderr(&out));
     // Resumed with a sign-in that renews itself: whatever the first run left is settled or sent.

@@ -2,8 +2,9 @@
 //! ([`migrate_local`], [`migrate_local_text`]) or into a running target ([`migrate_site`]),
 //! `spmt status` and `spmt resume` on a working folder, and running a command for its JSON.
 
+use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 
 /// The `spmt` binary of this build.
 pub fn spmt() -> Command {
@@ -101,4 +102,44 @@ pub fn assert_exit_0(out: &Output) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// A browser sign-in in progress: the `spmt` child, the sign-in address it showed, and its
+/// stderr (all of it, once the child ends).
+pub struct BrowserSignIn {
+    pub child: Child,
+    pub url: String,
+    stderr: std::thread::JoinHandle<String>,
+}
+
+impl BrowserSignIn {
+    /// Starts `c` (an `spmt` command with `--auth browser --no-browser`) and waits, up to a
+    /// minute, for the address it shows.
+    pub fn start(mut c: Command) -> Self {
+        c.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        let err = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        let stderr = std::thread::spawn(move || {
+            let mut all = String::new();
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                if line.starts_with("http") {
+                    let _ = tx.send(line.clone());
+                }
+                all.push_str(&line);
+                all.push('\n');
+            }
+            all
+        });
+        let url = rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("spmt shows the sign-in address");
+        BrowserSignIn { child, url, stderr }
+    }
+
+    /// Waits for the child; its exit status and stderr.
+    pub fn finish(mut self) -> (std::process::ExitStatus, String) {
+        let status = self.child.wait().unwrap();
+        (status, self.stderr.join().unwrap())
+    }
 }
