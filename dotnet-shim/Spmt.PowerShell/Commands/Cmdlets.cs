@@ -301,7 +301,7 @@ namespace Spmt.PowerShell.Commands
         [Parameter(Mandatory = true, ParameterSetName = TaskParameters.JsonSet)]
         public string JsonDefinition { get; set; }
 
-        [Parameter]
+        [Parameter, ArgumentCompleter(typeof(MigrationTypeCompleter))]
         public string MigrationType { get; set; }
 
         /// <summary>Writes the added tasks' status objects (with their TaskId).</summary>
