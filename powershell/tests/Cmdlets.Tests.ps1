@@ -151,6 +151,14 @@ Describe "Register-SPMTMigration" {
         ($s.Settings | ConvertTo-Json -Depth 4) | Should -Not -Match "not-used"
     }
 
+    It "changes nothing with -WhatIf" {
+        Register-LocalMigration -Root $script:root
+        $before = (Get-SPMTMigration).WorkingFolder
+        Register-SPMTMigration -WorkingFolder (Join-Path $script:root "whatif") -Force -WhatIf 6>$null
+        (Get-SPMTMigration).WorkingFolder | Should -Be $before
+        Test-Path (Join-Path $script:root "whatif") | Should -BeFalse
+    }
+
     It "binds parameters SPMT deprecated and warns" {
         Register-SPMTMigration -WorkingFolder (Join-Path $script:root "dep") -MigrateOneNoteFolderAsOneNoteNoteBook $true -Incremental $true -Force -WarningVariable w -WarningAction SilentlyContinue
         ($w -join " ") | Should -Match "deprecated"

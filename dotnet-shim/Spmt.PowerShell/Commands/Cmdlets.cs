@@ -173,7 +173,7 @@ namespace Spmt.PowerShell.Commands
     }
 
     /// <summary>Creates and initialises the migration session (session-level settings).</summary>
-    [Cmdlet("Register", "SPMTMigration")]
+    [Cmdlet("Register", "SPMTMigration", SupportsShouldProcess = true)]
     public sealed class RegisterSPMTMigrationCommand : SpmtCmdlet
     {
         [Parameter] public PSCredential SPOCredential { get; set; }
@@ -244,6 +244,12 @@ namespace Spmt.PowerShell.Commands
                 var parameters = PlainParameters();
                 ResolvePaths(parameters, "WorkingFolder", "LocalTargetRoot", "UserMappingFile", "CertificatePath");
                 var settings = RegisterParameters.ToSettings(parameters);
+                // -WhatIf changes nothing; a -Force that would stop a running migration says so.
+                var current = SessionHost.Current;
+                var action = current != null && current.IsRunning && Force.IsPresent
+                    ? "Stop the running migration and register a new session"
+                    : "Register a migration session";
+                if (!ShouldProcess(settings.WorkingFolder ?? "the default working folder", action)) return;
                 var session = SessionHost.Register(settings, Force.IsPresent, warnings);
                 // The engine's notes on the settings (deprecated parameters and the like).
                 foreach (var n in session.GetStatus().Notes) warnings.Add(n);
