@@ -591,6 +591,28 @@ Describe "Show-SPMTMigration, Stop-SPMTMigration and resume" {
     }
 }
 
+Describe "A -NoShow run when PowerShell exits" {
+    It "is stopped cleanly with a warning, and a new process resumes it exactly" {
+        if (-not $env:SPMT_PWSH) { throw "SPMT_PWSH must name pwsh (run.ps1's callers set it)" }
+        $root = New-ScratchFolder "exit"
+        $src = Join-Path $root "share"
+        New-Item -ItemType Directory -Path $src | Out-Null
+        1..1500 | ForEach-Object { [System.IO.File]::WriteAllText((Join-Path $src "f$_.txt"), "file $_") }
+        $setup = "Import-Module '$script:modulePath'; " +
+            "Register-SPMTMigration -WorkingFolder '$root/work' -LocalTargetRoot '$root/target' -MigrateWithoutRootFolder -Force; " +
+            "Add-SPMTTask -FileShareSource '$src' -TargetSiteUrl local -TargetList Documents; "
+        try {
+            $out = & $env:SPMT_PWSH -NoProfile -NonInteractive -Command ($setup + 'Start-SPMTMigration -NoShow 6>$null') 2>&1 | Out-String
+            $out | Should -Match "was stopped because"
+            $out | Should -Match "Start-SPMTMigration resume it"
+            $out = & $env:SPMT_PWSH -NoProfile -NonInteractive -Command ($setup + 'Start-SPMTMigration 6>$null; (Get-SPMTMigration).StatusOfTasks[0].Status') 2>&1 | Out-String
+            $out | Should -Match "COMPLETED"
+            (Get-ChildItem -File (Join-Path $root "target/sites/local/Documents")).Count | Should -Be 1500
+        }
+        finally { Remove-Item -Recurse -Force $root -ErrorAction SilentlyContinue }
+    }
+}
+
 Describe "One migration per runspace" {
     BeforeAll { $script:root = New-ScratchFolder "runspaces" }
     AfterAll { Remove-Item -Recurse -Force $script:root -ErrorAction SilentlyContinue }

@@ -28,6 +28,9 @@ namespace Spmt.PowerShell.Commands
                         SessionHost.Release(r);
                 };
             };
+            // A script that ends while a -NoShow run is going: the run stops cleanly (what is in
+            // flight is recorded) and stderr says how to resume, instead of an abrupt end.
+            AppDomain.CurrentDomain.ProcessExit += (o, e) => SessionHost.StopAllOnExit(Console.Error, 20000);
         }
 
         /// <summary>The bound parameters as plain values: switches as bool, credentials as

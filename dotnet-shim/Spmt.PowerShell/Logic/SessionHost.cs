@@ -155,7 +155,25 @@ namespace Spmt.PowerShell
                 if (owner == null || !Slots.TryGetValue(owner, out s)) return;
                 Slots.Remove(owner);
             }
+            MigrationSession running;
+            lock (Gate) running = s.Current;
+            if (running != null && running.IsRunning) StopWithNotice(running, Console.Error, 30000, "its PowerShell runspace closed");
             Unregister(s);
+        }
+
+        /// <summary>Stops a run nobody is there to see end, and says so on <paramref name="say"/>.</summary>
+        static bool StopWithNotice(MigrationSession s, System.IO.TextWriter say, int waitMs, string why)
+        {
+            try
+            {
+                if (!s.IsRunning || !s.Stop()) return false;
+                Drain(s, waitMs);
+                var wf = s.Settings != null && s.Settings.WorkingFolder != null ? s.Settings.WorkingFolder : "its working folder";
+                say.WriteLine("WARNING: the migration in " + wf + " was stopped because " + why + "; " +
+                    "Register-SPMTMigration -WorkingFolder " + wf + ", Add-SPMTTask with the same tasks and Start-SPMTMigration resume it.");
+                return true;
+            }
+            catch (Exception) { return false; } // going away: nothing more can be done
         }
 
         public static MigrationSession Current { get { var s = Mine(); lock (Gate) return s.Current; } }
@@ -325,6 +343,23 @@ namespace Spmt.PowerShell
             }
             s.RemoveTask(taskId.ToString());
             Invalidate();
+        }
+
+        /// <summary>The process is exiting: every running migration is stopped cleanly (what is in
+        /// flight finishes and is recorded, so registering the same working folder and tasks
+        /// again resumes it), with one line each on <paramref name="say"/>. Returns how many.</summary>
+        public static int StopAllOnExit(System.IO.TextWriter say, int waitMs)
+        {
+            List<Slot> slots;
+            lock (Gate) slots = Slots.Values.ToList();
+            var stopped = 0;
+            foreach (var slot in slots)
+            {
+                MigrationSession s;
+                lock (Gate) s = slot.Current;
+                if (s != null && StopWithNotice(s, say, waitMs, "PowerShell is exiting")) stopped++;
+            }
+            return stopped;
         }
 
         /// <summary>Unregister-SPMTMigration: stops a run, frees the session (joins its threads).</summary>
