@@ -233,6 +233,26 @@ static partial class Program
         Assert(v.Complete().All(x => x.Completed), "Complete closes every activity");
     }
 
+    static void T_progress_view_counts_queued_tasks_and_never_goes_back()
+    {
+        var now = new DateTime(2024, 1, 1);
+        var v = new ProgressView(() => now, 0);
+        v.Expect(new[] { "t1", "t2" });
+        var r = v.Apply(new MigrationEvent { Kind = MigrationEventKind.TaskStarted, TaskId = "t1" });
+        Eq("0 of 2 tasks finished", r.First(x => x.ActivityId == ProgressView.SessionActivityId).StatusDescription, "queued tasks count");
+        now = now.AddSeconds(1);
+        v.Apply(new MigrationEvent { Kind = MigrationEventKind.Scan, TaskId = "t1", ItemsDone = 20, ItemsTotal = 20 });
+        v.Apply(new MigrationEvent { Kind = MigrationEventKind.Package, TaskId = "t1", ItemsDone = 10, ItemsTotal = 10 });
+        now = now.AddSeconds(1);
+        var before = v.Flush().Concat(v.Apply(new MigrationEvent { Kind = MigrationEventKind.Upload, TaskId = "t1", BytesDone = 0, BytesTotal = 10 }))
+            .Where(x => x.ActivityId != ProgressView.SessionActivityId).Last().PercentComplete;
+        now = now.AddSeconds(1);
+        // More found to package: the packaged fraction drops, the bar does not.
+        var after = v.Apply(new MigrationEvent { Kind = MigrationEventKind.Package, TaskId = "t1", ItemsDone = 10, ItemsTotal = 40 })
+            .Where(x => x.ActivityId != ProgressView.SessionActivityId).Last().PercentComplete;
+        Assert(before >= 30 && after >= before, "monotonic: " + before + " then " + after);
+    }
+
     static void T_progress_view_item_failures_become_warnings_and_seed_shows_status()
     {
         var v = new ProgressView();

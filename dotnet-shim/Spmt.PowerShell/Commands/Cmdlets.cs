@@ -4,6 +4,7 @@
 // plain classes, and write, always on the pipeline thread (native callbacks only queue events).
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using System.Management.Automation;
 using Spmt;
 
@@ -375,7 +376,9 @@ namespace Spmt.PowerShell.Commands
                     Status("The migration is running in the background. Get-SPMTMigration shows its status; Show-SPMTMigration shows its progress.");
                     return;
                 }
-                if (ShowProgress(s, new ProgressView()))
+                var view = new ProgressView();
+                view.Expect(s.GetStatus().StatusOfTasks.Select(t => t.TaskId.ToString()));
+                if (ShowProgress(s, view))
                 {
                     WriteSummary(s);
                 }

@@ -49,6 +49,8 @@ namespace Spmt.PowerShell
             public long Scanned, ScannedBytes, Packaged, PackageTotal, Uploaded, UploadTotal, Imported, ImportTotal, Failed, Skipped;
             public string Text = "Waiting to start";
             public string Operation, LastItem;
+            /// <summary>The highest percent shown in this round: the bar never goes back.</summary>
+            public int ShownPercent;
             public DateTime LastWrite = DateTime.MinValue;
             public bool Dirty;
         }
@@ -73,6 +75,14 @@ namespace Spmt.PowerShell
         public string SessionActivity { get { return "SharePoint migration (spmt)"; } }
 
         /// <summary>Starts from a status snapshot (Show-SPMTMigration attaching to a running session).</summary>
+        /// <summary>The tasks a run will go through, known before any has started, so the session
+        /// bar counts them all ("0 of 2 tasks finished", not "0 of 1").</summary>
+        public void Expect(IEnumerable<string> taskIds)
+        {
+            foreach (var id in taskIds) Task(id);
+            sessionDirty = true;
+        }
+
         public void Seed(MigrationSessionStatus status)
         {
             foreach (var t in status.StatusOfTasks)
@@ -137,6 +147,7 @@ namespace Spmt.PowerShell
                     if (!string.IsNullOrEmpty(e.Message)) s.Title = "Task " + e.TaskId + ": " + e.Message;
                     s.Text = "Starting";
                     s.Finished = false;
+                    s.ShownPercent = 0;
                     force = true;
                     break;
                 case MigrationEventKind.Scan:
@@ -239,6 +250,12 @@ namespace Spmt.PowerShell
             return (int)Math.Max(0, Math.Min(99, Math.Floor(p)));
         }
 
+        static int Shown(TaskState s)
+        {
+            s.ShownPercent = Math.Max(s.ShownPercent, Percent(s));
+            return s.ShownPercent;
+        }
+
         ProgressUpdate Record(TaskState s, DateTime now)
         {
             s.LastWrite = now;
@@ -249,7 +266,7 @@ namespace Spmt.PowerShell
                 ParentActivityId = SessionActivityId,
                 Activity = s.Title,
                 StatusDescription = s.Text,
-                PercentComplete = Percent(s),
+                PercentComplete = Shown(s),
                 CurrentOperation = s.Operation,
                 Completed = s.Finished,
             };
@@ -266,7 +283,7 @@ namespace Spmt.PowerShell
                 ActivityId = SessionActivityId,
                 Activity = SessionActivity,
                 StatusDescription = sessionDone ? "Finished" : done + " of " + n + " tasks finished",
-                PercentComplete = sessionDone ? 100 : n == 0 ? 0 : (int)(tasks.Values.Sum(t => (long)Percent(t)) / n),
+                PercentComplete = sessionDone ? 100 : n == 0 ? 0 : (int)(tasks.Values.Sum(t => (long)Shown(t)) / n),
                 Completed = sessionDone,
             };
         }
