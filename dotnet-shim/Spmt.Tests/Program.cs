@@ -233,6 +233,14 @@ static partial class Program
         Assert(v.Complete().All(x => x.Completed), "Complete closes every activity");
     }
 
+    static void T_cmdlet_messages_name_parameters_not_cli_flags()
+    {
+        Eq("correct the task's TargetList (-TargetList) or -TargetListRelativePath",
+            Wording.ForCmdlets("correct the task's TargetList (--target-list) or --target-list-relative-path"), "longest first");
+        Eq("use -DeviceLogin or -Interactive", Wording.ForCmdlets("use --auth device-code or --auth browser"), "sign-in");
+        Eq("no flags here", Wording.ForCmdlets("no flags here"), "untouched");
+    }
+
     static void T_progress_view_counts_queued_tasks_and_never_goes_back()
     {
         var now = new DateTime(2024, 1, 1);

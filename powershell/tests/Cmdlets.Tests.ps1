@@ -296,6 +296,7 @@ Describe "Add-SPMTTask" {
         $errs.Count | Should -Be 1
         $errs[0].TargetObject["TargetSiteUrl"] | Should -Be "ftp://nowhere"
         $errs[0].CategoryInfo.Category | Should -Be "InvalidArgument"
+        $errs[0].ToString() | Should -Not -Match "(^|\s)--[a-z]"
     }
 
     It "needs a registered session first" {

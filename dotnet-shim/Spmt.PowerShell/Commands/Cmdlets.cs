@@ -71,12 +71,12 @@ namespace Spmt.PowerShell.Commands
 
         protected void Warn(IEnumerable<string> warnings)
         {
-            foreach (var w in warnings) WriteWarning(w);
+            foreach (var w in warnings) WriteWarning(Wording.ForCmdlets(w));
         }
 
         protected void Write(ProgressMessage m)
         {
-            if (m.IsWarning) WriteWarning(m.Text);
+            if (m.IsWarning) WriteWarning(Wording.ForCmdlets(m.Text));
             else WriteVerbose(m.Text);
         }
 
@@ -90,9 +90,9 @@ namespace Spmt.PowerShell.Commands
                 if (o.ErrorId != null)
                 {
                     var category = (ErrorCategory)Enum.Parse(typeof(ErrorCategory), o.Category);
-                    WriteError(new ErrorRecord(new SpmtTaskException(o.Text), o.ErrorId, category, o.Task));
+                    WriteError(Worded(new ErrorRecord(new SpmtTaskException(o.Text), o.ErrorId, category, o.Task)));
                 }
-                else if (o.IsWarning) WriteWarning(o.Text);
+                else if (o.IsWarning) WriteWarning(Wording.ForCmdlets(o.Text));
                 else Status(o.Text);
             }
         }
@@ -141,7 +141,7 @@ namespace Spmt.PowerShell.Commands
             catch (Exception e) when (IsInputProblem(e))
             {
                 var r = ToError(e);
-                WriteError(new ErrorRecord(e, r.FullyQualifiedErrorId, r.CategoryInfo.Category, input));
+                WriteError(Worded(new ErrorRecord(e, r.FullyQualifiedErrorId, r.CategoryInfo.Category, input)));
             }
             catch (Exception e) { ThrowTerminatingError(ToError(e)); }
         }
@@ -158,7 +158,16 @@ namespace Spmt.PowerShell.Commands
         {
             string id;
             var category = (ErrorCategory)Enum.Parse(typeof(ErrorCategory), ErrorKinds.Category(e, out id));
-            return new ErrorRecord(e, id, category, null);
+            return Worded(new ErrorRecord(e, id, category, null));
+        }
+
+        /// <summary>The record's message names the cmdlets' parameters, not the CLI's flags.</summary>
+        static ErrorRecord Worded(ErrorRecord r)
+        {
+            var text = r.Exception != null ? r.Exception.Message : null;
+            var worded = Wording.ForCmdlets(text);
+            if (worded != text) r.ErrorDetails = new ErrorDetails(worded);
+            return r;
         }
 
         /// <summary>Drains the session's events into Write-Progress until the run ends or Ctrl+C.</summary>
