@@ -94,29 +94,6 @@ pub fn init(log_file: Option<&Path>) {
         .try_init();
 }
 
-/// A subscriber that writes only the working folder's log file (`info`, redacted), for a
-/// session hosted in another program (the C ABI, .NET, PowerShell): its threads set it as their
-/// default, so each session logs to its own working folder, as `spmt migrate` does, whatever else
-/// the host process runs. `None` when the file cannot be opened (the run goes on without it).
-pub fn file_dispatch(log_file: &Path) -> Option<tracing::Dispatch> {
-    if let Some(d) = log_file.parent() {
-        let _ = std::fs::create_dir_all(d);
-    }
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log_file)
-        .ok()?;
-    let layer = tracing_subscriber::fmt::layer()
-        .with_ansi(false)
-        .with_writer(Redacting(Arc::new(Mutex::new(f))))
-        .with_target(false)
-        .with_filter(EnvFilter::new("spmt=info"));
-    Some(tracing::Dispatch::new(
-        tracing_subscriber::registry().with(layer),
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

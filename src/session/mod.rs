@@ -130,8 +130,6 @@ pub enum Next {
 pub struct Session {
     shared: Arc<SessionShared>,
     rt: Mutex<Option<tokio::runtime::Runtime>>,
-    /// The working folder's log, for the run's own thread.
-    log: Option<tracing::Dispatch>,
 }
 
 impl Session {
@@ -141,18 +139,9 @@ impl Session {
                 "WorkingFolder: {e}; give a folder this account can create and write"
             ))
         })?;
-        // The session's threads log to its working folder's spmt.log (the path its reports name).
-        let dispatch = crate::logging::file_dispatch(&settings.working_folder.join("spmt.log"));
-        let on_start = dispatch.clone();
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("spmt-session")
-            .on_thread_start(move || {
-                if let Some(d) = &on_start {
-                    // For the thread's whole life: the guard would only restore "none".
-                    std::mem::forget(tracing::dispatcher::set_default(d));
-                }
-            })
             .enable_all()
             .build()
             .map_err(|e| SessionError::Io(format!("cannot start the session's runtime: {e}")))?;
@@ -172,7 +161,6 @@ impl Session {
                 abandon_local_jobs: Arc::default(),
             }),
             rt: Mutex::new(Some(rt)),
-            log: dispatch,
         })
     }
 
@@ -274,11 +262,9 @@ impl Session {
         // The engine's future is not Send (it holds the SQLite store across awaits), so the
         // run is driven by its own thread; the work it spawns runs on the session's runtime.
         let (handle, shared) = (rt.handle().clone(), self.shared.clone());
-        let log = self.log.clone();
         let runner = std::thread::Builder::new()
             .name("spmt-session-run".into())
             .spawn(move || {
-                let _log = log.as_ref().map(tracing::dispatcher::set_default);
                 let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     handle.block_on(run_session(shared.clone(), &emitter))
                 }));
