@@ -9,8 +9,8 @@ mod common;
 
 use common::certs::{certificate, public_jwk};
 use common::cli::{assert_exit_0, spmt, BrowserSignIn};
-use common::emulator::{config, library, start};
-use common::tree::{count_files, make_numbered_tree};
+use common::emulator::{config, start};
+use common::tree::make_numbered_tree;
 use spmt::emulator::{EmulatorConfig, EmulatorHandle, EntraConfig, TrustedIssuer};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -130,12 +130,7 @@ impl Fixture {
     }
 
     fn migrated(&self) -> usize {
-        let lib = library(self.root.path());
-        if lib.exists() {
-            count_files(&lib)
-        } else {
-            0
-        }
+        common::emulator::library_file_count(self.root.path())
     }
 }
 

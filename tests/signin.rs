@@ -9,7 +9,7 @@ mod common;
 
 use common::certs::certificate;
 use common::cli::{assert_exit_0, spmt, BrowserSignIn};
-use common::emulator::{config, library, start};
+use common::emulator::{config, start};
 use common::tree::make_numbered_tree;
 use spmt::emulator::{
     EmulatorConfig, EmulatorHandle, EntraApp, EntraConfig, EntraUser, Persona, LOCAL_ADMIN,
@@ -118,13 +118,32 @@ impl Fixture {
         c
     }
 
+    /// [`migrate`](Self::migrate) with password sign-in as `user` of app `client`, the password
+    /// in `SPMT_PASSWORD`, then `extra` flags.
+    fn migrate_password(
+        &self,
+        work: &Path,
+        client: &str,
+        user: &str,
+        password: &str,
+        extra: &[&str],
+    ) -> Command {
+        let mut args = vec![
+            "--auth",
+            "password",
+            "--client-id",
+            client,
+            "--username",
+            user,
+        ];
+        args.extend_from_slice(extra);
+        let mut c = self.migrate(work, &args);
+        c.env("SPMT_PASSWORD", password);
+        c
+    }
+
     fn migrated_files(&self) -> usize {
-        let lib = library(self.root.path());
-        if lib.exists() {
-            common::tree::count_files(&lib)
-        } else {
-            0
-        }
+        common::emulator::library_file_count(self.root.path())
     }
 
     /// `n` more small files under `more/` in the source.
@@ -316,21 +335,13 @@ async fn device_codes_declined_or_expired_end_with_a_message() {
 async fn password_sign_in_works_and_each_refusal_names_the_fix() {
     let f = fixture(|c| c).await;
     let work = tempfile::tempdir().unwrap();
-    let pw = |c: &mut Command, p: &str| {
-        c.env("SPMT_PASSWORD", p);
-    };
-    let mut c = f.migrate(
+    let c = f.migrate_password(
         work.path(),
-        &[
-            "--auth",
-            "password",
-            "--client-id",
-            LOCAL_CLIENT_ID,
-            "--username",
-            LOCAL_ADMIN,
-        ],
+        LOCAL_CLIENT_ID,
+        LOCAL_ADMIN,
+        LOCAL_ADMIN_PASSWORD,
+        &[],
     );
-    pw(&mut c, LOCAL_ADMIN_PASSWORD);
     let out = run(c).await;
     assert_exit_0(&out);
     assert_eq!(f.migrated_files(), 12);
@@ -376,18 +387,7 @@ async fn password_sign_in_works_and_each_refusal_names_the_fix() {
     ];
     for (client, user, pass, want) in cases {
         let w = tempfile::tempdir().unwrap();
-        let mut c = f.migrate(
-            w.path(),
-            &[
-                "--auth",
-                "password",
-                "--client-id",
-                client,
-                "--username",
-                user,
-            ],
-        );
-        pw(&mut c, pass);
+        let c = f.migrate_password(w.path(), client, user, pass, &[]);
         let out = run(c).await;
         assert_eq!(out.status.code(), Some(2), "{user}: {}", stderr(&out));
         assert!(
@@ -407,20 +407,13 @@ async fn password_sign_in_works_and_each_refusal_names_the_fix() {
         ("nosuch.onmicrosoft.com", "was not found"),
     ] {
         let w = tempfile::tempdir().unwrap();
-        let mut c = f.migrate(
+        let c = f.migrate_password(
             w.path(),
-            &[
-                "--auth",
-                "password",
-                "--client-id",
-                LOCAL_CLIENT_ID,
-                "--username",
-                LOCAL_ADMIN,
-                "--tenant",
-                tenant,
-            ],
+            LOCAL_CLIENT_ID,
+            LOCAL_ADMIN,
+            LOCAL_ADMIN_PASSWORD,
+            &["--tenant", tenant],
         );
-        pw(&mut c, LOCAL_ADMIN_PASSWORD);
         let out = run(c).await;
         assert_eq!(out.status.code(), Some(2));
         assert!(stderr(&out).contains(want), "{tenant}: {}", stderr(&out));
@@ -485,18 +478,13 @@ async fn password_sign_in_works_and_each_refusal_names_the_fix() {
 async fn an_account_without_rights_on_the_site_is_stopped_before_the_scan() {
     let f = fixture(|c| c).await;
     let work = tempfile::tempdir().unwrap();
-    let mut c = f.migrate(
+    let c = f.migrate_password(
         work.path(),
-        &[
-            "--auth",
-            "password",
-            "--client-id",
-            LOCAL_CLIENT_ID,
-            "--username",
-            READER,
-        ],
+        LOCAL_CLIENT_ID,
+        READER,
+        &format!("{READER}-pw"),
+        &[],
     );
-    c.env("SPMT_PASSWORD", format!("{READER}-pw"));
     let out = run(c).await;
     assert_eq!(out.status.code(), Some(2));
     let e = stderr(&out);
@@ -734,18 +722,13 @@ async fn a_run_longer_than_its_tokens_renews_them_and_loses_nothing() {
     .await;
     f.add_files(40);
     let work = tempfile::tempdir().unwrap();
-    let mut c = f.migrate(
+    let c = f.migrate_password(
         work.path(),
-        &[
-            "--auth",
-            "password",
-            "--client-id",
-            LOCAL_CLIENT_ID,
-            "--username",
-            LOCAL_ADMIN,
-        ],
+        LOCAL_CLIENT_ID,
+        LOCAL_ADMIN,
+        LOCAL_ADMIN_PASSWORD,
+        &[],
     );
-    c.env("SPMT_PASSWORD", LOCAL_ADMIN_PASSWORD);
     let out = run(c).await;
     assert_exit_0(&out);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

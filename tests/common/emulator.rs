@@ -35,6 +35,16 @@ pub fn library(root: &Path) -> PathBuf {
     root.join("sites/local/Documents")
 }
 
+/// How many files the library `Documents` of site `local` holds (0 before it exists).
+pub fn library_file_count(root: &Path) -> usize {
+    let lib = library(root);
+    if lib.exists() {
+        crate::common::tree::count_files(&lib)
+    } else {
+        0
+    }
+}
+
 /// File imports per server-relative URL, from the emulator's import records under `root`.
 pub fn file_imports(root: &Path) -> HashMap<String, usize> {
     let mut m = HashMap::new();
