@@ -61,6 +61,11 @@ pub fn terminal_safe(text: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
+/// The run's log in a working folder: where every host writes it and every report names it.
+pub fn log_file(working_folder: &Path) -> std::path::PathBuf {
+    working_folder.join("spmt.log")
+}
+
 /// Installs logging: stderr at `SPMT_LOG` (default `warn`), and, when given, a log file in the
 /// working folder at `info` so every item's outcome is kept.
 pub fn init(log_file: Option<&Path>) {
@@ -71,16 +76,7 @@ pub fn init(log_file: Option<&Path>) {
         .with_writer(Redacting(Arc::new(Mutex::new(std::io::stderr()))))
         .with_target(false)
         .with_filter(stderr_filter);
-    let file = log_file.and_then(|p| {
-        if let Some(d) = p.parent() {
-            let _ = std::fs::create_dir_all(d);
-        }
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(p)
-            .ok()
-    });
+    let file = log_file.and_then(open_append);
     let file_layer = file.map(|f| {
         tracing_subscriber::fmt::layer()
             .with_ansi(false)
@@ -92,6 +88,57 @@ pub fn init(log_file: Option<&Path>) {
         .with(stderr)
         .with(file_layer)
         .try_init();
+}
+
+/// A subscriber that writes only the working folder's log file (`info`, redacted), for a
+/// session hosted in another program (the C ABI, .NET, PowerShell): its threads set it as their
+/// default, so each session logs to its own working folder, as `spmt migrate` does, whatever else
+/// the host process runs. The file is opened on the first line, so a session that logs nothing
+/// leaves its working folder as it found it.
+pub fn file_dispatch(log_file: &Path) -> tracing::Dispatch {
+    let layer = tracing_subscriber::fmt::layer()
+        .with_ansi(false)
+        .with_writer(Redacting(Arc::new(Mutex::new(OpenedOnFirstWrite {
+            path: log_file.to_path_buf(),
+            file: None,
+        }))))
+        .with_target(false)
+        .with_filter(EnvFilter::new("spmt=info"));
+    tracing::Dispatch::new(tracing_subscriber::registry().with(layer))
+}
+
+/// A log file opened (created, appended to) when the first line arrives. A file that cannot be
+/// opened drops the line, and the next line tries again: logging never stops a run.
+struct OpenedOnFirstWrite {
+    path: std::path::PathBuf,
+    file: Option<std::fs::File>,
+}
+
+impl Write for OpenedOnFirstWrite {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.file.is_none() {
+            self.file = open_append(&self.path);
+        }
+        match &mut self.file {
+            Some(f) => f.write(buf),
+            None => Ok(buf.len()),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.as_mut().map(|f| f.flush()).unwrap_or(Ok(()))
+    }
+}
+
+/// `path` opened for appending, its folder and the file created when missing.
+fn open_append(path: &Path) -> Option<std::fs::File> {
+    if let Some(d) = path.parent() {
+        let _ = std::fs::create_dir_all(d);
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .ok()
 }
 
 #[cfg(test)]

@@ -237,4 +237,13 @@ fn a_session_in_process_and_the_cli_migrate_one_tree_alike() {
         a == b,
         "the CLI's and the session's libraries hold the same bytes at the same paths"
     );
+    // Both keep a log in their working folder, where their reports say it is.
+    for work in [cli_work.path(), ses_work.path()] {
+        let log = std::fs::read_to_string(work.join("spmt.log")).unwrap_or_default();
+        assert!(
+            log.contains("target resolved"),
+            "{} has the run's log: {log}",
+            work.display()
+        );
+    }
 }

@@ -470,6 +470,10 @@ Describe "Start-SPMTMigration" {
         Start-SPMTMigration -NoShow
         $s = Wait-Finished
         Test-Path (Join-Path $s.ReportFolderPath "SummaryReport.csv") | Should -BeTrue
+        # The log the summary names is there, written by the cmdlets' own run.
+        $logPath = (Import-Csv (Join-Path $s.ReportFolderPath "SummaryReport.csv"))[0].'Log Path'
+        $logPath | Should -Be (Join-Path $s.WorkingFolder "spmt.log")
+        Get-Content -Raw $logPath | Should -Match "target resolved"
         $rows = Get-ChildItem -Path $s.StatusOfTasks[0].ReportFolder -Filter "ItemReport_R1.csv" | ForEach-Object { Import-Csv $_.FullName }
         @($rows | Where-Object { $_.Status -eq "Migrated" }).Count | Should -BeGreaterOrEqual 5
     }

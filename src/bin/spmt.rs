@@ -341,7 +341,7 @@ async fn migrate(a: MigrateArgs) -> ExitCode {
     if a.working_folder.is_none() && !a.json {
         eprintln!("working folder: {}", working.display());
     }
-    spmt::logging::init(Some(&working.join("spmt.log")));
+    spmt::logging::init(Some(&spmt::logging::log_file(&working)));
     let credentials = if task.is_local() {
         None
     } else {
@@ -499,7 +499,7 @@ async fn resume(a: ResumeArgs) -> ExitCode {
             a.working_folder.display()
         ));
     }
-    spmt::logging::init(Some(&a.working_folder.join("spmt.log")));
+    spmt::logging::init(Some(&spmt::logging::log_file(&a.working_folder)));
     let tasks = match spmt::store::Store::open(&a.working_folder).and_then(|s| s.tasks()) {
         Ok(t) => t,
         Err(e) => return usage_error(&e.to_string()),

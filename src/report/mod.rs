@@ -696,7 +696,9 @@ fn write_summary_reports(
 ) -> Result<(), ReportError> {
     let r = round_report(store, task, run, live)?;
     let session_id = store.session_id()?;
-    let log_path = working_folder.join("spmt.log").display().to_string();
+    let log_path = crate::logging::log_file(working_folder)
+        .display()
+        .to_string();
 
     let (mut f, p) = files.open("SummaryReport", SUMMARY_COLUMNS)?;
     f.row_owned(&summary_row(&r, &session_id, &log_path))
@@ -916,7 +918,9 @@ pub fn write_session(store: &Store, working_folder: &Path) -> Result<(), ReportE
     let dir = folder(working_folder);
     std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
     let rep = session_report(store, working_folder)?;
-    let log_path = working_folder.join("spmt.log").display().to_string();
+    let log_path = crate::logging::log_file(working_folder)
+        .display()
+        .to_string();
     let p = dir.join("SummaryReport.csv");
     let mut f = CsvFile::create(&p, SUMMARY_COLUMNS).map_err(io_err(&p))?;
     for r in &rep.rounds {

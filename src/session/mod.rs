@@ -130,6 +130,8 @@ pub enum Next {
 pub struct Session {
     shared: Arc<SessionShared>,
     rt: Mutex<Option<tokio::runtime::Runtime>>,
+    /// The working folder's log, for the run's own thread.
+    log: tracing::Dispatch,
 }
 
 impl Session {
@@ -139,9 +141,17 @@ impl Session {
                 "WorkingFolder: {e}; give a folder this account can create and write"
             ))
         })?;
+        // The session's threads log to its working folder's spmt.log (the path its reports name).
+        let dispatch =
+            crate::logging::file_dispatch(&crate::logging::log_file(&settings.working_folder));
+        let on_start = dispatch.clone();
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("spmt-session")
+            .on_thread_start(move || {
+                // For the thread's whole life: the guard would only restore "none".
+                std::mem::forget(tracing::dispatcher::set_default(&on_start));
+            })
             .enable_all()
             .build()
             .map_err(|e| SessionError::Io(format!("cannot start the session's runtime: {e}")))?;
@@ -161,6 +171,7 @@ impl Session {
                 abandon_local_jobs: Arc::default(),
             }),
             rt: Mutex::new(Some(rt)),
+            log: dispatch,
         })
     }
 
@@ -262,9 +273,11 @@ impl Session {
         // The engine's future is not Send (it holds the SQLite store across awaits), so the
         // run is driven by its own thread; the work it spawns runs on the session's runtime.
         let (handle, shared) = (rt.handle().clone(), self.shared.clone());
+        let log = self.log.clone();
         let runner = std::thread::Builder::new()
             .name("spmt-session-run".into())
             .spawn(move || {
+                let _log = tracing::dispatcher::set_default(&log);
                 let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     handle.block_on(run_session(shared.clone(), &emitter))
                 }));
