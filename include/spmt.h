@@ -130,7 +130,8 @@ enum spmt_event_kind_t
 #endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
  {
   /**
-   * A message for a log (message), e.g. where the local target keeps its data.
+   * A message for a log (message), e.g. where the local target keeps its data: a diagnostic,
+   * or, with outcome FAILED, a problem to show the user (e.g. an internal error).
    */
   SPMT_EVENT_LOG = 1,
   /**
@@ -185,7 +186,8 @@ typedef uint32_t spmt_event_kind_t;
 #endif // __cplusplus
 
 /**
- * An item's outcome (SPMT_EVENT_ITEM) or a task's (SPMT_EVENT_TASK_FINISHED).
+ * An item's outcome (SPMT_EVENT_ITEM), a task's (SPMT_EVENT_TASK_FINISHED), or a log line's
+ * weight (SPMT_EVENT_LOG: FAILED for a problem).
  */
 enum spmt_outcome_t
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L

@@ -210,6 +210,25 @@ Describe "Add-SPMTTask" {
             Should -Throw -ExpectedMessage "*Environment provider*"
     }
 
+    It "says what to do with a Windows source path (<Path>) on this machine" -Skip:$IsWindows -ForEach @(
+        @{ Path = 'C:\Shares\Dept1'; Says = "*no drive C:*New-PSDrive -Name C*" }
+        @{ Path = '\\server\share\dept1'; Says = "*UNC*mount*" }
+        @{ Path = 'Q:/dept1'; Says = "*no drive Q:*" }
+    ) {
+        Add-SPMTTask -FileShareSource $Path -TargetSiteUrl "local" -TargetList "Documents" -ErrorVariable errs -ErrorAction SilentlyContinue
+        $errs.Count | Should -Be 1
+        $errs[0].FullyQualifiedErrorId | Should -BeLike "Spmt.DirectoryNotFoundException,*"
+        $errs[0].CategoryInfo.Category | Should -Be "ObjectNotFound"
+        $errs[0].TargetObject | Should -Not -BeNullOrEmpty
+        "$($errs[0])" | Should -BeLike "-FileShareSource*$Says"
+        @((Get-SPMTMigration).StatusOfTasks).Count | Should -Be 0
+        # A letter mapped as a PSDrive is a path like any other.
+        New-PSDrive -Name Q -PSProvider FileSystem -Root $script:root | Out-Null
+        try { Add-SPMTTask -FileShareSource "Q:/dept1" -TargetSiteUrl "local" -TargetList "Documents" -ErrorAction Stop }
+        finally { Remove-PSDrive Q }
+        (Get-SPMTMigration).StatusOfTasks[0].SourceURI | Should -Be $script:src
+    }
+
     It "resolves -WorkingFolder against the current location and ~" {
         Push-Location $script:root
         try {
@@ -433,6 +452,19 @@ Describe "Start-SPMTMigration" {
         Wait-Finished | Out-Null
     }
 
+    It "writes a run's details to Verbose and the engine's diagnostics to Debug" {
+        Register-LocalMigration -Root $script:case
+        Add-SPMTTask -FileShareSource $script:src -TargetSiteUrl "local" -TargetList "Documents"
+        $DebugPreference = "Continue"
+        $VerbosePreference = "Continue"
+        $all = Start-SPMTMigration -ProgressAction SilentlyContinue *>&1
+        $verbose = @($all | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | ForEach-Object Message)
+        $debug = @($all | Where-Object { $_ -is [System.Management.Automation.DebugRecord] } | ForEach-Object Message)
+        $verbose -match "finished: COMPLETED" | Should -Not -BeNullOrEmpty
+        $debug -match "^local target at " | Should -Not -BeNullOrEmpty
+        $verbose -match "^local target at " | Should -BeNullOrEmpty
+    }
+
     It "keeps its status lines in a hostless runspace" {
         $ps = [powershell]::Create()
         try {
@@ -576,6 +608,19 @@ Describe "Show-SPMTMigration, Stop-SPMTMigration and resume" {
         $lib = Join-Path (Get-TargetLibrary $case) "big"
         @(Get-ChildItem -Recurse -File $lib).Count | Should -Be 400
         Get-Content -Raw (Join-Path $lib "d7/f0399.txt") | Should -Be (Get-Content -Raw (Join-Path $script:src "d7/f0399.txt"))
+    }
+
+    It "stops a running migration on Register -Force, and the object a script holds says so" {
+        Register-LocalMigration -Root (Join-Path $script:root "force")
+        Add-SPMTTask -FileShareSource $script:src -TargetSiteUrl "local" -TargetList "Documents"
+        Start-SPMTMigration -NoShow
+        $held = Get-SPMTMigration
+        $deadline = (Get-Date).AddSeconds(60)
+        while ($held.StatusOfTasks[0].Status -eq "INITED" -and (Get-Date) -lt $deadline) { Start-Sleep -Milliseconds 20 }
+        Register-LocalMigration -Root (Join-Path $script:root "force-next")
+        $held.Status | Should -Be "Finished"
+        $held.StatusOfTasks[0].Status | Should -BeIn @("STOPPED", "COMPLETED")
+        (Get-SPMTMigration).Status | Should -Be "NotStarted"
     }
 
     It "warns when there is nothing to stop" {

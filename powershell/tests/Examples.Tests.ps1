@@ -76,6 +76,23 @@ Describe "powershell/examples" {
         Get-Content -Raw (Join-Path $w "LocalTarget/sites/local/Shared/csv2/dept2/sub/b.txt") | Should -Be "world"
     }
 
+    It "unattended-runbook.ps1 migrates a CSV's tasks, and exits 1 naming the task that failed" {
+        $csv = Join-Path $script:root "wave1.csv"
+        Set-Content -Path $csv -Value @("FileSharePath,SharePointSite,DocLibrary,DocSubFolder", "$($script:src),local,Documents,wave1")
+        $w = Join-Path $script:root "w"
+        $out = Invoke-Example $script:root "unattended-runbook.ps1" @{ CsvPath = $csv; WorkingFolder = $w }
+        $out | Should -Match "migrated 1 task\(s\) into local/Documents/wave1"
+        Get-Content -Raw (Join-Path $w "LocalTarget/sites/local/Documents/wave1/dept1/sub/b.txt") | Should -Be "world"
+        # A share that is gone: the runbook's catch shows the task and the scheduler sees exit 1.
+        Add-Content -Path $csv -Value (Join-Path $script:root "gone") -NoNewline
+        Add-Content -Path $csv -Value ",local,Documents,wave1"
+        $failed = { Invoke-Example $script:root "unattended-runbook.ps1" @{ CsvPath = $csv; WorkingFolder = $w } } |
+            Should -Throw -PassThru
+        "$failed" | Should -Match "exited 1"
+        "$failed" | Should -Match "FAILED: .*gone"
+        "$failed" | Should -Match "Status\s*: FAILED"
+    }
+
     It "bulk-json.ps1 adds each task of SPMT's JSON file" {
         $json = Join-Path $script:root "tasks.json"
         @{ Tasks = @(@{ SourcePath = $script:src; TargetPath = "local"; TargetList = "Documents"; TargetListRelativePath = "j" }) } |

@@ -61,7 +61,8 @@ use spmt_status_t::*;
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum spmt_event_kind_t {
-    /// A message for a log (message), e.g. where the local target keeps its data.
+    /// A message for a log (message), e.g. where the local target keeps its data: a diagnostic,
+    /// or, with outcome FAILED, a problem to show the user (e.g. an internal error).
     SPMT_EVENT_LOG = 1,
     /// A task started (task_id; message "source -> target / list").
     SPMT_EVENT_TASK_STARTED = 2,
@@ -89,7 +90,8 @@ pub enum spmt_event_kind_t {
     SPMT_EVENT_SIGN_IN = 10,
 }
 
-/// An item's outcome (SPMT_EVENT_ITEM) or a task's (SPMT_EVENT_TASK_FINISHED).
+/// An item's outcome (SPMT_EVENT_ITEM), a task's (SPMT_EVENT_TASK_FINISHED), or a log line's
+/// weight (SPMT_EVENT_LOG: FAILED for a problem).
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum spmt_outcome_t {

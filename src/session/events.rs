@@ -37,7 +37,8 @@ pub struct Event {
     pub items_failed: u64,
     pub items_skipped: u64,
     pub item_path: Option<String>,
-    /// The item's outcome; for `TaskFinished`, Failed when the task failed or any item did.
+    /// The item's outcome; for `TaskFinished`, Failed when the task failed or any item did; for
+    /// `Log`, Failed marks a problem the user must see (the others are diagnostics).
     pub outcome: Option<Outcome>,
     /// SPMT's error code of a failed item.
     pub code: Option<String>,

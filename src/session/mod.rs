@@ -22,6 +22,7 @@ use run::{end_run, run_session};
 pub use settings::Settings;
 
 use crate::engine::{Counters, Summary};
+use crate::store::Outcome;
 use crate::task::{Task, Unsupported};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -284,6 +285,8 @@ impl Session {
                 if let Err(p) = r {
                     let mut e = Event::new(EventKind::Log, None);
                     e.message = Some(format!("internal error: the run panicked: {p:?}"));
+                    // A log line marked Failed is a problem for the user, not a diagnostic.
+                    e.outcome = Some(Outcome::Failed);
                     emitter.emit(e);
                     emitter.emit(Event::new(EventKind::SessionFinished, None));
                 }

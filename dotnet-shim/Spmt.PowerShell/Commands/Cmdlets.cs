@@ -4,6 +4,7 @@
 // plain classes, and write, always on the pipeline thread (native callbacks only queue events).
 using System;
 using System.Collections.Generic;
+using System.IO;
 using System.Linq;
 using System.Management.Automation;
 using Spmt;
@@ -59,9 +60,17 @@ namespace Spmt.PowerShell.Commands
                 object v;
                 var path = parameters.TryGetValue(name, out v) ? v as string : null;
                 if (string.IsNullOrEmpty(path)) continue;
+                var windowsOnly = WindowsPaths.Problem(name, path, letter => SessionState.Drive.GetAll().Any(
+                    d => string.Equals(d.Name, letter, StringComparison.OrdinalIgnoreCase)));
+                if (windowsOnly != null) throw new DirectoryNotFoundException(windowsOnly);
                 ProviderInfo provider;
                 PSDriveInfo drive;
-                var full = SessionState.Path.GetUnresolvedProviderPathFromPSPath(path, out provider, out drive);
+                string full;
+                try { full = SessionState.Path.GetUnresolvedProviderPathFromPSPath(path, out provider, out drive); }
+                catch (System.Management.Automation.DriveNotFoundException e)
+                {
+                    throw new DirectoryNotFoundException("-" + name + " '" + path + "' was not found: " + e.Message);
+                }
                 if (provider == null || provider.Name != "FileSystem")
                     throw new ArgumentException("-" + name + " '" + path + "' is a path of the " +
                         (provider == null ? "unknown" : provider.Name) + " provider; give a file system path");
@@ -77,6 +86,7 @@ namespace Spmt.PowerShell.Commands
         protected void Write(ProgressMessage m)
         {
             if (m.IsWarning) WriteWarning(Wording.ForCmdlets(m.Text));
+            else if (m.IsDebug) WriteDebug(m.Text);
             else WriteVerbose(m.Text);
         }
 
@@ -148,7 +158,7 @@ namespace Spmt.PowerShell.Commands
 
         static bool IsInputProblem(Exception e)
         {
-            if (e is ArgumentException) return true;
+            if (e is ArgumentException || e is DirectoryNotFoundException) return true;
             var se = e as SpmtException;
             return se != null && (se.Status == SpmtStatus.InvalidArgument || se.Status == SpmtStatus.InvalidJson ||
                 se.Status == SpmtStatus.InvalidUtf8 || se.Status == SpmtStatus.NotSupported || se.Status == SpmtStatus.NotFound);

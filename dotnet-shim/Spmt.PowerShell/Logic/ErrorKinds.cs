@@ -40,6 +40,7 @@ namespace Spmt.PowerShell
                 }
             }
             if (e is ArgumentException) return "InvalidArgument";
+            if (e is System.IO.DirectoryNotFoundException) return "ObjectNotFound";
             if (e is InvalidOperationException) return "InvalidOperation";
             return "NotSpecified";
         }

@@ -34,6 +34,8 @@ namespace Spmt.PowerShell
     public sealed class ProgressMessage
     {
         public bool IsWarning { get; set; }
+        /// <summary>An engine diagnostic (Write-Debug), not a detail of the run (Write-Verbose).</summary>
+        public bool IsDebug { get; set; }
         public string Text { get; set; }
     }
 
@@ -128,7 +130,10 @@ namespace Spmt.PowerShell
             }
             if (e.Kind == MigrationEventKind.Log)
             {
-                if (!string.IsNullOrEmpty(e.Message)) messages.Add(new ProgressMessage { Text = e.Message });
+                // The engine's own lines are diagnostics, unless it marks one as a problem.
+                var problem = e.Outcome == MigrationOutcome.Failed;
+                if (!string.IsNullOrEmpty(e.Message))
+                    messages.Add(new ProgressMessage { Text = e.Message, IsWarning = problem, IsDebug = !problem });
                 return outList;
             }
             if (e.Kind == MigrationEventKind.SessionFinished)

@@ -381,7 +381,15 @@ namespace Spmt.PowerShell
             {
                 if (s.IsRunning && s.Stop()) Drain(s, 30000);
             }
-            finally { s.Dispose(); }
+            finally
+            {
+                // An object a script still holds keeps the session's last state (a stopped run
+                // shows Finished/Interrupted, never Running); it reads nothing after this.
+                SpmtMigrationSession v;
+                lock (Gate) { v = slot.View; slot.View = null; }
+                if (v != null) v.Refresh();
+                s.Dispose();
+            }
             return true;
         }
 
