@@ -701,6 +701,74 @@ Describe "One migration per runspace" {
         $s.StatusOfTasks[0].Status | Should -Be "INITED"
     }
 
+    It "detaches a foreground run on Ctrl+C ([powershell]::Stop()) and the run goes on" {
+        $ps = [powershell]::Create()
+        $case = Join-Path $script:root "ctrlc"
+        $src = Join-Path $case "src"
+        New-Item -ItemType Directory -Force -Path $src | Out-Null
+        foreach ($i in 1..600) { Set-Content -NoNewline -Path (Join-Path $src "f$i.txt") -Value ("file $i " + ("y" * 2000)) }
+        $module = (Get-Module Spmt.PowerShell).Path
+        try {
+            $null = $ps.AddScript({
+                    param($module, $case, $src)
+                    Import-Module $module
+                    Register-SPMTMigration -WorkingFolder (Join-Path $case "work") -LocalTargetRoot (Join-Path $case "target") -Force -WarningAction SilentlyContinue
+                    Add-SPMTTask -FileShareSource $src -TargetSiteUrl "local" -TargetList "Documents"
+                    Start-SPMTMigration
+                }).AddArgument($module).AddArgument($case).AddArgument($src)
+            $async = $ps.BeginInvoke()
+            # The foreground run is showing progress: press Ctrl+C.
+            $deadline = (Get-Date).AddSeconds(60)
+            while ($ps.Streams.Progress.Count -eq 0 -and (Get-Date) -lt $deadline) { Start-Sleep -Milliseconds 20 }
+            $ps.Streams.Progress.Count | Should -BeGreaterThan 0
+            $watch = [System.Diagnostics.Stopwatch]::StartNew()
+            $ps.Stop()
+            $watch.Elapsed.TotalSeconds | Should -BeLessThan 10
+            # Not stopped: the same runspace shows it to its end, every file there once.
+            $ps.Commands.Clear()
+            $null = $ps.AddScript({
+                    Show-SPMTMigration -ProgressAction SilentlyContinue -InformationAction Ignore
+                    $t = (Get-SPMTMigration).StatusOfTasks[0]
+                    "{0} {1}" -f $t.Status, $t.NumActuallyMigratedFiles
+                })
+            $ps.Invoke() | Should -Be "COMPLETED 600"
+            @(Get-ChildItem -File (Join-Path $case "target/sites/local/Documents/src")).Count | Should -Be 600
+        }
+        finally { $ps.Dispose() }
+    }
+
+    It "says on Ctrl+C (SIGINT) that the run goes on in the background" -Skip:$IsWindows {
+        $case = Join-Path $script:root "sigint"
+        $src = Join-Path $case "src"
+        New-Item -ItemType Directory -Force -Path $src | Out-Null
+        foreach ($i in 1..2000) { Set-Content -NoNewline -Path (Join-Path $src "f$i.txt") -Value ("file $i " + ("z" * 2000)) }
+        $script = Join-Path $case "run.ps1"
+        Set-Content -Path $script -Value @"
+Import-Module '$((Get-Module Spmt.PowerShell).Path)'
+Register-SPMTMigration -WorkingFolder '$case/work' -LocalTargetRoot '$case/target' -Force -WarningAction SilentlyContinue
+Add-SPMTTask -FileShareSource '$src' -TargetSiteUrl local -TargetList Documents
+Start-SPMTMigration
+"@
+        # A child started from a shell's background job inherits SIGINT ignored; python puts the
+        # default action back before it becomes pwsh, so the signal is Ctrl+C as a console sends it.
+        $psi = [System.Diagnostics.ProcessStartInfo]::new("python3")
+        foreach ($a in @("-c", "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])",
+                $env:SPMT_PWSH, "-NoProfile", "-NonInteractive", "-File", $script)) { $psi.ArgumentList.Add($a) }
+        $psi.RedirectStandardOutput = $true
+        $psi.RedirectStandardError = $true
+        $child = [System.Diagnostics.Process]::Start($psi)
+        $stdout = $child.StandardOutput.ReadToEndAsync()
+        $null = $child.StandardError.ReadToEndAsync()
+        $log = Join-Path $case "work/spmt.log"
+        $deadline = (Get-Date).AddSeconds(60)
+        while (-not ((Test-Path $log) -and (Get-Content -Raw $log) -match "target resolved") -and (Get-Date) -lt $deadline) { Start-Sleep -Milliseconds 20 }
+        & kill -INT $child.Id
+        $child.WaitForExit(60000) | Should -BeTrue
+        $lines = @($stdout.Result -split "`n" | Where-Object { $_ -match "keeps running in the background" })
+        $lines.Count | Should -Be 1
+        $lines[0] | Should -Match "Show-SPMTMigration shows its progress again, Stop-SPMTMigration cancels it"
+    }
+
     It "stops and frees a hosted runspace's session when the runspace closes" {
         $ps = [powershell]::Create()
         $case = Join-Path $script:root "hosted"

@@ -107,8 +107,17 @@ namespace Spmt.PowerShell.Commands
             }
         }
 
-        /// <summary>What Ctrl+C during a foreground run says: the run goes on.</summary>
-        protected const string Detached = "The migration keeps running in the background: Show-SPMTMigration shows its progress again, Stop-SPMTMigration cancels it.";
+        /// <summary>What Ctrl+C during a foreground run says: the run goes on. The pipeline is
+        /// stopping, so no stream takes a record any more: the line goes to the host, as
+        /// PowerShell's own "^C" does (a hostless runspace has nobody to tell).</summary>
+        protected void SayDetached()
+        {
+            const string detached = "The migration keeps running in the background: Show-SPMTMigration shows its progress again, Stop-SPMTMigration cancels it.";
+            try { Status(detached); return; }
+            catch (PipelineStoppedException) { }
+            try { if (Host != null && Host.UI != null) Host.UI.WriteLine(detached); }
+            catch (Exception) { /* no host to write to */ }
+        }
 
         /// <summary>A status line: shown by default like Write-Host's, but on the Information
         /// stream, so <c>6&gt;$null</c>, <c>-InformationAction Ignore</c> and <c>*&gt;&amp;1</c> work and
@@ -183,7 +192,9 @@ namespace Spmt.PowerShell.Commands
         /// <summary>Drains the session's events into Write-Progress until the run ends or Ctrl+C.</summary>
         protected bool ShowProgress(MigrationSession session, ProgressView view)
         {
-            return SessionHost.ShowProgress(session, view, () => stopping, Write, Write);
+            // Once Ctrl+C stops the pipeline, writing a record throws: that is the detach too.
+            try { return SessionHost.ShowProgress(session, view, () => stopping, Write, Write); }
+            catch (PipelineStoppedException) when (stopping) { return false; }
         }
 
         volatile bool stopping;
@@ -403,7 +414,7 @@ namespace Spmt.PowerShell.Commands
                 }
                 else
                 {
-                    Status(Detached);
+                    SayDetached();
                 }
             });
         }
@@ -438,7 +449,7 @@ namespace Spmt.PowerShell.Commands
                     return;
                 }
                 if (ShowProgress(s, view)) WriteSummary(s);
-                else Status(Detached);
+                else SayDetached();
             });
         }
     }
