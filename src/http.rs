@@ -251,6 +251,58 @@ impl Gate {
     }
 }
 
+/// A concurrency slot its caller holds around its requests (the engine's blob slots), given
+/// back while one of them waits out a `Retry-After` and taken again before it is sent anew. A
+/// request sitting out a throttle is not using the service: holding its slot made each random
+/// 429 stall a sixteenth of the client for a second (11x slower at 5 %).
+pub struct Slot {
+    sem: Arc<tokio::sync::Semaphore>,
+    weight: u32,
+    permit: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+tokio::task_local! {
+    static SLOT: std::cell::RefCell<Option<Slot>>;
+}
+
+/// Runs `work` holding `weight` permits of `sem`, lent back during throttle waits of the
+/// requests it sends. `None` when the semaphore is closed.
+pub async fn with_slot<F: std::future::Future>(
+    sem: &Arc<tokio::sync::Semaphore>,
+    weight: u32,
+    work: F,
+) -> Option<F::Output> {
+    let permit = sem.clone().acquire_many_owned(weight).await.ok()?;
+    let slot = Slot {
+        sem: sem.clone(),
+        weight,
+        permit: Some(permit),
+    };
+    Some(SLOT.scope(std::cell::RefCell::new(Some(slot)), work).await)
+}
+
+/// Sleeps `wait` with the caller's [`Slot`] (if any) given back meanwhile.
+async fn sit_out(wait: Duration) {
+    let lent = SLOT
+        .try_with(|c| {
+            c.borrow_mut().as_mut().map(|s| {
+                s.permit = None;
+                (s.sem.clone(), s.weight)
+            })
+        })
+        .ok()
+        .flatten();
+    tokio::time::sleep(wait).await;
+    if let Some((sem, weight)) = lent {
+        let permit = sem.acquire_many_owned(weight).await.ok();
+        let _ = SLOT.try_with(|c| {
+            if let Some(s) = c.borrow_mut().as_mut() {
+                s.permit = permit;
+            }
+        });
+    }
+}
+
 #[derive(Clone)]
 pub struct Http {
     client: reqwest::Client,
@@ -452,7 +504,7 @@ impl Http {
                     .fetch_add(wait.as_millis() as u64, Ordering::Relaxed);
                 tracing::debug!(%method, url = %shown, status = status.as_u16(), wait_ms = wait.as_millis() as u64, "throttled");
                 let _ = resp.bytes().await;
-                tokio::time::sleep(wait).await;
+                sit_out(wait).await;
                 continue;
             }
             let body = match resp.bytes().await {

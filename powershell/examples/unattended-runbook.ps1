@@ -19,7 +19,7 @@ try {
 } catch {
     Write-Output ("FAILED: " + $_.Exception.Message)
     if ($_.TargetObject.TaskId) {
-        $_.TargetObject | Format-List TaskId, SourceURI, Status, NumFailedFiles, ReportFolder | Out-String | Write-Output
+        $_.TargetObject | Format-List -Property "TaskId", "SourceURI", "Status", "NumFailedFiles", "ReportFolder" | Out-String | Write-Output
     }
     exit 1
 } finally {

@@ -122,7 +122,7 @@ impl MigrateOptions {
             block_size: 8 * 1024 * 1024,
             budget_mib: 512,
             packages_in_flight: 4,
-            files_in_flight_per_package: 8,
+            files_in_flight_per_package: 32,
             blobs_in_flight: 16,
             // SPO asks for gentle polling; a loopback target answers at once.
             poll_interval: if loopback {
@@ -201,7 +201,8 @@ pub struct Shared {
     pub queue_uri: Option<String>,
     pub counters: Arc<Counters>,
     pub budget: Semaphore,
-    pub blob_slots: Semaphore,
+    /// Blobs being sent at once; lent back while a request waits out a throttle.
+    pub blob_slots: Arc<Semaphore>,
     pub job_ids: Mutex<Vec<String>>,
     rec: Mutex<std::sync::mpsc::Sender<Rec>>,
     /// `--target-list-relative-path`, cleaned.

@@ -81,7 +81,7 @@ pub(super) async fn run(
     scan_opts.at_library_root = prefix.is_empty();
     let shared = Arc::new(Shared {
         budget: Semaphore::new(opts.budget_mib as usize),
-        blob_slots: Semaphore::new(opts.blobs_in_flight.max(1)),
+        blob_slots: Arc::new(Semaphore::new(opts.blobs_in_flight.max(1))),
         opts: opts.clone(),
         http,
         spo,

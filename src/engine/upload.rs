@@ -313,8 +313,14 @@ pub async fn upload_package(
                 let path = shared.source_path(&it);
                 let weight =
                     slot_weight(it.size, shared.opts.block_size, shared.opts.blobs_in_flight);
-                let _slot = shared.blob_slots.acquire_many(weight).await;
-                (n, upload_file(shared, data, key, &it, path).await)
+                let sent = crate::http::with_slot(
+                    &shared.blob_slots,
+                    weight,
+                    upload_file(shared, data, key, &it, path),
+                )
+                .await
+                .unwrap_or_else(|| Err((codes::UPLOAD_FAILED, "engine stopped".to_string())));
+                (n, sent)
             }
         })
         .buffer_unordered(shared.opts.files_in_flight_per_package)
@@ -356,17 +362,21 @@ pub async fn upload_package(
     }
     let owned: Vec<PkgItem> = pkg.items.iter().map(|(_, i)| i.clone()).collect();
     let xmls = xml::build(&shared.target, &pkg.ancestors, &owned);
-    for (name, text) in xmls.files {
-        if let Err(e) = upload_xml(&manifest, &key, name, text).await {
-            return (
-                Err((
-                    codes::UPLOAD_FAILED,
-                    format!("uploading {name} failed: {e}"),
-                )),
-                failures,
-                pkg,
-            );
-        }
+    // At once, not one after another: each may sit out a throttle, and the package waits for all.
+    let sent = futures_util::future::join_all(xmls.files.into_iter().map(|(name, text)| {
+        let (manifest, key) = (&manifest, &key);
+        async move { (name, upload_xml(manifest, key, name, text).await) }
+    }))
+    .await;
+    if let Some((name, Err(e))) = sent.into_iter().find(|(_, r)| r.is_err()) {
+        return (
+            Err((
+                codes::UPLOAD_FAILED,
+                format!("uploading {name} failed: {e}"),
+            )),
+            failures,
+            pkg,
+        );
     }
     let items = std::mem::take(&mut pkg.items);
     (
