@@ -102,6 +102,15 @@ struct GateState {
     /// Permits to retire as requests finish (a cut larger than the idle permits).
     debt: usize,
     not_before: Option<tokio::time::Instant>,
+    /// When pressure last cut the limit: the refusals of one burst are one signal, not many.
+    last_cut: Option<tokio::time::Instant>,
+    /// The refused share and the limit when a run of cuts began, and the cuts since:
+    /// refusals that do not follow the request rate are noise.
+    share_before_cuts: f64,
+    limit_before_cuts: usize,
+    cuts_in_a_row: u32,
+    /// Until then refusals are taken as noise: each waits its own Retry-After, nothing is cut.
+    noise_until: Option<tokio::time::Instant>,
     ok_streak: usize,
     best_latency: Duration,
 }
@@ -117,6 +126,11 @@ struct Window {
 const WINDOW: Duration = Duration::from_secs(1);
 /// The throttled share of recent answers from which throttling is treated as pressure.
 const PRESSURE: f64 = 0.2;
+/// Cuts in a row (the share read at the second) after which a refused share that has not
+/// fallen by a quarter is taken as noise.
+const NOISE_AFTER_CUTS: u32 = 4;
+/// How long refusals are then taken as noise before cutting is tried again.
+const NOISE_SPELL: Duration = Duration::from_secs(30);
 
 impl GateState {
     /// Counts one answer; returns the throttled share of the current and the last window.
@@ -178,6 +192,11 @@ impl Gate {
                 limit: GATE_START,
                 debt: 0,
                 not_before: None,
+                last_cut: None,
+                share_before_cuts: 0.0,
+                limit_before_cuts: GATE_START,
+                cuts_in_a_row: 0,
+                noise_until: None,
                 ok_streak: 0,
                 best_latency: Duration::MAX,
             }),
@@ -210,10 +229,52 @@ impl Gate {
 
     fn throttled(&self, wait: Duration) {
         let mut st = self.lock();
-        if st.answer(true) < PRESSURE {
+        let share = st.answer(true);
+        if share < PRESSURE {
             return;
         }
-        let until = tokio::time::Instant::now() + wait;
+        // One cut and one hold per window. Cutting on every refusal of a burst took the limit
+        // from 32 to 1 within one window and held every request whenever a fifth of answers
+        // were refusals, which random throttling always is (237x slower at 30 %).
+        let now = tokio::time::Instant::now();
+        if st.last_cut.is_some_and(|t| now.duration_since(t) < WINDOW)
+            || st.noise_until.is_some_and(|t| now < t)
+        {
+            return;
+        }
+        // A ceiling refuses less once we send less; random refusals (a flaky proxy, a noisy
+        // neighbour) keep their share however little we send, and cutting for them only
+        // starves the run. When the cuts after the first have not taken a quarter off the
+        // refused share, the limit goes back and refusals are noise for NOISE_SPELL.
+        let consecutive = st
+            .last_cut
+            .is_some_and(|t| now.duration_since(t) < WINDOW * 3);
+        if consecutive {
+            st.cuts_in_a_row += 1;
+            // The share at the first cut is the threshold just crossed; a window later it
+            // is a true reading.
+            if st.cuts_in_a_row == 1 {
+                st.share_before_cuts = share;
+            }
+        } else {
+            st.limit_before_cuts = st.limit;
+            st.cuts_in_a_row = 0;
+        }
+        if st.cuts_in_a_row >= NOISE_AFTER_CUTS && share > st.share_before_cuts * 0.75 {
+            tracing::debug!(
+                share,
+                "refusals do not follow the request rate: taken as noise"
+            );
+            st.noise_until = Some(now + NOISE_SPELL);
+            st.last_cut = None;
+            st.cuts_in_a_row = 0;
+            st.not_before = None;
+            let back = st.limit_before_cuts.saturating_sub(st.limit);
+            self.grow(&mut st, back);
+            return;
+        }
+        st.last_cut = Some(now);
+        let until = now + wait;
         st.not_before = Some(st.not_before.map_or(until, |t| t.max(until)));
         st.ok_streak = 0;
         let target = (st.limit * 3 / 4).max(GATE_MIN);
@@ -241,6 +302,13 @@ impl Gate {
         st.ok_streak += 1;
         if st.ok_streak >= st.limit && st.limit < GATE_MAX {
             st.ok_streak = 0;
+            self.grow(&mut st, 1);
+        }
+    }
+
+    /// Raises the limit by `n`, paying off retired permits first.
+    fn grow(&self, st: &mut GateState, n: usize) {
+        for _ in 0..n {
             st.limit += 1;
             if st.debt > 0 {
                 st.debt -= 1;
@@ -589,6 +657,104 @@ mod tests {
             &rest,
             &h.gate(&u("http://127.0.0.1:8808/sites/y"))
         ));
+    }
+
+    /// Moves the gate's clock one window on, as if WINDOW had passed.
+    fn next_window(g: &Gate) {
+        let mut st = g.lock();
+        for w in &mut st.recent {
+            w.started -= WINDOW;
+        }
+        if let Some(t) = st.last_cut.as_mut() {
+            *t -= WINDOW;
+        }
+    }
+
+    /// `refused` of 100 answers refused, spread evenly, as slow successes (no growth).
+    fn window_of_answers(g: &Gate, refused: u32) {
+        for i in 0..100u32 {
+            if (i + 1) * refused / 100 > i * refused / 100 {
+                g.throttled(Duration::from_millis(1));
+            } else {
+                g.succeeded(Duration::from_millis(500));
+            }
+        }
+        next_window(g);
+    }
+
+    #[tokio::test]
+    async fn a_request_sitting_out_a_throttle_lends_its_slot() {
+        let sem = Arc::new(tokio::sync::Semaphore::new(1));
+        let waiting = with_slot(&sem, 1, async {
+            sit_out(Duration::from_millis(300)).await;
+            // Taken again before it is sent anew.
+            assert_eq!(sem.available_permits(), 0);
+        });
+        let other = async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let t = std::time::Instant::now();
+            let _p = sem.acquire().await.unwrap();
+            t.elapsed()
+        };
+        let (done, waited) = tokio::join!(waiting, other);
+        assert!(done.is_some());
+        assert!(
+            waited < Duration::from_millis(200),
+            "another file used the slot meanwhile (waited {waited:?})"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_burst_of_refusals_cuts_once_per_window() {
+        let g = Gate::new();
+        for _ in 0..50 {
+            g.throttled(Duration::from_millis(1));
+        }
+        assert_eq!(g.limit(), GATE_START * 3 / 4, "one burst, one cut");
+        next_window(&g);
+        g.throttled(Duration::from_millis(1));
+        assert_eq!(
+            g.limit(),
+            GATE_START * 3 / 4 * 3 / 4,
+            "the next window cuts again"
+        );
+    }
+
+    #[tokio::test]
+    async fn refusals_that_keep_their_share_as_the_limit_falls_are_noise() {
+        let g = Gate::new();
+        g.succeeded(Duration::from_millis(1));
+        let start = g.limit();
+        let mut lowest = start;
+        for _ in 0..=NOISE_AFTER_CUTS {
+            window_of_answers(&g, 30);
+            lowest = lowest.min(g.limit());
+        }
+        assert!(lowest < start, "cut at first");
+        assert_eq!(
+            g.limit(),
+            start,
+            "the limit is back once it is seen to be noise"
+        );
+        assert!(g.lock().not_before.is_none(), "nobody is held for noise");
+        window_of_answers(&g, 30);
+        assert_eq!(g.limit(), start, "and noise cuts nothing");
+    }
+
+    #[tokio::test]
+    async fn a_ceiling_whose_refusals_fall_as_the_limit_falls_stays_pressure() {
+        let g = Gate::new();
+        g.succeeded(Duration::from_millis(1));
+        let start = g.limit();
+        for refused in [90, 80, 60, 45, 35, 30, 25] {
+            window_of_answers(&g, refused);
+        }
+        assert!(
+            g.limit() <= start / 2,
+            "still cutting: {} of {start}",
+            g.limit()
+        );
+        assert!(g.lock().noise_until.is_none());
     }
 
     #[tokio::test]

@@ -384,16 +384,23 @@ pub async fn migrate(
 /// packages at once so the round fits in it (`crate::limits`).
 fn fit_open_file_limit(opts: &mut MigrateOptions) {
     let limit = crate::limits::open_files();
-    let blobs = crate::limits::blobs_in_flight(limit, opts.blobs_in_flight);
-    if blobs < opts.blobs_in_flight {
-        tracing::warn!(
-            limit,
-            blobs,
-            "the open-file limit is low (ulimit -n): sending fewer files at once"
-        );
-        opts.blobs_in_flight = blobs;
-        opts.files_in_flight_per_package = opts.files_in_flight_per_package.min(blobs);
-        opts.packages_in_flight = opts.packages_in_flight.min(blobs);
+    // Every file in flight may be open at once (one sitting out a throttle lends its blob
+    // slot but keeps its file), so packages x files per package must fit, not only the blobs.
+    let open_at_once = opts.packages_in_flight * opts.files_in_flight_per_package;
+    let fit = crate::limits::blobs_in_flight(limit, open_at_once);
+    if fit < open_at_once {
+        let packages = opts.packages_in_flight.min(fit);
+        let files = (fit / packages).max(1);
+        if fit < opts.blobs_in_flight {
+            tracing::warn!(
+                limit,
+                blobs = fit,
+                "the open-file limit is low (ulimit -n): sending fewer files at once"
+            );
+        }
+        opts.blobs_in_flight = opts.blobs_in_flight.min(fit);
+        opts.files_in_flight_per_package = files;
+        opts.packages_in_flight = packages;
     }
 }
 

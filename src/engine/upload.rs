@@ -362,10 +362,19 @@ pub async fn upload_package(
     }
     let owned: Vec<PkgItem> = pkg.items.iter().map(|(_, i)| i.clone()).collect();
     let xmls = xml::build(&shared.target, &pkg.ancestors, &owned);
-    // At once, not one after another: each may sit out a throttle, and the package waits for all.
+    // Side by side, not one after another: each may sit out a throttle and the package waits
+    // for all. Each takes a blob slot, so a small open-file limit still holds.
     let sent = futures_util::future::join_all(xmls.files.into_iter().map(|(name, text)| {
-        let (manifest, key) = (&manifest, &key);
-        async move { (name, upload_xml(manifest, key, name, text).await) }
+        let (manifest, key, slots) = (&manifest, &key, &shared.blob_slots);
+        async move {
+            let r = crate::http::with_slot(slots, 1, upload_xml(manifest, key, name, text)).await;
+            let stopped = || crate::http::HttpError::Transport {
+                method: "PUT".into(),
+                url: name.into(),
+                message: "the run is stopping".into(),
+            };
+            (name, r.unwrap_or_else(|| Err(stopped())))
+        }
     }))
     .await;
     if let Some((name, Err(e))) = sent.into_iter().find(|(_, r)| r.is_err()) {
