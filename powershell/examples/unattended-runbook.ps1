@@ -13,7 +13,12 @@ Import-Module Spmt.PowerShell
 
 Register-SPMTMigration -WorkingFolder $WorkingFolder -IncludeHiddenFiles $false -Force
 try {
-    $tasks = Import-Csv $CsvPath | Add-SPMTTask -PassThru   # a bad row stops here, naming it
+    # A bad row stops here, naming it. (`Import-Csv $CsvPath | Add-SPMTTask -PassThru` binds
+    # these columns by name too; spelled out, a reader sees which column is which.)
+    $tasks = Import-Csv $CsvPath | ForEach-Object {
+        Add-SPMTTask -FileShareSource $_.FileSharePath -TargetSiteUrl $_.SharePointSite `
+            -TargetList $_.DocLibrary -TargetListRelativePath $_.DocSubFolder -PassThru
+    }
     Start-SPMTMigration                              # foreground: an error per failed task
     "migrated {0} task(s) into {1}" -f @($tasks).Count, (@($tasks)[0].TargetURI)
 } catch {
