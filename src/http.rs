@@ -129,6 +129,8 @@ const PRESSURE: f64 = 0.2;
 /// Cuts in a row (the share read at the second) after which a refused share that has not
 /// fallen by a quarter is taken as noise.
 const NOISE_AFTER_CUTS: u32 = 4;
+/// How long one request waits out throttling in all before it gives up.
+const MAX_THROTTLED_WAIT: Duration = Duration::from_secs(30 * 60);
 /// How long refusals are then taken as noise before cutting is tried again.
 const NOISE_SPELL: Duration = Duration::from_secs(30);
 
@@ -481,7 +483,11 @@ impl Http {
         Ok(Http {
             client,
             stats: Arc::default(),
-            max_attempts: 8,
+            // Throttling is retried for as long as the service asks, within reason: at 30 %
+            // random refusals, 8 attempts left one request in a few thousand refused 8 times
+            // running, and its file failed. 30 attempts or 30 minutes of waiting, whichever
+            // comes first.
+            max_attempts: 30,
             max_wait: Duration::from_secs(300),
             gates: Arc::default(),
         })
@@ -518,6 +524,7 @@ impl Http {
         let method = req.method.to_string();
         let shown = redact(&req.url);
         let mut attempt = 0u32;
+        let mut waited = Duration::ZERO;
         loop {
             attempt += 1;
             let permit = gate.enter().await;
@@ -553,7 +560,7 @@ impl Http {
             if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE
             {
                 self.stats.throttled.fetch_add(1, Ordering::Relaxed);
-                if attempt >= self.max_attempts {
+                if attempt >= self.max_attempts || waited >= MAX_THROTTLED_WAIT {
                     return Err(HttpError::Throttled {
                         method,
                         url: shown,
@@ -566,6 +573,7 @@ impl Http {
                     .unwrap_or(Duration::from_secs(1))
                     .min(self.max_wait);
                 gate.throttled(wait);
+                waited += wait;
                 drop(permit);
                 self.stats
                     .waited_ms
