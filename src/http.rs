@@ -325,7 +325,7 @@ impl Gate {
 /// back while one of them waits out a `Retry-After` and taken again before it is sent anew. A
 /// request sitting out a throttle is not using the service: holding its slot made each random
 /// 429 stall a sixteenth of the client for a second (11x slower at 5 %).
-pub struct Slot {
+struct Slot {
     sem: Arc<tokio::sync::Semaphore>,
     weight: u32,
     permit: Option<tokio::sync::OwnedSemaphorePermit>,

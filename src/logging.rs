@@ -76,14 +76,7 @@ pub fn init(log_file: Option<&Path>) {
         .with_writer(Redacting(Arc::new(Mutex::new(std::io::stderr()))))
         .with_target(false)
         .with_filter(stderr_filter);
-    let file = log_file.and_then(open_append);
-    let file_layer = file.map(|f| {
-        tracing_subscriber::fmt::layer()
-            .with_ansi(false)
-            .with_writer(Redacting(Arc::new(Mutex::new(f))))
-            .with_target(false)
-            .with_filter(EnvFilter::new("spmt=info"))
-    });
+    let file_layer = log_file.and_then(open_append).map(file_layer);
     let _ = tracing_subscriber::registry()
         .with(stderr)
         .with(file_layer)
@@ -96,15 +89,24 @@ pub fn init(log_file: Option<&Path>) {
 /// the host process runs. The file is opened on the first line, so a session that logs nothing
 /// leaves its working folder as it found it.
 pub fn file_dispatch(log_file: &Path) -> tracing::Dispatch {
-    let layer = tracing_subscriber::fmt::layer()
-        .with_ansi(false)
-        .with_writer(Redacting(Arc::new(Mutex::new(OpenedOnFirstWrite {
-            path: log_file.to_path_buf(),
-            file: None,
-        }))))
-        .with_target(false)
-        .with_filter(EnvFilter::new("spmt=info"));
+    let layer = file_layer(OpenedOnFirstWrite {
+        path: log_file.to_path_buf(),
+        file: None,
+    });
     tracing::Dispatch::new(tracing_subscriber::registry().with(layer))
+}
+
+/// The log file's layer, one for every host: plain text, `spmt` at `info`, redacted.
+fn file_layer<S, W>(file: W) -> impl Layer<S>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    W: Write + Send + 'static,
+{
+    tracing_subscriber::fmt::layer()
+        .with_ansi(false)
+        .with_writer(Redacting(Arc::new(Mutex::new(file))))
+        .with_target(false)
+        .with_filter(EnvFilter::new("spmt=info"))
 }
 
 /// A log file opened (created, appended to) when the first line arrives. A file that cannot be
