@@ -176,6 +176,74 @@ async fn resume_after_kill_while_waiting_for_import_migrates_each_file_once() {
     .await;
 }
 
+/// Jobs the target at `root` has created, by its own records.
+fn target_jobs(root: &Path) -> i64 {
+    rusqlite::Connection::open_with_flags(
+        root.join("_emulator/state.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .and_then(|c| c.query_row("SELECT COUNT(*) FROM jobs", [], |r| r.get(0)))
+    .unwrap_or(0)
+}
+
+/// Issue 15.2, the last window: the process dies after the service created its job but before
+/// the job's id reached the state database. The job goes on and imports the package; the
+/// resumed run waits for it, finds its files in the target under their own ids and settles
+/// them instead of sending them again (before: each of them was imported twice).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_created_but_not_recorded_before_a_kill_imports_its_files_once() {
+    let (src, tgt, work) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let files = make_numbered_tree(src.path(), 120);
+    // The answer to CreateMigrationJob comes 3 s after the job exists: the kill lands there.
+    let h = start(
+        tgt.path(),
+        FaultProfile {
+            create_job_reply_delay_ms: 3000,
+            ..Default::default()
+        },
+        2,
+    )
+    .await;
+    let site = h.site_url("local");
+    let mut child = migrate_cmd(src.path(), &site, work.path()).spawn().unwrap();
+    let started = std::time::Instant::now();
+    while target_jobs(tgt.path()) == 0
+        && child.try_wait().unwrap().is_none()
+        && started.elapsed() < Duration::from_secs(60)
+    {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let (_, _, recorded, _) = db_state(work.path());
+    assert!(
+        target_jobs(tgt.path()) > 0 && recorded == 0,
+        "killed with a job created ({}) and none recorded ({recorded})",
+        target_jobs(tgt.path())
+    );
+
+    let (summary, code) = finish(src.path(), &site, work.path()).await;
+    assert_eq!(code, 0, "resumed run succeeds: {summary}");
+    let lib = library(tgt.path());
+    for (rel, data) in &files {
+        assert_eq!(&std::fs::read(lib.join(rel)).unwrap(), data, "{rel}");
+    }
+    let imports = file_imports(tgt.path());
+    assert_eq!(imports.len(), files.len());
+    let twice: Vec<_> = imports.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        twice.is_empty(),
+        "{} files imported twice, e.g. {:?}",
+        twice.len(),
+        &twice[..twice.len().min(3)]
+    );
+    h.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn later_rounds_send_only_new_and_changed_files() {
     let (src, tgt, work) = (

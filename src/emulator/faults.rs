@@ -39,6 +39,12 @@ impl Faults {
         (self.profile.latency_ms > 0).then(|| Duration::from_millis(self.profile.latency_ms))
     }
 
+    /// How long the answer to a job creation waits after the job exists.
+    pub fn create_job_reply_delay(&self) -> Option<Duration> {
+        let ms = self.profile.create_job_reply_delay_ms;
+        (ms > 0).then(|| Duration::from_millis(ms))
+    }
+
     fn applies(&self, is_rest: bool) -> bool {
         match self.profile.scope {
             FaultScope::All => true,

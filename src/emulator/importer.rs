@@ -181,6 +181,20 @@ pub fn title_dir(title: &str) -> String {
     }
 }
 
+/// Where the current bytes of the library item at server-relative `url` live in the tree.
+pub fn disk_path(root: &Path, list: &super::library::List, url: &str) -> PathBuf {
+    let rel = url
+        .get(list.server_relative_url().len()..)
+        .unwrap_or_default()
+        .trim_start_matches('/');
+    rel.split('/').filter(|s| !s.is_empty()).fold(
+        root.join("sites")
+            .join(&list.site)
+            .join(title_dir(&list.title)),
+        |p, s| p.join(s),
+    )
+}
+
 /// Queues a job: emits JobQueued now, imports when a slot is free. Returns the job id.
 pub fn submit(emu: &Arc<Emu>, spec: JobSpec) -> Uuid {
     let id = Uuid::new_v4();

@@ -72,6 +72,9 @@ pub struct FaultProfile {
     /// An imported file or folder whose server-relative URL ends with or contains one of these
     /// gets a JobError and is not written.
     pub fail_items: Vec<String>,
+    /// The answer to `CreateMigrationJob*` waits this long after the job is created: a client
+    /// that dies meanwhile leaves a job running whose id it never learnt.
+    pub create_job_reply_delay_ms: u64,
     /// Deterministic fault choice for tests.
     pub seed: Option<u64>,
     pub scope: FaultScope,

@@ -3,7 +3,7 @@
 //! sidecar, its bytes are kept under `root/_emulator/recycle/<id>/`, and the removal is
 //! recorded so tests can tell what a client deleted.
 
-use super::importer::title_dir;
+use super::importer::disk_path;
 use super::library::List;
 use super::{Emu, EmulatorError};
 use rusqlite::params;
@@ -44,14 +44,7 @@ pub fn recycle(
     if (item.kind == "Folder") != folder {
         return Ok(Recycled::NotFound);
     }
-    let rel = &url[list.server_relative_url().len() + 1..];
-    let disk = rel.split('/').fold(
-        emu.root
-            .join("sites")
-            .join(site)
-            .join(title_dir(&list.title)),
-        |p, s| p.join(s),
-    );
+    let disk = disk_path(&emu.root, &list, url);
     let id = Uuid::new_v4();
     let bin = emu
         .root

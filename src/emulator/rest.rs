@@ -539,6 +539,20 @@ fn route_calls(
             });
             return list_response(ctx, found, &url, &tail);
         }
+        if let Some((args, tail)) = call("/_api/web/getfilebyid(") {
+            let file = match args.first().and_then(|(_, v)| parse_guid(v)) {
+                Some(id) if tail.is_empty() => file_by_id(ctx, id)?,
+                _ => None,
+            };
+            return Ok(match file {
+                Some(m) => ctx.entity("SP.File", m),
+                None => spo_error(
+                    StatusCode::NOT_FOUND,
+                    "-2147024894, System.IO.FileNotFoundException",
+                    "File Not Found.",
+                ),
+            });
+        }
         for (prefix, folder) in [
             ("/_api/web/getfilebyserverrelativepath(", false),
             ("/_api/web/getfilebyserverrelativeurl(", false),
@@ -620,6 +634,34 @@ fn route_calls(
         ))
     })();
     r.unwrap_or_else(internal)
+}
+
+/// `GetFileById('…')`: the file with that UniqueId in any library of the site, with the
+/// properties SPO returns (`Length` as a string, as Edm.Int64 is in SPO's JSON).
+fn file_by_id(ctx: &Ctx<'_>, id: Uuid) -> Result<Option<Map<String, Value>>, EmulatorError> {
+    let lib = &ctx.emu.library;
+    for list in lib.lists(&ctx.site.name)? {
+        let Some(item) = lib.item_by_id(list.list_id, id)? else {
+            continue;
+        };
+        if item.kind != "File" {
+            return Ok(None);
+        }
+        let Ok(meta) = std::fs::metadata(importer::disk_path(&ctx.emu.root, &list, &item.url))
+        else {
+            return Ok(None);
+        };
+        let name = item.url.rsplit('/').next().unwrap_or_default().to_string();
+        let mut m = Map::new();
+        m.insert("UniqueId".into(), json!(id.to_string()));
+        m.insert("Name".into(), json!(name));
+        m.insert("ServerRelativeUrl".into(), json!(item.url));
+        m.insert("Length".into(), json!(meta.len().to_string()));
+        m.insert("TimeCreated".into(), json!(item.time_created));
+        m.insert("TimeLastModified".into(), json!(item.time_modified));
+        return Ok(Some(m));
+    }
+    Ok(None)
 }
 
 fn lookup_list_by_title(ctx: &Ctx<'_>, title: &str) -> Result<Option<List>, EmulatorError> {
@@ -892,6 +934,9 @@ async fn create_job(
         }),
     };
     let id = importer::submit(emu, spec);
+    if let Some(delay) = emu.faults.create_job_reply_delay() {
+        tokio::time::sleep(delay).await;
+    }
     Ok(ctx.function(fn_name, None, json!(id.to_string())))
 }
 

@@ -55,6 +55,13 @@ pub struct ListInfo {
     pub root_folder_url: String,
 }
 
+/// A file as the target holds it (`GetFileById`).
+#[derive(Debug, Clone)]
+pub struct TargetFile {
+    pub length: u64,
+    pub modified: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 #[derive(Clone)]
 pub struct SpoClient {
     http: Http,
@@ -102,6 +109,18 @@ fn prop_str(v: &Value, name: &str) -> Option<String> {
 
 fn prop_uuid(v: &Value, name: &str) -> Option<Uuid> {
     prop_str(v, name).and_then(|s| Uuid::parse_str(s.trim_matches(|c| c == '{' || c == '}')).ok())
+}
+
+/// The rows of a collection answer: a bare array, or under `value` (nometadata) or `results`
+/// (verbose).
+fn rows(v: &Value) -> Vec<Value> {
+    match v {
+        Value::Array(a) => a.clone(),
+        other => prop(other, "value")
+            .or_else(|| prop(other, "results"))
+            .and_then(|r| r.as_array().cloned())
+            .unwrap_or_default(),
+    }
 }
 
 /// SP REST string literal: single quotes doubled, then percent-encoded for the path.
@@ -316,18 +335,65 @@ impl SpoClient {
         let v = self
             .call(self.req(Method::GET, &path), "list items", None)
             .await?;
-        let rows = match &v {
-            Value::Array(a) => a.clone(),
-            other => prop(other, "value")
-                .or_else(|| prop(other, "results"))
-                .and_then(|r| r.as_array().cloned())
-                .unwrap_or_default(),
-        };
-        Ok(rows
+        Ok(rows(&v)
             .first()
             .and_then(|r| prop(r, "Id"))
             .and_then(|x| x.as_i64())
             .unwrap_or(0))
+    }
+
+    /// The file whose UniqueId is `id`, if the site has one: its size and last-modified time
+    /// as the target holds them.
+    pub async fn file_by_id(&self, id: Uuid) -> Result<Option<TargetFile>, SpoError> {
+        let path =
+            format!("/_api/web/GetFileById('{id}')?$select=UniqueId,Length,TimeLastModified");
+        let v = match self
+            .call(self.req(Method::GET, &path), "GetFileById", None)
+            .await
+        {
+            Err(SpoError::Http(e)) if e.status() == Some(404) => return Ok(None),
+            other => other?,
+        };
+        let length = match prop(&v, "Length") {
+            Some(Value::String(s)) => s.parse::<u64>().ok(),
+            Some(Value::Number(n)) => n.as_u64(),
+            _ => None,
+        };
+        let Some(length) = length else {
+            return Err(SpoError::Shape {
+                what: "GetFileById".into(),
+                detail: "no Length".into(),
+            });
+        };
+        let modified = prop_str(&v, "TimeLastModified").and_then(|t| {
+            chrono::DateTime::parse_from_rfc3339(&t)
+                .ok()
+                .map(|t| t.with_timezone(&chrono::Utc))
+        });
+        Ok(Some(TargetFile { length, modified }))
+    }
+
+    /// The site's migration jobs with their states (`GetMigrationStatus`, reference §3.4).
+    pub async fn migration_jobs(&self) -> Result<Vec<(Uuid, i32)>, SpoError> {
+        let name = "GetMigrationStatus";
+        let v = self
+            .call(
+                self.req(Method::GET, &format!("/_api/site/{name}")),
+                name,
+                Some(name),
+            )
+            .await?;
+        Ok(rows(&v)
+            .iter()
+            .filter_map(|r| {
+                let state = prop(r, "JobState").and_then(|s| match s {
+                    Value::Number(n) => n.as_i64(),
+                    Value::String(s) => s.parse().ok(),
+                    _ => None,
+                })?;
+                Some((prop_uuid(r, "JobId")?, state as i32))
+            })
+            .collect())
     }
 
     /// Moves a file or folder to the site's recycle bin (restorable there, unlike a delete).

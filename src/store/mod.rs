@@ -913,6 +913,40 @@ impl Store {
         Ok(out)
     }
 
+    /// Pending files of packages an earlier run was submitting when it stopped (state
+    /// `Submitting`, no job id recorded): the service may hold a job for them that the run
+    /// never recorded. (row, object id, size, mtime in ns).
+    pub fn unrecorded_submissions(
+        &self,
+        run: i64,
+    ) -> Result<Vec<(i64, String, u64, i64)>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT i.id, COALESCE(i.object_id, ''), i.size, i.mtime_ns FROM items i
+                 JOIN packages p ON p.run = i.run AND p.id = i.package
+                 WHERE p.run < ?1 AND p.job_id IS NULL AND p.state = 'Submitting'
+                   AND i.outcome = 'Pending' AND i.kind = 'File'",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map(params![run], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64, r.get(3)?))
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+    }
+
+    /// Every job id this session recorded, lowercase.
+    pub fn recorded_jobs(&self) -> Result<std::collections::HashSet<String>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT DISTINCT lower(job_id) FROM packages WHERE job_id IS NOT NULL")
+            .map_err(|e| self.err(e))?;
+        let rows = st.query_map([], |r| r.get(0)).map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
     /// Marks what earlier, interrupted runs left unconfirmed; this run sends those items again.
     pub fn close_interrupted(&self, run: i64) -> Result<u64, StoreError> {
         let n = self

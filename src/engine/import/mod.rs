@@ -61,8 +61,18 @@ pub async fn job_queue(
     (service, client)
 }
 
-/// Submits the job of an uploaded package.
+/// Submits the job of an uploaded package. The package is recorded as `Submitting` on disk
+/// first: a run killed after the service created the job but before its id was recorded is
+/// then known on resume to have one the service may hold (`resume::settle_unrecorded`).
 pub async fn submit(shared: &Shared, up: Uploaded) -> Result<Submitted, (Failure, Uploaded)> {
+    shared.record(Rec::Package {
+        package: up.package,
+        items: up.items.len() as u64,
+        bytes: 0,
+        job_id: None,
+        state: "Submitting",
+    });
+    flush(shared, "the package's submission").await;
     let created = shared
         .spo
         .create_job_encrypted(
@@ -106,16 +116,19 @@ pub async fn hand_over(shared: &Shared, sub: Submitted, monitor: &mpsc::Sender<S
     });
     // The job id must be on disk before anything else happens: a run killed now is settled
     // from it on resume instead of importing twice.
+    flush(shared, &format!("job {}'s id", sub.job_id)).await;
+    let _ = monitor.send(sub).await;
+}
+
+/// Waits until everything recorded so far is committed to the state database (at most 30 s:
+/// a slow disk delays the run rather than stopping it, with a warning naming what waited).
+async fn flush(shared: &Shared, what: &str) {
     let (ack_tx, ack_rx) = std::sync::mpsc::channel();
     shared.record(Rec::Flush(ack_tx));
     let acked =
         tokio::task::spawn_blocking(move || ack_rx.recv_timeout(Duration::from_secs(30))).await;
     if !matches!(acked, Ok(Ok(()))) {
         shared.counters.late_flushes.fetch_add(1, Ordering::Relaxed);
-        tracing::warn!(
-            job = %sub.job_id,
-            "the job id was not recorded within 30 s; going on (a kill now would send its items again)"
-        );
+        tracing::warn!("{what} was not recorded within 30 s; going on (a kill now could import its items twice)");
     }
-    let _ = monitor.send(sub).await;
 }
