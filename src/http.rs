@@ -111,6 +111,9 @@ struct GateState {
     cuts_in_a_row: u32,
     /// Until then refusals are taken as noise: each waits its own Retry-After, nothing is cut.
     noise_until: Option<tokio::time::Instant>,
+    /// How long the next spell of noise lasts: doubled each time refusals are found to be
+    /// noise again, so steady random refusals are learnt once, not every 30 s.
+    noise_spell: Duration,
     ok_streak: usize,
     best_latency: Duration,
 }
@@ -131,8 +134,10 @@ const PRESSURE: f64 = 0.2;
 const NOISE_AFTER_CUTS: u32 = 4;
 /// How long one request waits out throttling in all before it gives up.
 const MAX_THROTTLED_WAIT: Duration = Duration::from_secs(30 * 60);
-/// How long refusals are then taken as noise before cutting is tried again.
+/// How long refusals are then taken as noise before cutting is tried again (the first time;
+/// doubled each time after, up to `NOISE_SPELL_MAX`).
 const NOISE_SPELL: Duration = Duration::from_secs(30);
+const NOISE_SPELL_MAX: Duration = Duration::from_secs(8 * 60);
 
 impl GateState {
     /// Counts one answer; returns the throttled share of the current and the last window.
@@ -199,6 +204,7 @@ impl Gate {
                 limit_before_cuts: GATE_START,
                 cuts_in_a_row: 0,
                 noise_until: None,
+                noise_spell: NOISE_SPELL,
                 ok_streak: 0,
                 best_latency: Duration::MAX,
             }),
@@ -247,7 +253,9 @@ impl Gate {
         // A ceiling refuses less once we send less; random refusals (a flaky proxy, a noisy
         // neighbour) keep their share however little we send, and cutting for them only
         // starves the run. When the cuts after the first have not taken a quarter off the
-        // refused share, the limit goes back and refusals are noise for NOISE_SPELL.
+        // refused share, the limit goes back and refusals are noise for a spell (30 s, then
+        // longer each time); cuts that do take the share down are a ceiling, and the spell
+        // starts again from 30 s.
         let consecutive = st
             .last_cut
             .is_some_and(|t| now.duration_since(t) < WINDOW * 3);
@@ -267,13 +275,17 @@ impl Gate {
                 share,
                 "refusals do not follow the request rate: taken as noise"
             );
-            st.noise_until = Some(now + NOISE_SPELL);
+            st.noise_until = Some(now + st.noise_spell);
+            st.noise_spell = (st.noise_spell * 2).min(NOISE_SPELL_MAX);
             st.last_cut = None;
             st.cuts_in_a_row = 0;
             st.not_before = None;
             let back = st.limit_before_cuts.saturating_sub(st.limit);
             self.grow(&mut st, back);
             return;
+        }
+        if st.cuts_in_a_row >= NOISE_AFTER_CUTS {
+            st.noise_spell = NOISE_SPELL;
         }
         st.last_cut = Some(now);
         let until = now + wait;
@@ -747,6 +759,19 @@ mod tests {
         assert!(g.lock().not_before.is_none(), "nobody is held for noise");
         window_of_answers(&g, 30);
         assert_eq!(g.limit(), start, "and noise cuts nothing");
+
+        // When the spell is over and the refusals are still noise, the next spell is longer:
+        // steady random refusals are learnt once, not every 30 s.
+        g.lock().noise_until = None;
+        for _ in 0..=NOISE_AFTER_CUTS {
+            window_of_answers(&g, 30);
+        }
+        let second = g.lock().noise_until.unwrap();
+        assert!(
+            second > tokio::time::Instant::now() + NOISE_SPELL * 3 / 2,
+            "the second spell lasts longer than the first"
+        );
+        assert_eq!(g.limit(), start);
     }
 
     #[tokio::test]

@@ -121,7 +121,7 @@ impl MigrateOptions {
             max_package_bytes: 250 * 1024 * 1024,
             block_size: 8 * 1024 * 1024,
             budget_mib: 512,
-            packages_in_flight: 4,
+            packages_in_flight: 8,
             files_in_flight_per_package: 32,
             blobs_in_flight: 16,
             // SPO asks for gentle polling; a loopback target answers at once.

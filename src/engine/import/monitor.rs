@@ -12,6 +12,7 @@ use crate::engine::Shared;
 use crate::store::Outcome;
 use crate::wire::{self, field, EncryptedEnvelope, EventFields};
 use base64::Engine as _;
+use futures_util::StreamExt as _;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -92,6 +93,13 @@ pub async fn run(
     let mut keys: HashMap<Uuid, Key> = HashMap::new();
     let mut open = true;
     let mut parked: Vec<(Instant, crate::azure::QueueMessage)> = Vec::new();
+    // Ended jobs being settled; a cancelled run drops (aborts) them, and a later run settles
+    // those jobs from their recorded ids.
+    let mut finishing = tokio::task::JoinSet::new();
+    // Requests these side tasks may add at once: the blob fan-out, which the open-file fit
+    // shrinks under a low `ulimit -n` (each settling job fetches three logs side by side).
+    let side = shared.opts.blobs_in_flight.max(1);
+    let settling = Arc::new(tokio::sync::Semaphore::new((side / 4).max(1)));
     let poll = shared.opts.poll_interval;
     let fallback_after = if queue.is_some() {
         shared.opts.progress_fallback_after
@@ -130,6 +138,7 @@ pub async fn run(
         }
         if jobs.is_empty() {
             if !open {
+                while finishing.join_next().await.is_some() {}
                 return;
             }
             continue;
@@ -150,19 +159,27 @@ pub async fn run(
             // us: such messages wait here until their job is known. Messages of another
             // session's jobs are let go (they become visible again for their owner).
             let mut keep = Vec::new();
+            let mut read = Vec::new();
             for (at, m) in parked.drain(..) {
                 match decode_message(&m.text, &keys) {
                     Some((job, ev)) if jobs.contains_key(&job) => {
                         if let Some(w) = jobs.get_mut(&job) {
                             w.apply(&ev);
                         }
-                        let _ = q.delete_message(&m).await;
+                        read.push(m);
                     }
                     _ if at.elapsed() < Duration::from_secs(30) => keep.push((at, m)),
                     _ => {}
                 }
             }
             parked = keep;
+            // Side by side: one after another, each refused delete (Retry-After) held up
+            // every job's news; at 30 % random throttling that was half the run.
+            futures_util::stream::iter(&read)
+                .for_each_concurrent(side, |m| async move {
+                    let _ = q.delete_message(m).await;
+                })
+                .await;
         }
 
         // Fallback: jobs silent on the queue for a while are asked directly.
@@ -214,7 +231,13 @@ pub async fn run(
         for id in finished {
             if let Some(w) = jobs.remove(&id) {
                 keys.remove(&id);
-                finish(&shared, w).await;
+                // Settling a job re-reads its events and fetches its logs: on its own task,
+                // so the other jobs are followed meanwhile.
+                let (shared, settling) = (shared.clone(), settling.clone());
+                finishing.spawn(async move {
+                    let _turn = settling.acquire_owned().await;
+                    finish(&shared, w).await
+                });
             }
         }
         if !got_any {
@@ -292,9 +315,11 @@ async fn save_logs(shared: &Shared, sub: &Submitted, job: &str) {
     if tokio::fs::create_dir_all(&dir).await.is_err() {
         return;
     }
-    for ext in ["log", "err", "wrn"] {
-        let name = format!("Import-{job}-1.{ext}");
-        let Ok((body, props)) = sub.manifest.get(&name).await else {
+    let names = ["log", "err", "wrn"].map(|ext| format!("Import-{job}-1.{ext}"));
+    // Fetched side by side: each may sit out a Retry-After.
+    let got = futures_util::future::join_all(names.iter().map(|n| sub.manifest.get(n))).await;
+    for (name, got) in names.iter().zip(got) {
+        let Ok((body, props)) = got else {
             continue;
         };
         let plain = props
@@ -304,7 +329,7 @@ async fn save_logs(shared: &Shared, sub: &Submitted, job: &str) {
             .and_then(|iv| crypto::decrypt(&sub.key, &iv, &body).ok())
             .unwrap_or_else(|| body.to_vec());
         let _ = tokio::fs::write(
-            dir.join(&name),
+            dir.join(name),
             crate::secrets::redact(&String::from_utf8_lossy(&plain)),
         )
         .await;
