@@ -99,7 +99,7 @@ pub async fn run(
     // Requests these side tasks may add at once: the blob fan-out, which the open-file fit
     // shrinks under a low `ulimit -n` (each settling job fetches three logs side by side).
     let side = shared.opts.blobs_in_flight.max(1);
-    let settling = Arc::new(tokio::sync::Semaphore::new((side / 4).max(1)));
+    let settling = Arc::new(tokio::sync::Semaphore::new((side / 2).max(1)));
     let poll = shared.opts.poll_interval;
     let fallback_after = if queue.is_some() {
         shared.opts.progress_fallback_after
@@ -251,7 +251,14 @@ pub async fn run(
 /// `GetMigrationJobProgress`: queues are not ordered, so a JobError may still be in flight
 /// when JobEnd arrives, and an item must never be called migrated while an error names it.
 async fn finish(shared: &Shared, mut w: Watch) {
-    match shared.spo.all_job_events(w.sub.job_id).await {
+    let job = w.sub.job_id.to_string();
+    // The logs are fetched while the events are re-read: each may sit out a Retry-After, and
+    // the last job's settling is the end of the run.
+    let (events, ()) = tokio::join!(
+        shared.spo.all_job_events(w.sub.job_id),
+        save_logs(shared, &w.sub, &job)
+    );
+    match events {
         Ok(events) => {
             for ev in events.iter().filter_map(|e| wire::parse_event(e)) {
                 w.apply(&ev);
@@ -261,7 +268,6 @@ async fn finish(shared: &Shared, mut w: Watch) {
             tracing::warn!(job = %w.sub.job_id, error = %e, "could not re-read the job's events; deciding from the queue")
         }
     }
-    let job = w.sub.job_id.to_string();
     let mut failed = 0u64;
     let mut migrated = 0u64;
     let mut seen = HashSet::new();
@@ -305,7 +311,6 @@ async fn finish(shared: &Shared, mut w: Watch) {
             "Imported"
         },
     });
-    save_logs(shared, &w.sub, &job).await;
 }
 
 /// Downloads and decrypts `Import-{JobId}-1.log/.err/.wrn` into the working folder's
