@@ -4,6 +4,8 @@
 //! wrappers and function-name wrappers are peeled off), so the client works against SPO and
 //! against any faithful emulator.
 
+pub mod answers;
+
 use crate::auth::Bearer;
 use crate::crypto::Key;
 use crate::http::{Http, HttpError, Req};
@@ -78,51 +80,6 @@ impl std::fmt::Debug for SpoClient {
     }
 }
 
-/// Removes `{"d": …}` and a single function-name wrapper such as `{"ProvisionMigrationContainers": {…}}`.
-fn unwrap_odata(mut v: Value, function: Option<&str>) -> Value {
-    if let Some(d) = v.get_mut("d") {
-        v = d.take();
-    }
-    if let Some(f) = function {
-        if let Some(inner) = v.get_mut(f) {
-            v = inner.take();
-        }
-    }
-    v
-}
-
-/// Case-insensitive property lookup (nometadata casing is not pinned down, reference §3.5).
-fn prop<'a>(v: &'a Value, name: &str) -> Option<&'a Value> {
-    v.as_object()?
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v)
-}
-
-fn prop_str(v: &Value, name: &str) -> Option<String> {
-    prop(v, name).and_then(|x| match x {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    })
-}
-
-fn prop_uuid(v: &Value, name: &str) -> Option<Uuid> {
-    prop_str(v, name).and_then(|s| Uuid::parse_str(s.trim_matches(|c| c == '{' || c == '}')).ok())
-}
-
-/// The rows of a collection answer: a bare array, or under `value` (nometadata) or `results`
-/// (verbose).
-fn rows(v: &Value) -> Vec<Value> {
-    match v {
-        Value::Array(a) => a.clone(),
-        other => prop(other, "value")
-            .or_else(|| prop(other, "results"))
-            .and_then(|r| r.as_array().cloned())
-            .unwrap_or_default(),
-    }
-}
-
 /// SP REST string literal: single quotes doubled, then percent-encoded for the path.
 fn odata_string(s: &str) -> String {
     percent_encoding::utf8_percent_encode(
@@ -182,11 +139,7 @@ impl SpoClient {
                 Err(e) => return Err(e.into()),
             }
         };
-        let v: Value = serde_json::from_slice(&resp.body).map_err(|e| SpoError::Shape {
-            what: what.into(),
-            detail: format!("not JSON: {e}"),
-        })?;
-        Ok(unwrap_odata(v, function))
+        answers::read(&resp.body, what, function)
     }
 
     fn post_json(&self, path: &str, body: &Value) -> Req {
@@ -224,18 +177,7 @@ impl SpoClient {
                 None,
             )
             .await?;
-        let shape = |d: &str| SpoError::Shape {
-            what: "/_api/web".into(),
-            detail: d.into(),
-        };
-        Ok(WebInfo {
-            id: prop_uuid(&v, "Id").ok_or_else(|| shape("no Id"))?,
-            title: prop_str(&v, "Title").unwrap_or_default(),
-            server_relative_url: prop_str(&v, "ServerRelativeUrl")
-                .ok_or_else(|| shape("no ServerRelativeUrl"))?,
-            root_folder_id: prop_uuid(&rf, "UniqueId")
-                .ok_or_else(|| shape("no RootFolder UniqueId"))?,
-        })
+        answers::web(&v, &rf)
     }
 
     /// Whether the signed-in identity can use the Migration API on this site: a site
@@ -257,7 +199,7 @@ impl SpoClient {
             Err(SpoError::Http(e)) if e.status().is_some_and(|s| s != 401) => return Ok(()),
             Err(e) => return Err(e),
         };
-        if prop(&user, "IsSiteAdmin").and_then(Value::as_bool) == Some(true) {
+        if answers::is_site_admin(&user) {
             return Ok(());
         }
         let perms = match self
@@ -272,22 +214,13 @@ impl SpoClient {
             Err(SpoError::Http(e)) if e.status().is_some_and(|s| s != 401) => return Ok(()),
             Err(e) => return Err(e),
         };
-        let num = |name: &str| {
-            prop(&perms, name).and_then(|x| match x {
-                Value::String(s) => s.parse::<u64>().ok(),
-                Value::Number(n) => n.as_u64(),
-                _ => None,
-            })
-        };
-        // FullMask: every bit of both halves (SPBasePermissions.FullMask).
-        if num("High") == Some(0x7FFF_FFFF) && num("Low") == Some(0xFFFF_FFFF) {
+        if answers::is_full_control(&perms) {
             return Ok(());
         }
         let account = self
             .bearer
             .account()
-            .or_else(|| prop_str(&user, "Title"))
-            .or_else(|| prop_str(&user, "LoginName"))
+            .or_else(|| answers::user_name(&user))
             .unwrap_or_else(|| "the signed-in account".into());
         Err(SpoError::NoWriteAccess {
             account,
@@ -310,19 +243,7 @@ impl SpoClient {
             }
             other => other?,
         };
-        let shape = |d: &str| SpoError::Shape {
-            what: format!("list '{title}'"),
-            detail: d.into(),
-        };
-        let rf = prop(&v, "RootFolder").ok_or_else(|| shape("no RootFolder"))?;
-        Ok(ListInfo {
-            id: prop_uuid(&v, "Id").ok_or_else(|| shape("no Id"))?,
-            title: prop_str(&v, "Title").unwrap_or_else(|| title.to_string()),
-            root_folder_id: prop_uuid(rf, "UniqueId")
-                .ok_or_else(|| shape("no RootFolder.UniqueId"))?,
-            root_folder_url: prop_str(rf, "ServerRelativeUrl")
-                .ok_or_else(|| shape("no RootFolder.ServerRelativeUrl"))?,
-        })
+        answers::list(&v, title)
     }
 
     /// Highest list-item id in use in the list (0 when empty), so new items get ids above it:
@@ -335,11 +256,7 @@ impl SpoClient {
         let v = self
             .call(self.req(Method::GET, &path), "list items", None)
             .await?;
-        Ok(rows(&v)
-            .first()
-            .and_then(|r| prop(r, "Id"))
-            .and_then(|x| x.as_i64())
-            .unwrap_or(0))
+        Ok(answers::first_item_id(&v))
     }
 
     /// The file whose UniqueId is `id`, if the site has one: its size and last-modified time
@@ -354,23 +271,7 @@ impl SpoClient {
             Err(SpoError::Http(e)) if e.status() == Some(404) => return Ok(None),
             other => other?,
         };
-        let length = match prop(&v, "Length") {
-            Some(Value::String(s)) => s.parse::<u64>().ok(),
-            Some(Value::Number(n)) => n.as_u64(),
-            _ => None,
-        };
-        let Some(length) = length else {
-            return Err(SpoError::Shape {
-                what: "GetFileById".into(),
-                detail: "no Length".into(),
-            });
-        };
-        let modified = prop_str(&v, "TimeLastModified").and_then(|t| {
-            chrono::DateTime::parse_from_rfc3339(&t)
-                .ok()
-                .map(|t| t.with_timezone(&chrono::Utc))
-        });
-        Ok(Some(TargetFile { length, modified }))
+        answers::target_file(&v).map(Some)
     }
 
     /// The site's migration jobs with their states (`GetMigrationStatus`, reference §3.4).
@@ -383,17 +284,7 @@ impl SpoClient {
                 Some(name),
             )
             .await?;
-        Ok(rows(&v)
-            .iter()
-            .filter_map(|r| {
-                let state = prop(r, "JobState").and_then(|s| match s {
-                    Value::Number(n) => n.as_i64(),
-                    Value::String(s) => s.parse().ok(),
-                    _ => None,
-                })?;
-                Some((prop_uuid(r, "JobId")?, state as i32))
-            })
-            .collect())
+        Ok(answers::migration_jobs(&v))
     }
 
     /// Moves a file or folder to the site's recycle bin (restorable there, unlike a delete).
@@ -423,23 +314,7 @@ impl SpoClient {
         let v = self
             .site_function(name, &Value::Object(Default::default()))
             .await?;
-        let shape = |d: &str| SpoError::Shape {
-            what: name.into(),
-            detail: d.into(),
-        };
-        let c = ProvisionedContainers {
-            data_container_uri: prop_str(&v, "DataContainerUri")
-                .ok_or_else(|| shape("no DataContainerUri"))?,
-            metadata_container_uri: prop_str(&v, "MetadataContainerUri")
-                .ok_or_else(|| shape("no MetadataContainerUri"))?,
-            encryption_key: prop_str(&v, "EncryptionKey")
-                .ok_or_else(|| shape("no EncryptionKey"))?,
-        };
-        let key = Key::from_base64(&c.encryption_key).map_err(|e| shape(&e.to_string()))?;
-        // The key lives on only as `Key`, which wipes itself; drop the text copy now.
-        let mut c = c;
-        zeroize::Zeroize::zeroize(&mut c.encryption_key);
-        Ok((c, key))
+        answers::containers(&v)
     }
 
     pub async fn provision_queue(&self) -> Result<ProvisionedQueue, SpoError> {
@@ -447,12 +322,7 @@ impl SpoClient {
         let v = self
             .site_function(name, &Value::Object(Default::default()))
             .await?;
-        Ok(ProvisionedQueue {
-            job_queue_uri: prop_str(&v, "JobQueueUri").ok_or_else(|| SpoError::Shape {
-                what: name.into(),
-                detail: "no JobQueueUri".into(),
-            })?,
-        })
+        answers::queue(&v)
     }
 
     pub async fn create_job_encrypted(
@@ -478,15 +348,7 @@ impl SpoClient {
             detail: e.to_string(),
         })?;
         let v = self.site_function(name, &body).await?;
-        let s = match &v {
-            Value::String(s) => Some(s.clone()),
-            other => prop_str(other, "value"),
-        };
-        // An empty GUID (or null) means the job was not created (reference §3.3).
-        match s.and_then(|s| Uuid::parse_str(&s).ok()) {
-            Some(id) if !id.is_nil() => Ok(id),
-            _ => Err(SpoError::JobRefused),
-        }
+        answers::job_id(&v)
     }
 
     /// Events after `next_token` as JSON strings, and the token to pass next time (reference §3.5).
@@ -503,20 +365,7 @@ impl SpoClient {
         let v = self
             .call(self.req(Method::GET, &path), name, Some(name))
             .await?;
-        let logs = prop(&v, "Logs").cloned().unwrap_or(Value::Null);
-        let logs = match logs {
-            Value::Array(a) => a,
-            Value::Object(_) => prop(&logs, "results")
-                .and_then(|r| r.as_array().cloned())
-                .unwrap_or_default(),
-            _ => Vec::new(),
-        };
-        let events = logs
-            .into_iter()
-            .filter_map(|l| l.as_str().map(str::to_string))
-            .collect();
-        let next = prop_str(&v, "NextToken").unwrap_or_else(|| next_token.to_string());
-        Ok((events, next))
+        Ok(answers::job_progress(&v, next_token))
     }
 
     /// Every event of a job from the start (following `NextToken`). Fails only when nothing
@@ -549,38 +398,13 @@ impl SpoClient {
         let v = self
             .site_function(name, &serde_json::json!({ "id": job.to_string() }))
             .await?;
-        let n = match &v {
-            Value::Number(n) => n.as_i64(),
-            other => prop(other, "value").and_then(|x| x.as_i64()),
-        };
-        n.map(|n| n as i32).ok_or_else(|| SpoError::Shape {
-            what: name.into(),
-            detail: "no state".into(),
-        })
+        answers::job_status(&v)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn both_odata_shapes_unwrap_to_the_same_object() {
-        let verbose: Value = serde_json::from_str(
-            r#"{"d":{"ProvisionMigrationContainers":{"__metadata":{},"DataContainerUri":"a"}}}"#,
-        )
-        .unwrap();
-        let plain: Value = serde_json::from_str(r#"{"DataContainerUri":"a"}"#).unwrap();
-        let f = Some("ProvisionMigrationContainers");
-        assert_eq!(
-            prop_str(&unwrap_odata(verbose, f), "datacontaineruri").as_deref(),
-            Some("a")
-        );
-        assert_eq!(
-            prop_str(&unwrap_odata(plain, f), "DataContainerUri").as_deref(),
-            Some("a")
-        );
-    }
 
     #[test]
     fn list_titles_are_quoted_for_odata() {
