@@ -7,7 +7,7 @@ use common::cli::{
     assert_exit_0, migrate_local, migrate_local_text, migrate_site, output_off_runtime,
     resume_json, spmt, status_json,
 };
-use common::emulator::library;
+use common::emulator::{assert_each_file_imported_once, library};
 use common::tree::files;
 
 #[test]
@@ -811,41 +811,6 @@ fn a_date_and_time_filter_survives_resume() {
     assert!(text.contains("2024-05-06T14:30:00Z"), "{text}");
 }
 
-/// Files the local target imported more than once, each with the ids of the jobs that did.
-fn repeated_imports(root: &std::path::Path) -> Vec<(String, Vec<String>)> {
-    let c = rusqlite::Connection::open_with_flags(
-        root.join("_emulator/state.db"),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .unwrap();
-    let mut st = c
-        .prepare(
-            "SELECT url, group_concat(lower(job_id)) FROM imports WHERE kind = 'File'
-             GROUP BY url HAVING COUNT(*) > 1",
-        )
-        .unwrap();
-    st.query_map([], |r| {
-        let jobs: String = r.get(1)?;
-        Ok((r.get(0)?, jobs.split(',').map(str::to_string).collect()))
-    })
-    .unwrap()
-    .flatten()
-    .collect()
-}
-
-/// No file imported twice, by the target's own import records: the jobs the client recorded
-/// are settled on resume from the target's job records, and a job created but not yet recorded
-/// when the process died is waited for and its files found in the target (issue 15.2).
-fn assert_no_file_imported_twice(root: &std::path::Path) {
-    let repeats = repeated_imports(root);
-    assert!(
-        repeats.is_empty(),
-        "{} files imported twice, e.g. {:?}",
-        repeats.len(),
-        &repeats[..repeats.len().min(3)]
-    );
-}
-
 /// `kill -9` of a run into the embedded local target, then the same command again: every file
 /// arrives, and by the target's own import records none is imported twice. The target keeps its
 /// job records in its store, so the resumed client settles the jobs that ended instead of
@@ -912,9 +877,7 @@ fn kill_9_then_rerun_into_the_local_target_never_reimports_a_recorded_job() {
         "{}",
         String::from_utf8_lossy(&again.stderr)
     );
-    let counts = imports(root.path());
-    assert_eq!(counts.len(), 3000, "every file imported");
-    assert_no_file_imported_twice(root.path());
+    assert_each_file_imported_once(root.path(), 3000, "after a kill -9 and a rerun");
     let lib = library(root.path());
     for d in 0..12 {
         for i in 0..250 {
@@ -1011,8 +974,7 @@ fn killed_anywhere_twenty_times(
             String::from_utf8_lossy(&last.stderr)
         );
     }
-    assert_eq!(imported(root), dirs * per, "every file imported");
-    assert_no_file_imported_twice(root);
+    assert_each_file_imported_once(root, dirs * per, &format!("after {kills} kills"));
     eprintln!("{kills} kills; every file imported once");
     let lib = library(root);
     for d in 0..dirs {

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::emulator::{file_imports, library};
+use common::emulator::{assert_each_file_imported_once, library};
 use common::migrate::{options, run};
 use common::tree::{content, count_files, make_varied_tree};
 use spmt::emulator::{self, EmulatorConfig, EmulatorHandle, FaultProfile};
@@ -79,10 +79,7 @@ async fn migrates_a_generated_tree_byte_for_byte_with_mtimes() {
     }
     // Nothing extra appeared in the library.
     assert_eq!(count_files(&lib), files.len());
-    // Each file was imported exactly once.
-    let per_url = file_imports(tgt.path());
-    assert_eq!(per_url.len(), files.len());
-    assert!(per_url.values().all(|&n| n == 1));
+    assert_each_file_imported_once(tgt.path(), files.len(), "in one run");
     h.shutdown().await;
 }
 

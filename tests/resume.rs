@@ -5,7 +5,7 @@
 mod common;
 
 use common::cli::{migrate_site, output_off_runtime, status_json};
-use common::emulator::{file_imports, library};
+use common::emulator::{assert_each_file_imported_once, file_imports, library};
 use common::tree::make_numbered_tree;
 use spmt::emulator::{EmulatorConfig, EmulatorHandle, FaultProfile};
 use std::path::Path;
@@ -133,12 +133,10 @@ async fn kill_then_resume(phase: Phase, faults: FaultProfile, jobs: usize) {
             "{rel}"
         );
     }
-    let imports = file_imports(tgt.path());
-    assert_eq!(imports.len(), files.len());
-    let twice: Vec<_> = imports.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(
-        twice.is_empty(),
-        "files imported twice after a kill in {phase:?}: {twice:?}"
+    assert_each_file_imported_once(
+        tgt.path(),
+        files.len(),
+        &format!("after a kill in {phase:?}"),
     );
     h.shutdown().await;
 }
@@ -232,14 +230,10 @@ async fn a_job_created_but_not_recorded_before_a_kill_imports_its_files_once() {
     for (rel, data) in &files {
         assert_eq!(&std::fs::read(lib.join(rel)).unwrap(), data, "{rel}");
     }
-    let imports = file_imports(tgt.path());
-    assert_eq!(imports.len(), files.len());
-    let twice: Vec<_> = imports.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(
-        twice.is_empty(),
-        "{} files imported twice, e.g. {:?}",
-        twice.len(),
-        &twice[..twice.len().min(3)]
+    assert_each_file_imported_once(
+        tgt.path(),
+        files.len(),
+        "after a kill between job creation and its record",
     );
     h.shutdown().await;
 }

@@ -45,6 +45,21 @@ pub fn library_file_count(root: &Path) -> usize {
     }
 }
 
+/// By the target's own import records under `root`: `files` files imported, none twice
+/// (`after` says after what, for the message).
+pub fn assert_each_file_imported_once(root: &Path, files: usize, after: &str) {
+    let imports = file_imports(root);
+    let mut twice: Vec<_> = imports.iter().filter(|(_, n)| **n > 1).collect();
+    twice.sort();
+    assert!(
+        twice.is_empty(),
+        "{} files imported twice {after}, e.g. {:?}",
+        twice.len(),
+        &twice[..twice.len().min(3)]
+    );
+    assert_eq!(imports.len(), files, "files imported {after}");
+}
+
 /// File imports per server-relative URL, from the emulator's import records under `root`.
 pub fn file_imports(root: &Path) -> HashMap<String, usize> {
     let mut m = HashMap::new();
