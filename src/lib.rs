@@ -22,6 +22,7 @@ pub mod runner;
 pub mod scan;
 pub mod secrets;
 pub mod session;
+pub mod source;
 pub mod spo;
 pub mod status;
 pub mod store;

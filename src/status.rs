@@ -277,7 +277,7 @@ pub fn task_status(
     }
     Ok(TaskStatus {
         task_id: t.id.clone(),
-        source_uri: t.source.clone(),
+        source_uri: t.source_shown(),
         target_uri: target_uri(t),
         target_list: t.target_list.clone(),
         target_list_relative_path: t.rel_path.clone(),

@@ -331,11 +331,7 @@ async fn migrate(a: MigrateArgs) -> ExitCode {
     // Default: one session per source and target, so running the same command again is the
     // task's next round: spmt/<source folder name>-<id>.
     let working = a.working_folder.clone().unwrap_or_else(|| {
-        let name = task
-            .source
-            .file_name()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "session".into());
+        let name = task.source.label();
         engine::default_working_folder(&format!("{name}-{}", &task.id().simple().to_string()[..8]))
     });
     if a.working_folder.is_none() && !a.json {
@@ -530,7 +526,12 @@ async fn resume(a: ResumeArgs) -> ExitCode {
             return usage_error(NO_SIGN_IN);
         }
         if !a.json {
-            eprintln!("task {}: {} → {}", t.id, t.source, task.target_uri());
+            eprintln!(
+                "task {}: {} → {}",
+                t.id,
+                task.source.shown(),
+                task.target_uri()
+            );
         }
         let cx = RunContext {
             working_folder: a.working_folder.clone(),

@@ -209,6 +209,8 @@ pub struct Shared {
     prefix: String,
     /// Source paths of files whose target name differs (invalid characters replaced).
     sources: Mutex<std::collections::HashMap<uuid::Uuid, PathBuf>>,
+    /// Where the items come from.
+    pub reader: crate::source::Reader,
 }
 
 impl Shared {
@@ -235,7 +237,7 @@ impl Shared {
                     .strip_prefix(&self.prefix)
                     .unwrap_or(&it.lib_rel)
                     .trim_start_matches('/');
-                self.opts.task.source.join(rel)
+                self.reader.locate(rel)
             })
     }
 }
@@ -323,7 +325,7 @@ pub async fn migrate(
         Store::open(&opts.working_folder)?
     };
     let task = &opts.task;
-    let source = task.source.display().to_string();
+    let source = task.source.record();
     let task_id = task.id().to_string();
     store.session_id()?;
     store.ensure_task(

@@ -40,7 +40,7 @@ pub(super) async fn run(
     let http = Http::new().map_err(SpoError::from)?;
     let spo = SpoClient::new(http.clone(), &opts.site_url, opts.bearer.clone())?;
     let prefix = clean_relative_path(&opts.task.target_list_relative_path)?;
-    check_source(&opts)?;
+    let reader = crate::source::Reader::connect(&opts.task.source).await?;
     let web = spo.web().await?;
     // Before anything is scanned, as SPMT's scan does: can this identity migrate here?
     spo.check_write_access().await?;
@@ -92,6 +92,7 @@ pub(super) async fn run(
         rec: Mutex::new(rec_tx.clone()),
         prefix: prefix.clone(),
         sources: Mutex::new(Default::default()),
+        reader,
     });
 
     // The stages: scan thread → recorder thread (SQLite) → sending → import monitor.
@@ -249,7 +250,7 @@ fn close(
         status: status.into(),
         task_id,
         round,
-        source: opts.task.source.display().to_string(),
+        source: opts.task.source.shown(),
         target_site_url: opts.task.target.clone(),
         target_list: opts.task.target_list.clone(),
         problems: store.problems(run, 200, !scan_only)?,
@@ -266,21 +267,6 @@ fn close(
         dry_run,
         http_requests: 0,
     })
-}
-
-/// Fails fast on a missing or unusable source, before touching the target.
-fn check_source(opts: &MigrateOptions) -> Result<(), EngineError> {
-    let meta = std::fs::metadata(&opts.task.source).map_err(|e| scan::ScanError::Root {
-        path: opts.task.source.display().to_string(),
-        source: e,
-    })?;
-    if !meta.is_dir() {
-        return Err(scan::ScanError::NotADirectory {
-            path: opts.task.source.display().to_string(),
-        }
-        .into());
-    }
-    Ok(())
 }
 
 /// The `--target-list-relative-path` folders: synthetic items every package re-declares.

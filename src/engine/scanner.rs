@@ -38,7 +38,7 @@ fn walk(
     // never waits long for the first items.
     let mut batch = Vec::with_capacity(BATCH);
     let mut sent = Instant::now();
-    let r = scan::scan(&shared.opts.task.source, opts, |item| {
+    let r = shared.reader.scan(opts, |item| {
         if counters.cancelled() {
             return false;
         }

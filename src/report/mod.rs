@@ -89,6 +89,15 @@ fn source_path(task: &TaskRow, rel_path: &str) -> String {
 /// Appends the item's source path (the task's source joined with `rel_path`, in the
 /// platform's separators) to `out`: built in place, it costs nothing per ItemReport row.
 fn push_source_path(out: &mut String, task: &TaskRow, rel_path: &str) {
+    if task.source.starts_with(crate::task::source::RECORD_PREFIX) {
+        // A library's items are URLs: the library's location, then the item's path.
+        out.push_str(&task.source_shown());
+        if !rel_path.is_empty() {
+            out.push('/');
+            out.push_str(rel_path);
+        }
+        return;
+    }
     out.push_str(&task.source);
     if rel_path.is_empty() {
         return;
@@ -208,7 +217,7 @@ fn round_report(
         task_id: task.id.clone(),
         round: run.round,
         status: state.into(),
-        source: task.source.clone(),
+        source: task.source_shown(),
         destination: status::target_uri(task),
         start_time: run.started.clone(),
         end_time: run.finished.clone(),
@@ -747,7 +756,7 @@ fn write_summary_reports(
             "success".into()
         },
         "file-share task: the document library must exist and is used as it is".into(),
-        task.source.clone(),
+        task.source_shown(),
         status::target_uri(task),
         "N/A".into(),
         "N/A".into(),

@@ -522,13 +522,19 @@ mod tests {
                  "TargetListRelativePath":"a/b","Settings":{"MigrateHiddenItems":false}}]}"#,
             )
             .unwrap();
-        assert_eq!(t.source, PathBuf::from("/data/x"));
+        assert_eq!(
+            t.source,
+            crate::task::Source::FileShare(PathBuf::from("/data/x"))
+        );
         assert_eq!(t.target_list_relative_path, "a/b/x");
         assert!(t.settings.scan_only && !t.settings.include_hidden_files);
         let e = s
             .task(r#"{"SourcePath":"http://onprem/sites/a","TargetPath":"local","TargetList":"D"}"#)
             .unwrap_err();
-        assert!(matches!(e, SessionError::NotSupported(_)));
+        assert!(
+            matches!(&e, SessionError::InvalidArgument(m) if m.contains("SourceList")),
+            "{e}"
+        );
         let e = s
             .task(r#"{"SourcePath":"/x","TargetPath":"https://t.sharepoint.com/sites/a","TargetList":"D"}"#)
             .unwrap_err();

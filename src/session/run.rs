@@ -153,7 +153,7 @@ pub(super) async fn run_session(shared: Arc<SessionShared>, em: &Emitter) {
         let mut e = Event::new(EventKind::TaskStarted, Some(&task));
         e.message = Some(format!(
             "{} -> {} / {}",
-            def.source.display(),
+            def.source.shown(),
             def.target,
             def.target_list
         ));

@@ -106,7 +106,7 @@ impl Session {
 fn inited_status(t: &TaskEntry, wf: &std::path::Path) -> crate::status::TaskStatus {
     let id = t.id.to_string();
     crate::status::TaskStatus {
-        source_uri: t.def.source.display().to_string(),
+        source_uri: t.def.source.shown(),
         target_uri: t.def.target_uri(),
         target_list: t.def.target_list.clone(),
         target_list_relative_path: t.def.target_list_relative_path.clone(),

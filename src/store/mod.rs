@@ -288,6 +288,13 @@ pub struct TaskRow {
     pub created: String,
 }
 
+impl TaskRow {
+    /// The task's source for people (the record keeps a SharePoint library as JSON).
+    pub fn source_shown(&self) -> String {
+        crate::task::Source::from_record(&self.source).shown()
+    }
+}
+
 /// One round of a task.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct RunRow {

@@ -5,26 +5,28 @@
 //! Depends on nothing above it: `engine` and `session` use it, never the reverse.
 
 pub mod settings;
+pub mod source;
 
 pub use settings::{parse_date, SettingError, TaskSettings, Unsupported};
+pub use source::{SharePointLibrary, Source};
 
 use serde_json::{Map, Value};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The user-facing target of a task: `local` for the embedded local target, else the site URL.
 pub const LOCAL: &str = "local";
 
-/// One file-share task.
+/// One migration task.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Task {
-    /// The source folder, absolute.
-    pub source: PathBuf,
+    pub source: Source,
     /// `local`, or the site URL.
     pub target: String,
     pub target_list: String,
     /// Where the items land in the library (`/`-separated, no leading or trailing `/`): the
     /// given TargetListRelativePath plus, unless MigrateWithoutRootFolder, the source folder's
-    /// name (SPMT migrates the folder itself). Resolved once, when the task is made.
+    /// name (SPMT migrates the folder itself; for a library, its folder's name when the task
+    /// names one). Resolved once, when the task is made.
     pub target_list_relative_path: String,
     pub settings: TaskSettings,
 }
@@ -41,7 +43,7 @@ pub enum TaskError {
 }
 
 impl Task {
-    /// A task from its parts, as a front end names them.
+    /// A file-share task from its parts, as a front end names them.
     pub fn new(
         source: &Path,
         target: &str,
@@ -52,16 +54,43 @@ impl Task {
         let raw = source.to_string_lossy();
         let lower = raw.trim().to_ascii_lowercase();
         if lower.starts_with("http://") || lower.starts_with("https://") {
-            return Err(SettingError::Unsupported(Unsupported {
-                key: "SourcePath".into(),
-                feature: "migration from SharePoint Server sources".into(),
-                hint: format!(
-                    "'{raw}' is a SharePoint site; spmt migrates file shares for now: give a folder."
-                ),
-            })
-            .into());
+            return Err(TaskError::Invalid(format!(
+                "'{raw}' is a SharePoint site, not a folder: give it as the SharePoint source \
+                 (--sharepoint-source-site-url, -SharePointSourceSiteUrl, or SourcePath with a \
+                 SourceList in a bulk file) together with the library's title"
+            )));
         }
         let source = std::path::absolute(source).unwrap_or_else(|_| source.to_path_buf());
+        Task::from_source(
+            Source::FileShare(source),
+            target,
+            target_list,
+            target_list_relative_path,
+            settings,
+        )
+    }
+
+    /// A task from any source; the target folder is resolved here, once.
+    pub fn from_source(
+        source: Source,
+        target: &str,
+        target_list: &str,
+        target_list_relative_path: &str,
+        settings: TaskSettings,
+    ) -> Result<Task, TaskError> {
+        let source = match source {
+            Source::SharePointServer(mut l) => {
+                l.site_url = l.site_url.trim().trim_end_matches('/').to_string();
+                l.list = l.list.trim().to_string();
+                l.list_relative_path = l
+                    .list_relative_path
+                    .replace('\\', "/")
+                    .trim_matches('/')
+                    .to_string();
+                Source::SharePointServer(l)
+            }
+            s => s,
+        };
         let target = if target.trim().eq_ignore_ascii_case(LOCAL) {
             LOCAL.to_string()
         } else {
@@ -71,10 +100,10 @@ impl Task {
             .replace('\\', "/")
             .trim_matches('/')
             .to_string();
-        let rel = match source.file_name().map(|n| n.to_string_lossy()) {
+        let rel = match source.root_name() {
             Some(name) if !settings.migrate_without_root_folder => {
                 if base.is_empty() {
-                    name.into_owned()
+                    name
                 } else {
                     format!("{base}/{name}")
                 }
@@ -93,10 +122,29 @@ impl Task {
     }
 
     fn validate(&self) -> Result<(), TaskError> {
-        if self.source.as_os_str().is_empty() {
-            return Err(TaskError::Invalid(
-                "SourcePath is missing (the file-share folder)".into(),
-            ));
+        match &self.source {
+            Source::FileShare(p) if p.as_os_str().is_empty() => {
+                return Err(TaskError::Invalid(
+                    "SourcePath is missing (the file-share folder)".into(),
+                ))
+            }
+            Source::FileShare(_) => {}
+            Source::SharePointServer(l) => {
+                if !matches!(url::Url::parse(&l.site_url), Ok(u) if u.scheme() == "https" || u.scheme() == "http")
+                {
+                    return Err(TaskError::Invalid(format!(
+                        "the SharePoint source site '{}' must be an http(s) URL, e.g. \
+                         http://sp2016/sites/projects",
+                        l.site_url
+                    )));
+                }
+                if l.list.is_empty() {
+                    return Err(TaskError::Invalid(
+                        "SourceList is missing (the SharePoint Server library's title, e.g. Documents)"
+                            .into(),
+                    ));
+                }
+            }
         }
         if self.target.is_empty() {
             return Err(TaskError::Invalid(
@@ -137,7 +185,7 @@ impl Task {
     /// migration again is its next round (SPMT: "Duplicate tasks aren't allowed").
     pub fn id(&self) -> uuid::Uuid {
         task_id(
-            &self.source,
+            &self.source.identity(),
             &self.target,
             &self.target_list,
             &self.target_list_relative_path,
@@ -182,6 +230,7 @@ impl Task {
     ) -> Result<Task, TaskError> {
         let mut settings = defaults.clone();
         let (mut source, mut target, mut list, mut rel) = (None, None, None, String::new());
+        let (mut sp_site, mut source_list, mut source_rel) = (None, None, String::new());
         let text = |k: &str, v: &Value| -> Result<String, TaskError> {
             v.as_str()
                 .map(str::to_string)
@@ -196,12 +245,14 @@ impl Task {
                 "targetpath" | "targetsiteurl" => target = Some(text(key, v)?),
                 "targetlist" => list = Some(text(key, v)?),
                 "targetlistrelativepath" => rel = text(key, v)?,
-                "items" | "sharepointsourcesiteurl" | "sourcelist" | "sourcelistrelativepath"
-                | "migrateall" => {
+                "sharepointsourcesiteurl" => sp_site = Some(text(key, v)?),
+                "sourcelist" => source_list = Some(text(key, v)?),
+                "sourcelistrelativepath" => source_rel = text(key, v)?,
+                "items" | "migrateall" => {
                     return Err(SettingError::Unsupported(Unsupported {
                         key: key.clone(),
-                        feature: "migration from SharePoint Server sources".into(),
-                        hint: "spmt migrates file shares for now: give a folder as SourcePath."
+                        feature: "choosing single items of a SharePoint Server library".into(),
+                        hint: "migrate the library, or a folder of it with SourceListRelativePath."
                             .into(),
                     })
                     .into())
@@ -225,6 +276,33 @@ impl Task {
                 }
             }
         }
+        // SPMT's bulk files name a SharePoint source by its site URL as SourcePath and the
+        // library as SourceList; Add-SPMTTask by SharePointSourceSiteUrl.
+        let is_url = |s: &str| {
+            let l = s.trim().to_ascii_lowercase();
+            l.starts_with("http://") || l.starts_with("https://")
+        };
+        let site = sp_site.or_else(|| source.clone().filter(|s| is_url(s)));
+        if site.is_some() || source_list.is_some() {
+            let Some(site_url) = site else {
+                return Err(TaskError::Invalid(
+                    "SourceList names a SharePoint library: give its site URL as SourcePath \
+                     (or SharePointSourceSiteUrl)"
+                        .into(),
+                ));
+            };
+            return Task::from_source(
+                Source::SharePointServer(SharePointLibrary {
+                    site_url,
+                    list: source_list.unwrap_or_default(),
+                    list_relative_path: source_rel,
+                }),
+                &target.unwrap_or_default(),
+                &list.unwrap_or_default(),
+                &rel,
+                settings,
+            );
+        }
         Task::new(
             Path::new(&source.unwrap_or_default()),
             &target.unwrap_or_default(),
@@ -245,7 +323,7 @@ impl Task {
         let settings: TaskSettings = serde_json::from_str(settings_json)
             .map_err(|e| TaskError::Invalid(format!("its recorded settings: {e}")))?;
         Ok(Task {
-            source: PathBuf::from(source),
+            source: Source::from_record(source),
             target: target.to_string(),
             target_list: target_list.to_string(),
             target_list_relative_path: target_list_relative_path.to_string(),
@@ -274,11 +352,10 @@ pub fn target_uri(site: &str, list: &str, rel_path: &str) -> String {
 }
 
 /// The task's id from its identity (see [`Task::id`]).
-pub fn task_id(source: &Path, target: &str, list: &str, rel_path: &str) -> uuid::Uuid {
-    let source = std::fs::canonicalize(source).unwrap_or_else(|_| source.to_path_buf());
+pub fn task_id(source: &str, target: &str, list: &str, rel_path: &str) -> uuid::Uuid {
     let key = format!(
         "spmt:task:{}\n{}\n{}\n{}",
-        source.display(),
+        source,
         target.trim_end_matches('/').to_lowercase(),
         list.to_lowercase(),
         rel_path.trim_matches(['/', '\\']).to_lowercase()
@@ -292,19 +369,34 @@ mod tests {
 
     #[test]
     fn task_ids_are_stable_and_distinct() {
-        let a = task_id(Path::new("/nonexistent/a"), "local", "Documents", "");
+        let a = task_id(
+            &Source::FileShare("/nonexistent/a".into()).identity(),
+            "local",
+            "Documents",
+            "",
+        );
         assert_eq!(
             a,
-            task_id(Path::new("/nonexistent/a"), "LOCAL", "documents", "/")
+            task_id(
+                &Source::FileShare("/nonexistent/a".into()).identity(),
+                "LOCAL",
+                "documents",
+                "/"
+            )
         );
         assert_ne!(
             a,
-            task_id(Path::new("/nonexistent/a"), "local", "Documents", "sub")
+            task_id(
+                &Source::FileShare("/nonexistent/a".into()).identity(),
+                "local",
+                "Documents",
+                "sub"
+            )
         );
     }
 
     #[test]
-    fn tasks_read_spmt_json_and_refuse_sharepoint_sources() {
+    fn tasks_read_spmt_json_for_both_sources() {
         let d = TaskSettings::default();
         let mut notes = Vec::new();
         let t = Task::from_spmt_json(
@@ -322,10 +414,29 @@ mod tests {
             &mut notes,
         )
         .unwrap_err();
-        assert!(
-            matches!(e, TaskError::Setting(SettingError::Unsupported(_))),
-            "{e}"
-        );
+        assert!(e.to_string().contains("SourceList is missing"), "{e}");
+        // SPMT's bulk JSON (SourcePath + SourceList) and Add-SPMTTask's names read alike.
+        let expected = Source::SharePointServer(SharePointLibrary {
+            site_url: "http://onprem/sites/test".into(),
+            list: "Shared Documents".into(),
+            list_relative_path: "Reports/2024".into(),
+        });
+        for json in [
+            r#"{"SourcePath":"http://onprem/sites/test/","SourceList":"Shared Documents","SourceListRelativePath":"/Reports/2024/","TargetPath":"local","TargetList":"D"}"#,
+            r#"{"SharePointSourceSiteUrl":"http://onprem/sites/test","SourceList":"Shared Documents","SourceListRelativePath":"Reports\\2024","TargetSiteUrl":"local","TargetList":"D"}"#,
+        ] {
+            let t = Task::from_spmt_json(json, &d, &mut notes).unwrap();
+            assert_eq!(t.source, expected, "{json}");
+            // The library's folder keeps its name in the target, as a file share's does.
+            assert_eq!(t.target_list_relative_path, "2024");
+        }
+        let e = Task::from_spmt_json(
+            r#"{"SourceList":"Documents","TargetPath":"local","TargetList":"D"}"#,
+            &d,
+            &mut notes,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("site URL"), "{e}");
         let e = Task::from_spmt_json(
             r#"{"SourcePath":"/s","TargetPath":"local","TargetList":"D","Items":{}}"#,
             &d,
