@@ -79,8 +79,27 @@ struct StatusArgs {
 #[derive(Args)]
 struct MigrateArgs {
     /// Folder to migrate (its contents land in the target folder).
-    #[arg(long, value_name = "DIR")]
-    file_share_source: PathBuf,
+    #[arg(
+        long,
+        value_name = "DIR",
+        required_unless_present = "sharepoint_source_site_url",
+        conflicts_with = "sharepoint_source_site_url"
+    )]
+    file_share_source: Option<PathBuf>,
+    /// A SharePoint Server 2013+ site to migrate a library of (with --source-list).
+    #[arg(long, value_name = "URL", requires = "source_list")]
+    sharepoint_source_site_url: Option<String>,
+    /// Title of the SharePoint Server library to migrate.
+    #[arg(long, value_name = "TITLE", requires = "sharepoint_source_site_url")]
+    source_list: Option<String>,
+    /// A folder of that library to migrate instead of all of it.
+    #[arg(
+        long,
+        value_name = "PATH",
+        default_value = "",
+        requires = "sharepoint_source_site_url"
+    )]
+    source_list_relative_path: String,
     /// Site URL, or `local` for the embedded local target (site /sites/local).
     #[arg(long, value_name = "URL")]
     target_site_url: String,
@@ -305,13 +324,26 @@ impl MigrateArgs {
                 st.set(key, &v).map_err(|e| format!("--{flag}: {e}"))?;
             }
         }
-        Task::new(
-            &self.file_share_source,
-            &self.target_site_url,
-            &self.target_list,
-            &self.target_list_relative_path,
-            st,
-        )
+        match (&self.file_share_source, &self.sharepoint_source_site_url) {
+            (Some(folder), _) => Task::new(
+                folder,
+                &self.target_site_url,
+                &self.target_list,
+                &self.target_list_relative_path,
+                st,
+            ),
+            (None, site) => Task::from_source(
+                spmt::task::Source::SharePointServer(spmt::task::SharePointLibrary {
+                    site_url: site.clone().unwrap_or_default(),
+                    list: self.source_list.clone().unwrap_or_default(),
+                    list_relative_path: self.source_list_relative_path.clone(),
+                }),
+                &self.target_site_url,
+                &self.target_list,
+                &self.target_list_relative_path,
+                st,
+            ),
+        }
         .map_err(|e| e.to_string())
     }
 }

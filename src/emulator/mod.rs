@@ -15,6 +15,7 @@
 mod blob;
 mod entra;
 mod events;
+pub mod farm;
 mod faults;
 mod importer;
 mod library;

@@ -16,7 +16,6 @@ use md5::{Digest, Md5};
 use std::io::Read;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// (SPMT code, message) of an item that failed at this stage.
 pub type Failure = (&'static str, String);
@@ -122,13 +121,11 @@ async fn upload_file(
             format!("{shown}: cannot read the file: {e}{hint}"),
         )
     };
-    // Out of descriptors for a moment, the file waits for some rather than failing.
-    let file = tokio::task::spawn_blocking(move || {
-        crate::limits::retry_exhausted(Duration::from_secs(60), || std::fs::File::open(&path))
-    })
-    .await
-    .map_err(|e| (codes::CANNOT_OPEN, e.to_string()))?
-    .map_err(open_err.clone())?;
+    let (file, content) = shared
+        .reader
+        .open(path, it.size)
+        .await
+        .map_err(open_err.clone())?;
     let mut st = Some(EncState {
         file,
         enc: Some(CbcEncryptor::new(&key2, &iv)),
@@ -194,7 +191,12 @@ async fn upload_file(
     .map_err(|e| (codes::CANNOT_OPEN, e.to_string()))?;
     let now_len = now.as_ref().map(|m| m.len()).ok();
     let now_mtime = now.as_ref().ok().and_then(|m| m.modified().ok());
-    if s.plain != it.size || now_len != Some(s.plain) || now_mtime != Some(it.mtime) {
+    // A copy (a download) was checked whole when it was made; it has its own times.
+    let changed = match content {
+        crate::source::Content::Live => now_mtime != Some(it.mtime),
+        crate::source::Content::Copy => false,
+    };
+    if s.plain != it.size || now_len != Some(s.plain) || changed {
         return Err((
             codes::CANNOT_OPEN,
             format!(

@@ -3,32 +3,40 @@
 //! file's current bytes for upload; everything after (packaging, encryption, upload, import,
 //! reports, rounds, resume) is the same for all of them.
 //!
-//! - `file_share`: a folder tree on a local or mounted file system.
+//! - `file_share`: a folder tree on a local or mounted file system;
+//! - `sharepoint_server`: a document library on a SharePoint Server 2013+ site, over REST.
 
 pub mod file_share;
+pub mod sharepoint_server;
 
 pub use crate::scan::ScanItem;
 use crate::scan::{ScanCounts, ScanError, ScanOptions};
 use crate::task::Source;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// A task's source, ready to be read by one round.
 pub enum Reader {
     FileShare(PathBuf),
+    SharePointServer(sharepoint_server::Library),
 }
 
 impl Reader {
     /// Checks the source is there and usable, before the target is touched.
-    pub async fn connect(source: &Source) -> Result<Reader, ScanError> {
+    /// `working_folder` holds what a source must keep on disk meanwhile (downloads).
+    pub async fn connect(source: &Source, working_folder: &Path) -> Result<Reader, ScanError> {
         match source {
             Source::FileShare(root) => {
                 file_share::check_root(root)?;
                 Ok(Reader::FileShare(root.clone()))
             }
-            Source::SharePointServer(l) => Err(ScanError::Source(format!(
-                "{}: reading SharePoint Server libraries is not built yet",
-                crate::task::target_uri(&l.site_url, &l.list, &l.list_relative_path)
-            ))),
+            Source::SharePointServer(l) => {
+                let spool = working_folder.join("downloads");
+                // Downloads an earlier, killed run left (each is unlinked once complete).
+                let _ = std::fs::remove_dir_all(&spool);
+                Ok(Reader::SharePointServer(
+                    sharepoint_server::Library::connect(l, spool).await?,
+                ))
+            }
         }
     }
 
@@ -41,6 +49,7 @@ impl Reader {
     ) -> Result<ScanCounts, ScanError> {
         match self {
             Reader::FileShare(root) => file_share::scan(root, opts, sink),
+            Reader::SharePointServer(lib) => lib.scan(opts, sink),
         }
     }
 
@@ -48,6 +57,37 @@ impl Reader {
     pub fn locate(&self, rel: &str) -> PathBuf {
         match self {
             Reader::FileShare(root) => root.join(rel),
+            Reader::SharePointServer(lib) => lib.locate(rel),
         }
     }
+
+    /// Opens the current bytes of the file at `at` (from [`Reader::locate`]) whose listing said
+    /// `size` bytes. `Live` content is the source file itself, which may change while it is read;
+    /// a `Copy` was checked whole when it was made.
+    pub async fn open(&self, at: PathBuf, size: u64) -> std::io::Result<(std::fs::File, Content)> {
+        match self {
+            Reader::FileShare(_) => {
+                // Out of descriptors for a moment, the file waits for some rather than failing.
+                let f = tokio::task::spawn_blocking(move || {
+                    crate::limits::retry_exhausted(std::time::Duration::from_secs(60), || {
+                        std::fs::File::open(&at)
+                    })
+                })
+                .await
+                .map_err(std::io::Error::other)??;
+                Ok((f, Content::Live))
+            }
+            Reader::SharePointServer(lib) => {
+                let f = lib.open(&at.to_string_lossy(), size).await?;
+                Ok((f, Content::Copy))
+            }
+        }
+    }
+}
+
+/// What an opened file's bytes are: see [`Reader::open`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Content {
+    Live,
+    Copy,
 }

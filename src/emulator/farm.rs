@@ -1,0 +1,515 @@
+//! The emulator's SharePoint Server personality: a farm's site served over the REST surface a
+//! migration reads (sharepoint-server-source.md §1.2, §7), from a folder whose sub-folders are the
+//! site's document libraries. Items get ids in pre-order (a folder before its contents), times
+//! from the file system, and every answer is verbose OData (`d`, `results`, `__next`) with the
+//! `MicrosoftSharePointTeamServices` header a client detects the version by.
+//!
+//! Like the rest of the emulator it shares no logic with the client (`crate::source`).
+
+use super::server::{body_bytes, query_map, Body};
+use super::EmulatorError;
+use bytes::Bytes;
+use chrono::{DateTime, SecondsFormat, Utc};
+use http_body_util::{BodyExt, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Map, Value};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// SharePoint Server 2019's build, as its answers carry it.
+pub const SP2019: &str = "16.0.0.10337";
+/// SharePoint 2010's build: it has no `/_api`.
+pub const SP2010: &str = "14.0.0.7015";
+
+#[derive(Debug, Clone)]
+pub struct FarmConfig {
+    pub listen: SocketAddr,
+    /// Each sub-folder is a document library of that title.
+    pub root: PathBuf,
+    /// The site's server-relative path, e.g. `/sites/proj`.
+    pub site_path: String,
+    /// The list view threshold: queries over more items that are not paged by ID, or that ask
+    /// for more than this many rows, fail as SharePoint's do.
+    pub threshold: usize,
+    /// The build the farm answers with (`SP2019`, `SP2010`, ...).
+    pub version: String,
+}
+
+impl FarmConfig {
+    pub fn new(root: PathBuf) -> Self {
+        FarmConfig {
+            listen: ([127, 0, 0, 1], 0).into(),
+            root,
+            site_path: "/sites/proj".into(),
+            threshold: 5000,
+            version: SP2019.into(),
+        }
+    }
+}
+
+/// A running farm; stops when dropped.
+pub struct FarmHandle {
+    /// The site's URL, e.g. `http://127.0.0.1:PORT/sites/proj`.
+    pub site_url: String,
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl Drop for FarmHandle {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+struct Item {
+    id: u64,
+    folder: bool,
+    /// Path in the library, `/`-separated.
+    rel: String,
+    size: u64,
+    created: DateTime<Utc>,
+    modified: DateTime<Utc>,
+    disk: PathBuf,
+}
+
+struct Library {
+    id: Uuid,
+    title: String,
+    items: Vec<Item>,
+}
+
+struct Farm {
+    cfg: FarmConfig,
+    base: String,
+    web_id: Uuid,
+    libraries: Vec<Library>,
+}
+
+/// Starts serving the farm in `cfg.root` on `cfg.listen`.
+pub async fn start(cfg: FarmConfig) -> Result<FarmHandle, EmulatorError> {
+    let libraries = load(&cfg.root)?;
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .map_err(|source| EmulatorError::Bind {
+            addr: cfg.listen,
+            source,
+        })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| EmulatorError::Bind {
+            addr: cfg.listen,
+            source,
+        })?;
+    let base = format!("http://{addr}");
+    let site_url = format!("{base}{}", cfg.site_path);
+    let farm = Arc::new(Farm {
+        web_id: Uuid::new_v5(&Uuid::NAMESPACE_URL, site_url.as_bytes()),
+        base,
+        cfg,
+        libraries,
+    });
+    let (stop, mut stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        loop {
+            let accepted = tokio::select! {
+                a = listener.accept() => a,
+                _ = stop_rx.changed() => break,
+            };
+            let Ok((stream, _)) = accepted else {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            };
+            let farm = farm.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |req| {
+                    let farm = farm.clone();
+                    async move { Ok::<_, std::convert::Infallible>(serve(&farm, req).await) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .keep_alive(true)
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    Ok(FarmHandle { site_url, stop })
+}
+
+/// Reads the libraries: every sub-folder of `root`, its items numbered in pre-order.
+fn load(root: &Path) -> Result<Vec<Library>, EmulatorError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| EmulatorError::Io {
+            what: "cannot read the farm's folder",
+            path,
+            source,
+        }
+    };
+    let mut out = Vec::new();
+    let mut dirs: Vec<_> = std::fs::read_dir(root)
+        .map_err(io(root))?
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
+        .collect();
+    dirs.sort_by_key(|e| e.file_name());
+    for d in dirs {
+        let title = d.file_name().to_string_lossy().into_owned();
+        let mut items = Vec::new();
+        let mut stack = vec![(d.path(), String::new())];
+        while let Some((dir, rel)) = stack.pop() {
+            let mut entries: Vec<_> = std::fs::read_dir(&dir)
+                .map_err(io(&dir))?
+                .filter_map(Result::ok)
+                .collect();
+            entries.sort_by_key(|e| e.file_name());
+            // Folders are walked after the files beside them; ids still put a folder before
+            // anything in it.
+            let mut sub = Vec::new();
+            for e in entries {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let r = if rel.is_empty() {
+                    name
+                } else {
+                    format!("{rel}/{name}")
+                };
+                let m = e.metadata().map_err(io(&e.path()))?;
+                let modified: DateTime<Utc> =
+                    m.modified().map(Into::into).unwrap_or_else(|_| Utc::now());
+                let created = m
+                    .created()
+                    .map(Into::into)
+                    .unwrap_or(modified)
+                    .min(modified);
+                items.push(Item {
+                    id: items.len() as u64 + 1,
+                    folder: m.is_dir(),
+                    rel: r.clone(),
+                    size: if m.is_dir() { 0 } else { m.len() },
+                    created,
+                    modified,
+                    disk: e.path(),
+                });
+                if m.is_dir() {
+                    sub.push((e.path(), r));
+                }
+            }
+            stack.extend(sub.into_iter().rev());
+        }
+        out.push(Library {
+            id: Uuid::new_v5(
+                &Uuid::NAMESPACE_URL,
+                format!("farm-list:{title}").as_bytes(),
+            ),
+            title,
+            items,
+        });
+    }
+    Ok(out)
+}
+
+fn time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// SharePoint's verbose error body.
+fn error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
+    let v = json!({"error": {"code": code, "message": {"lang": "en-US", "value": message}}});
+    let mut r = Response::new(body_bytes(v.to_string()));
+    *r.status_mut() = status;
+    r
+}
+
+fn not_found(what: &str) -> Response<Body> {
+    error(
+        StatusCode::NOT_FOUND,
+        "-1, Microsoft.SharePoint.Client.ResourceNotFoundException",
+        &format!("Cannot find resource for the request {what}."),
+    )
+}
+
+fn verbose(v: Value) -> Response<Body> {
+    let mut r = Response::new(body_bytes(json!({ "d": v }).to_string()));
+    r.headers_mut().insert(
+        "content-type",
+        hyper::header::HeaderValue::from_static("application/json;odata=verbose;charset=utf-8"),
+    );
+    r
+}
+
+/// A quoted OData argument (`'It''s'`) unquoted; `None` when not quoted.
+fn unquote(s: &str) -> Option<String> {
+    let s = s.trim();
+    let inner = s.strip_prefix('\'')?.strip_suffix('\'')?;
+    Some(inner.replace("''", "'"))
+}
+
+async fn serve(farm: &Farm, req: Request<Incoming>) -> Response<Body> {
+    let mut resp = route(farm, &req).await;
+    if let Ok(v) = hyper::header::HeaderValue::from_str(&farm.cfg.version) {
+        resp.headers_mut()
+            .insert("microsoftsharepointteamservices", v);
+    }
+    resp.headers_mut().insert(
+        "x-sharepointhealthscore",
+        hyper::header::HeaderValue::from_static("0"),
+    );
+    resp
+}
+
+async fn route(farm: &Farm, req: &Request<Incoming>) -> Response<Body> {
+    if req.method() != Method::GET {
+        return error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "-1, System.NotSupportedException",
+            "This farm serves reads only.",
+        );
+    }
+    // Paths arrive percent-encoded; SharePoint matches them decoded and without case.
+    let raw = req.uri().path();
+    let path = percent_encoding::percent_decode_str(raw)
+        .decode_utf8_lossy()
+        .into_owned();
+    let query = query_map(req.uri().query().unwrap_or(""));
+    let site = farm.cfg.site_path.as_str();
+    let Some(rest) = strip_prefix_ci(&path, site) else {
+        return not_found(&path);
+    };
+    let Some(api) = strip_prefix_ci(rest, "/_api/") else {
+        return not_found(&path);
+    };
+    if farm.cfg.version.starts_with("14.") {
+        // SharePoint 2010 has no /_api.
+        return not_found(&path);
+    }
+    let lower = api.to_ascii_lowercase();
+    if lower == "web" {
+        return verbose(json!({
+            "__metadata": {"type": "SP.Web"},
+            "Id": farm.web_id.to_string(),
+            "Title": "Projects",
+            "ServerRelativeUrl": site,
+            "Url": format!("{}{site}", farm.base),
+        }));
+    }
+    if lower == "web/getfilebyserverrelativeurl(@u)/$value" {
+        let Some(url) = query.get("@u").and_then(|u| unquote(u)) else {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "-1, Microsoft.SharePoint.Client.InvalidClientQueryException",
+                "The parameter @u is missing.",
+            );
+        };
+        return file_value(farm, &url).await;
+    }
+    if let Some(a) = strip_prefix_ci(api, "web/lists/GetByTitle(") {
+        let Some((arg, after)) = a.split_once(')') else {
+            return not_found(api);
+        };
+        let Some(title) = unquote(arg) else {
+            return not_found(api);
+        };
+        let Some(lib) = farm
+            .libraries
+            .iter()
+            .find(|l| l.title.eq_ignore_ascii_case(&title))
+        else {
+            return error(
+                StatusCode::NOT_FOUND,
+                "-1, System.ArgumentException",
+                &format!(
+                    "List '{title}' does not exist at site with URL '{}{site}'.",
+                    farm.base
+                ),
+            );
+        };
+        return match after.to_ascii_lowercase().as_str() {
+            "" => list(farm, lib),
+            "/items" => items(farm, lib, &query),
+            _ => not_found(api),
+        };
+    }
+    not_found(api)
+}
+
+fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = s.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &s[prefix.len()..])
+}
+
+fn root_url(farm: &Farm, lib: &Library) -> String {
+    format!("{}/{}", farm.cfg.site_path, lib.title)
+}
+
+fn list(farm: &Farm, lib: &Library) -> Response<Body> {
+    verbose(json!({
+        "__metadata": {"type": "SP.List"},
+        "Id": lib.id.to_string(),
+        "Title": lib.title,
+        "BaseTemplate": 101,
+        "ItemCount": lib.items.len(),
+        "EnableVersioning": true,
+        "EnableMinorVersions": false,
+        "HasUniqueRoleAssignments": false,
+        "RootFolder": {"__metadata": {"type": "SP.Folder"}, "ServerRelativeUrl": root_url(farm, lib)},
+    }))
+}
+
+/// One page of the library's items, ordered by ID, from the `p_ID` of the skiptoken on.
+fn items(
+    farm: &Farm,
+    lib: &Library,
+    q: &std::collections::HashMap<String, String>,
+) -> Response<Body> {
+    let threshold = farm.cfg.threshold;
+    let top = q
+        .get("$top")
+        .and_then(|t| t.parse::<usize>().ok())
+        .unwrap_or(100);
+    let by_id = q
+        .get("$orderby")
+        .map(|o| o.trim().eq_ignore_ascii_case("ID"))
+        .unwrap_or(false);
+    if top > threshold || (lib.items.len() > threshold && !by_id) {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "-2147024860, Microsoft.SharePoint.SPQueryThrottledException",
+            "The attempted operation is prohibited because it exceeds the list view threshold enforced by the administrator.",
+        );
+    }
+    let after = q
+        .get("$skiptoken")
+        .and_then(|t| {
+            t.split('&')
+                .find_map(|kv| kv.strip_prefix("p_ID="))
+                .and_then(|n| n.parse::<u64>().ok())
+        })
+        .unwrap_or(0);
+    let root = root_url(farm, lib);
+    let page: Vec<&Item> = lib
+        .items
+        .iter()
+        .filter(|i| i.id > after)
+        .take(top)
+        .collect();
+    let results: Vec<Value> = page
+        .iter()
+        .map(|i| {
+            let (dir, leaf) = match i.rel.rsplit_once('/') {
+                Some((d, l)) => (format!("{root}/{d}"), l.to_string()),
+                None => (root.clone(), i.rel.clone()),
+            };
+            let mut m = Map::new();
+            m.insert(
+                "__metadata".into(),
+                json!({"type": format!("SP.Data.{}Item", lib.title.replace(' ', "_x0020_"))}),
+            );
+            m.insert("ID".into(), json!(i.id));
+            m.insert("Id".into(), json!(i.id));
+            m.insert(
+                "FileSystemObjectType".into(),
+                json!(if i.folder { 1 } else { 0 }),
+            );
+            m.insert("FileRef".into(), json!(format!("{root}/{}", i.rel)));
+            m.insert("FileLeafRef".into(), json!(leaf));
+            m.insert("FileDirRef".into(), json!(dir));
+            m.insert("Created".into(), json!(time(i.created)));
+            m.insert("Modified".into(), json!(time(i.modified)));
+            m.insert("OData__UIVersionString".into(), json!("1.0"));
+            if i.folder {
+                m.insert("File".into(), json!({"__deferred": {}}));
+            } else {
+                m.insert(
+                    "File".into(),
+                    json!({
+                        "__metadata": {"type": "SP.File"},
+                        "Length": i.size.to_string(),
+                        "CheckOutType": 2,
+                        "UniqueId": Uuid::new_v5(&lib.id, i.rel.as_bytes()).to_string(),
+                    }),
+                );
+            }
+            Value::Object(m)
+        })
+        .collect();
+    let mut d = json!({ "results": results });
+    if let Some(last) = page.last() {
+        if lib.items.iter().any(|i| i.id > last.id) {
+            let mut next = url::Url::parse(&format!(
+                "{}{}/_api/web/lists/GetByTitle('{}')/items",
+                farm.base,
+                farm.cfg.site_path,
+                lib.title.replace('\'', "''")
+            ))
+            .expect("a URL from a parsed base");
+            {
+                let mut qp = next.query_pairs_mut();
+                for (k, v) in q {
+                    if k != "$skiptoken" {
+                        qp.append_pair(k, v);
+                    }
+                }
+                qp.append_pair("$skiptoken", &format!("Paged=TRUE&p_ID={}", last.id));
+            }
+            d["__next"] = json!(next.to_string());
+        }
+    }
+    verbose(d)
+}
+
+/// The file's current bytes, streamed.
+async fn file_value(farm: &Farm, url: &str) -> Response<Body> {
+    let found = farm.libraries.iter().find_map(|lib| {
+        let root = root_url(farm, lib);
+        let rel = strip_prefix_ci(url, &root)?.strip_prefix('/')?;
+        lib.items
+            .iter()
+            .find(|i| !i.folder && i.rel.eq_ignore_ascii_case(rel))
+    });
+    let Some(item) = found else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "-2130575338, Microsoft.SharePoint.SPException",
+            &format!("The file {url} does not exist."),
+        );
+    };
+    let file = match tokio::fs::File::open(&item.disk).await {
+        Ok(f) => f,
+        Err(_) => {
+            return error(
+                StatusCode::NOT_FOUND,
+                "-2130575338, Microsoft.SharePoint.SPException",
+                &format!("The file {url} does not exist."),
+            )
+        }
+    };
+    let stream = futures_util::stream::unfold(file, |mut f| async move {
+        use tokio::io::AsyncReadExt;
+        let mut buf = vec![0u8; 64 * 1024];
+        match f.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok(Frame::data(Bytes::from(buf))), f))
+            }
+            Err(e) => Some((Err(e), f)),
+        }
+    });
+    let mut r = Response::new(StreamBody::new(stream).boxed());
+    let h = r.headers_mut();
+    h.insert(
+        "content-type",
+        hyper::header::HeaderValue::from_static("application/octet-stream"),
+    );
+    h.insert(
+        "accept-ranges",
+        hyper::header::HeaderValue::from_static("none"),
+    );
+    if let Ok(v) = hyper::header::HeaderValue::from_str(&item.size.to_string()) {
+        h.insert("content-length", v);
+    }
+    r
+}

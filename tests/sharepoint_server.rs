@@ -1,0 +1,185 @@
+//! A SharePoint Server library as the source: the emulator's farm personality serves a site
+//! over SharePoint's REST surface, `spmt migrate --sharepoint-source-site-url` reads it and
+//! migrates it into the embedded local target, and the target's tree is compared with what the
+//! farm holds, byte for byte and time for time.
+
+mod common;
+
+use common::cli::{json_output, spmt};
+use common::emulator::library;
+use common::tree::{files, set_mtime};
+use spmt::emulator::farm::{self, FarmConfig};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+/// `spmt migrate` of the farm library `list` into `Documents` of the local target at `root`.
+fn migrate_library(site: &str, list: &str, root: &Path, work: &Path) -> Command {
+    let mut c = spmt();
+    c.args(["migrate", "--json", "--sharepoint-source-site-url", site])
+        .args(["--source-list", list])
+        .args(["--target-site-url", "local", "--target-list", "Documents"])
+        .arg("--local-target-root")
+        .arg(root)
+        .arg("--working-folder")
+        .arg(work);
+    c
+}
+
+/// Every file under `dir`, by path relative to it: (bytes, modified time in seconds).
+fn tree(dir: &Path) -> BTreeMap<String, (Vec<u8>, i64)> {
+    files(dir)
+        .into_iter()
+        .map(|p| {
+            let m = std::fs::metadata(&p).unwrap();
+            let secs = m
+                .modified()
+                .unwrap()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs() as i64;
+            (
+                p.strip_prefix(dir).unwrap().to_string_lossy().into_owned(),
+                (std::fs::read(&p).unwrap(), secs),
+            )
+        })
+        .collect()
+}
+
+/// A library with folders, awkward names and a file of several MiB.
+fn seed_documents(lib: &Path) {
+    let files: &[(&str, usize)] = &[
+        ("Budget 2024.xlsx", 5_000),
+        ("Reports/Q1 #1 & 50%.docx", 70_000),
+        ("Reports/Übersicht – Café.pdf", 1_234),
+        ("Reports/Archive/O'Brien notes.txt", 17),
+        ("Reports/Archive/empty.txt", 0),
+        ("Design/big.bin", 6 * 1024 * 1024 + 3),
+    ];
+    for (i, (rel, len)) in files.iter().enumerate() {
+        let p = lib.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, common::tree::content(i, *len)).unwrap();
+        set_mtime(&p, 1_600_000_000 + i as i64 * 86_400);
+    }
+    std::fs::create_dir_all(lib.join("Empty folder")).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_library_migrates_from_the_farm_with_its_folders_bytes_and_times() {
+    let (farm_dir, root, work) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let docs = farm_dir.path().join("Shared Documents");
+    seed_documents(&docs);
+    let farm = farm::start(FarmConfig::new(farm_dir.path().to_path_buf()))
+        .await
+        .unwrap();
+    let (v, code) = json_output(&mut migrate_library(
+        &farm.site_url,
+        "Shared Documents",
+        root.path(),
+        work.path(),
+    ));
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["items"]["failed"], 0, "{v}");
+    let target = library(root.path());
+    assert_eq!(
+        tree(&target),
+        tree(&docs),
+        "the target holds the farm's files"
+    );
+    assert!(
+        target.join("Empty folder").is_dir(),
+        "empty folders come too"
+    );
+
+    // The next round sends only what changed on the farm. (The farm reads its folder when it
+    // starts: a new farm serves the change.)
+    drop(farm);
+    let changed = docs.join("Reports/Archive/O'Brien notes.txt");
+    std::fs::write(&changed, b"revised notes").unwrap();
+    set_mtime(&changed, 1_700_000_000);
+    let farm = farm::start(FarmConfig::new(farm_dir.path().to_path_buf()))
+        .await
+        .unwrap();
+    let (v, code) = json_output(&mut migrate_library(
+        &farm.site_url,
+        "Shared Documents",
+        root.path(),
+        work.path(),
+    ));
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["items"]["migrated"], 1, "only the changed file: {v}");
+    assert_eq!(tree(&target), tree(&docs));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_library_above_the_list_view_threshold_is_read_whole_in_pages() {
+    let (farm_dir, root, work) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let lib = farm_dir.path().join("Big");
+    for i in 0..130 {
+        let p = lib.join(format!("part {}/file {i:03}.txt", i % 4));
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, format!("file {i}")).unwrap();
+    }
+    // 134 items against a threshold of 25: a page of 5,000 is refused, as SharePoint refuses
+    // it, and the client's pages shrink until the farm answers.
+    let farm = farm::start(FarmConfig {
+        threshold: 25,
+        ..FarmConfig::new(farm_dir.path().to_path_buf())
+    })
+    .await
+    .unwrap();
+    let (v, code) = json_output(&mut migrate_library(
+        &farm.site_url,
+        "Big",
+        root.path(),
+        work.path(),
+    ));
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["items"]["migrated"], 134, "130 files and 4 folders: {v}");
+    assert_eq!(tree(&library(root.path())), tree(&lib));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_library_and_a_2010_farm_are_clear_errors() {
+    let (farm_dir, root, work) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    seed_documents(&farm_dir.path().join("Shared Documents"));
+    let farm = farm::start(FarmConfig::new(farm_dir.path().to_path_buf()))
+        .await
+        .unwrap();
+    let out = migrate_library(&farm.site_url, "Missing", root.path(), work.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("no library 'Missing'") && err.contains("SourceList"),
+        "{err}"
+    );
+    assert!(!library(root.path()).join("Budget 2024.xlsx").exists());
+
+    let old = farm::start(FarmConfig {
+        version: farm::SP2010.into(),
+        ..FarmConfig::new(farm_dir.path().to_path_buf())
+    })
+    .await
+    .unwrap();
+    let out = migrate_library(&old.site_url, "Shared Documents", root.path(), work.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("SharePoint 2010"), "{err}");
+}
