@@ -24,6 +24,8 @@ pub struct RunContext {
     pub new_session: bool,
     pub custom_storage: Option<crate::azure::StorageAccount>,
     pub item_observer: Option<ItemObserver>,
+    /// How to sign in to a SharePoint Server source.
+    pub source_credential: crate::source::sharepoint_server::FarmCredential,
 }
 
 /// A run that could not happen or broke off: the CLI's exit code (2 for configuration, 1
@@ -130,6 +132,7 @@ impl Runner {
         opts.dry_run = cx.dry_run;
         opts.new_session = cx.new_session;
         opts.custom_storage = cx.custom_storage;
+        opts.source_credential = cx.source_credential;
         opts.item_observer = cx.item_observer;
         engine::migrate(opts, counters).await.map_err(|e| {
             let mut message = crate::secrets::redact(&e.to_string());

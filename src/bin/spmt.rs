@@ -11,6 +11,7 @@ use spmt::emulator::{self, EmulatorConfig, FaultProfile};
 use spmt::engine::{self, Counters, Summary};
 use spmt::logging::terminal_safe;
 use spmt::runner::{self, RunContext, Runner};
+use spmt::source::sharepoint_server::FarmCredential;
 use spmt::task::{Task, TaskSettings};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -100,6 +101,21 @@ struct MigrateArgs {
         requires = "sharepoint_source_site_url"
     )]
     source_list_relative_path: String,
+    /// Account for the SharePoint Server source (`DOMAIN\user`); its password comes from
+    /// SPMT_SOURCE_PASSWORD, --source-password-stdin, or a prompt at a terminal.
+    #[arg(
+        long,
+        value_name = "DOMAIN\\USER",
+        requires = "sharepoint_source_site_url"
+    )]
+    source_username: Option<String>,
+    /// Read the source account's password from the first line of stdin.
+    #[arg(long, requires = "source_username")]
+    source_password_stdin: bool,
+    /// How to sign in to the farm: ntlm (Windows sign-in; also answers Negotiate) or basic
+    /// (https only).
+    #[arg(long, value_name = "ntlm|basic", default_value = "ntlm")]
+    source_auth: String,
     /// Site URL, or `local` for the embedded local target (site /sites/local).
     #[arg(long, value_name = "URL")]
     target_site_url: String,
@@ -348,6 +364,40 @@ impl MigrateArgs {
     }
 }
 
+impl MigrateArgs {
+    /// The farm sign-in: the password from the environment, stdin or a terminal prompt, never
+    /// from the command line.
+    fn source_credential(&self) -> Result<FarmCredential, String> {
+        let Some(user) = self.source_username.clone() else {
+            return Ok(FarmCredential::None);
+        };
+        let password = if self.source_password_stdin {
+            let mut line = zeroize::Zeroizing::new(String::new());
+            std::io::stdin()
+                .read_line(&mut line)
+                .map_err(|e| format!("--source-password-stdin: cannot read stdin: {e}"))?;
+            zeroize::Zeroizing::new(line.trim_end_matches(['\r', '\n']).to_string())
+        } else if let Ok(p) = std::env::var("SPMT_SOURCE_PASSWORD") {
+            zeroize::Zeroizing::new(p)
+        } else if std::io::stdin().is_terminal() {
+            rpassword::prompt_password(format!("Password for {user}: "))
+                .map(zeroize::Zeroizing::new)
+                .map_err(|e| format!("cannot read the password from the terminal: {e}"))?
+        } else {
+            return Err(format!(
+                "--source-username {user}: give the password in SPMT_SOURCE_PASSWORD or with \
+                 --source-password-stdin"
+            ));
+        };
+        let password = Arc::new(password);
+        match self.source_auth.to_ascii_lowercase().as_str() {
+            "ntlm" | "windows" | "negotiate" => Ok(FarmCredential::Windows { user, password }),
+            "basic" => Ok(FarmCredential::Basic { user, password }),
+            other => Err(format!("--source-auth {other}: use ntlm or basic")),
+        }
+    }
+}
+
 async fn migrate(a: MigrateArgs) -> ExitCode {
     let custom_storage = match a.azure_storage_connection_string.as_deref() {
         None => None,
@@ -380,6 +430,10 @@ async fn migrate(a: MigrateArgs) -> ExitCode {
             Err(m) => return usage_error(&m),
         }
     };
+    let source_credential = match a.source_credential() {
+        Ok(c) => c,
+        Err(m) => return usage_error(&m),
+    };
     let cx = RunContext {
         working_folder: working.clone(),
         credentials,
@@ -387,6 +441,7 @@ async fn migrate(a: MigrateArgs) -> ExitCode {
         new_session: a.new_session,
         custom_storage,
         item_observer: None,
+        source_credential,
     };
     let mut runner = Runner::new();
     let result = run_task(&mut runner, &task, cx).await;

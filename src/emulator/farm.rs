@@ -37,7 +37,13 @@ pub struct FarmConfig {
     pub threshold: usize,
     /// The build the farm answers with (`SP2019`, `SP2010`, ...).
     pub version: String,
+    /// The account (`DOMAIN\\user`, password) NTLM lets in; `None` lets every request through.
+    pub account: Option<(String, String)>,
 }
+
+/// The account a farm lets in unless told otherwise.
+pub const FARM_USER: &str = "CONTOSO\\spadmin";
+pub const FARM_PASSWORD: &str = "farm-password";
 
 impl FarmConfig {
     pub fn new(root: PathBuf) -> Self {
@@ -47,6 +53,7 @@ impl FarmConfig {
             site_path: "/sites/proj".into(),
             threshold: 5000,
             version: SP2019.into(),
+            account: Some((FARM_USER.into(), FARM_PASSWORD.into())),
         }
     }
 }
@@ -124,9 +131,29 @@ pub async fn start(cfg: FarmConfig) -> Result<FarmHandle, EmulatorError> {
             };
             let farm = farm.clone();
             tokio::spawn(async move {
+                // NTLM signs in a connection: its state lives as long as the connection.
+                let auth = Arc::new(std::sync::Mutex::new(
+                    super::farm_ntlm::Connection::default(),
+                ));
                 let svc = hyper::service::service_fn(move |req| {
                     let farm = farm.clone();
-                    async move { Ok::<_, std::convert::Infallible>(serve(&farm, req).await) }
+                    let auth = auth.clone();
+                    async move {
+                        let resp = match &farm.cfg.account {
+                            Some(account) => {
+                                let refused = match auth.lock() {
+                                    Ok(mut a) => a.admit(&req, account),
+                                    Err(_) => Some(super::farm_ntlm::challenge(None)),
+                                };
+                                match refused {
+                                    None => serve(&farm, req).await,
+                                    Some(r) => stamp(&farm, r),
+                                }
+                            }
+                            None => serve(&farm, req).await,
+                        };
+                        Ok::<_, std::convert::Infallible>(resp)
+                    }
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .keep_alive(true)
@@ -247,7 +274,12 @@ fn unquote(s: &str) -> Option<String> {
 }
 
 async fn serve(farm: &Farm, req: Request<Incoming>) -> Response<Body> {
-    let mut resp = route(farm, &req).await;
+    let resp = route(farm, &req).await;
+    stamp(farm, resp)
+}
+
+/// The headers every answer of the farm carries.
+fn stamp(farm: &Farm, mut resp: Response<Body>) -> Response<Body> {
     if let Ok(v) = hyper::header::HeaderValue::from_str(&farm.cfg.version) {
         resp.headers_mut()
             .insert("microsoftsharepointteamservices", v);

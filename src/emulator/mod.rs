@@ -16,6 +16,7 @@ mod blob;
 mod entra;
 mod events;
 pub mod farm;
+mod farm_ntlm;
 mod faults;
 mod importer;
 mod library;

@@ -42,6 +42,8 @@ pub struct MigrateOptions {
     pub site_url: String,
     /// The token the SharePoint calls carry (renewed as it expires when signed in).
     pub bearer: crate::auth::Bearer,
+    /// How to sign in to a SharePoint Server source (never recorded).
+    pub source_credential: crate::source::sharepoint_server::FarmCredential,
     pub working_folder: PathBuf,
     pub max_package_items: usize,
     pub max_package_bytes: u64,
@@ -116,6 +118,7 @@ impl MigrateOptions {
             report_every: Duration::from_secs(5),
             site_url,
             bearer: crate::auth::Bearer::None,
+            source_credential: Default::default(),
             working_folder,
             max_package_items: 250,
             max_package_bytes: 250 * 1024 * 1024,

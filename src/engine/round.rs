@@ -40,7 +40,12 @@ pub(super) async fn run(
     let http = Http::new().map_err(SpoError::from)?;
     let spo = SpoClient::new(http.clone(), &opts.site_url, opts.bearer.clone())?;
     let prefix = clean_relative_path(&opts.task.target_list_relative_path)?;
-    let reader = crate::source::Reader::connect(&opts.task.source, &opts.working_folder).await?;
+    let reader = crate::source::Reader::connect(
+        &opts.task.source,
+        &opts.source_credential,
+        &opts.working_folder,
+    )
+    .await?;
     let web = spo.web().await?;
     // Before anything is scanned, as SPMT's scan does: can this identity migrate here?
     spo.check_write_access().await?;

@@ -17,13 +17,17 @@ use std::path::{Path, PathBuf};
 /// A task's source, ready to be read by one round.
 pub enum Reader {
     FileShare(PathBuf),
-    SharePointServer(sharepoint_server::Library),
+    SharePointServer(Box<sharepoint_server::Library>),
 }
 
 impl Reader {
     /// Checks the source is there and usable, before the target is touched.
     /// `working_folder` holds what a source must keep on disk meanwhile (downloads).
-    pub async fn connect(source: &Source, working_folder: &Path) -> Result<Reader, ScanError> {
+    pub async fn connect(
+        source: &Source,
+        credential: &sharepoint_server::FarmCredential,
+        working_folder: &Path,
+    ) -> Result<Reader, ScanError> {
         match source {
             Source::FileShare(root) => {
                 file_share::check_root(root)?;
@@ -33,9 +37,9 @@ impl Reader {
                 let spool = working_folder.join("downloads");
                 // Downloads an earlier, killed run left (each is unlinked once complete).
                 let _ = std::fs::remove_dir_all(&spool);
-                Ok(Reader::SharePointServer(
-                    sharepoint_server::Library::connect(l, spool).await?,
-                ))
+                Ok(Reader::SharePointServer(Box::new(
+                    sharepoint_server::Library::connect(l, credential.clone(), spool).await?,
+                )))
             }
         }
     }

@@ -43,32 +43,40 @@ fn azurite_bin() -> String {
     "azurite".into()
 }
 
+/// Starts Azurite on free loopback ports. Ports are picked before Azurite binds them, so another
+/// process may take one meanwhile: an Azurite that exits is started again on new ports. A slow,
+/// loaded machine gets a minute to bring it up.
 pub fn start_azurite() -> Azurite {
-    let dir = tempfile::tempdir().unwrap();
-    let (bp, qp, tp) = (free_port(), free_port(), free_port());
-    let mut child = Command::new(azurite_bin())
-        .args(["--silent", "--skipApiVersionCheck", "--disableProductStyleUrl", "--location"])
-        .arg(dir.path())
-        .args(["--blobHost", "127.0.0.1", "--queueHost", "127.0.0.1", "--tableHost", "127.0.0.1"])
-        .args(["--blobPort", &bp.to_string(), "--queuePort", &qp.to_string(), "--tablePort", &tp.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start Azurite ({e}); install it with `npm install azurite` or set AZURITE_BIN"));
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(("127.0.0.1", bp)).is_ok()
-            && std::net::TcpStream::connect(("127.0.0.1", qp)).is_ok()
-        {
-            return Azurite {
-                child,
-                blob: format!("http://127.0.0.1:{bp}/{ACCOUNT}"),
-                queue: format!("http://127.0.0.1:{qp}/{ACCOUNT}"),
-                _dir: dir,
-            };
+    for _ in 0..3 {
+        let dir = tempfile::tempdir().unwrap();
+        let (bp, qp, tp) = (free_port(), free_port(), free_port());
+        let mut child = Command::new(azurite_bin())
+            .args(["--silent", "--skipApiVersionCheck", "--disableProductStyleUrl", "--location"])
+            .arg(dir.path())
+            .args(["--blobHost", "127.0.0.1", "--queueHost", "127.0.0.1", "--tableHost", "127.0.0.1"])
+            .args(["--blobPort", &bp.to_string(), "--queuePort", &qp.to_string(), "--tablePort", &tp.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start Azurite ({e}); install it with `npm install azurite` or set AZURITE_BIN"));
+        for _ in 0..600 {
+            if std::net::TcpStream::connect(("127.0.0.1", bp)).is_ok()
+                && std::net::TcpStream::connect(("127.0.0.1", qp)).is_ok()
+            {
+                return Azurite {
+                    child,
+                    blob: format!("http://127.0.0.1:{bp}/{ACCOUNT}"),
+                    queue: format!("http://127.0.0.1:{qp}/{ACCOUNT}"),
+                    _dir: dir,
+                };
+            }
+            if matches!(child.try_wait(), Ok(Some(_))) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
         }
-        std::thread::sleep(Duration::from_millis(100));
+        let _ = child.kill();
+        let _ = child.wait();
     }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("Azurite did not start listening");
+    panic!("Azurite did not start listening (three tries)");
 }

@@ -12,17 +12,15 @@
 //! What this reads today: folders and files with their current bytes and times. Versions,
 //! people, column values and permissions, and sign-in to the farm, are issue 18's next steps.
 
-use crate::http::{Http, HttpError, Req};
 use crate::scan::{
     self, check_name, codes, ItemKind, ScanCounts, ScanError, ScanItem, ScanOptions, Verdict,
     MAX_PATH_CHARS,
 };
 use crate::task::SharePointLibrary;
-use reqwest::Method;
 use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 /// The largest page SharePoint allows (the default list view threshold).
 const MAX_PAGE: usize = 5000;
@@ -30,10 +28,14 @@ const MAX_PAGE: usize = 5000;
 const DOWNLOAD_ATTEMPTS: u32 = 3;
 
 /// A library on a SharePoint Server site, looked up and ready to list.
+mod farm_http;
+mod ntlm;
+
+pub use farm_http::FarmCredential;
+use farm_http::{FarmError, FarmHttp};
+
 pub struct Library {
-    http: Http,
-    /// For downloads: streamed, not buffered as `Http` does.
-    client: reqwest::Client,
+    http: FarmHttp,
     site_url: String,
     title: String,
     /// Server-relative URL of the folder the task migrates (the library's root folder, or a
@@ -91,61 +93,42 @@ fn encode_path(s: &str) -> String {
 impl Library {
     /// Finds the site and the library; a farm without `/_api` (SharePoint 2010) is refused by
     /// name.
-    pub async fn connect(lib: &SharePointLibrary, spool: PathBuf) -> Result<Library, ScanError> {
+    pub async fn connect(
+        lib: &SharePointLibrary,
+        credential: FarmCredential,
+        spool: PathBuf,
+    ) -> Result<Library, ScanError> {
         let site = lib.site_url.trim_end_matches('/').to_string();
-        let http = Http::new().map_err(|e| failed(&site, e))?;
-        crate::http::check_url(&site).map_err(|e| failed(&site, e))?;
-        let client = reqwest::Client::builder()
-            .user_agent(crate::http::user_agent())
-            .connect_timeout(Duration::from_secs(30))
-            .build()
-            .map_err(|e| failed(&site, e))?;
-        // The version first: 2010 answers /_api with 404 and says its build in a header.
-        let probe = client
-            .get(format!(
-                "{site}/_api/web?$select=Id,Title,ServerRelativeUrl,Url"
-            ))
-            .header("accept", "application/json;odata=verbose")
-            .send()
-            .await
-            .map_err(|e| failed(&site, format!("cannot reach the farm: {}", e.without_url())))?;
-        let build = probe
-            .headers()
-            .get("microsoftsharepointteamservices")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        if let Some(b) = build
-            .as_deref()
-            .filter(|b| b.starts_with("14.") || b.starts_with("12."))
+        let http = FarmHttp::new(&site, credential).map_err(|e| failed(&site, e))?;
+        match get_json(&http, &format!("{site}/_api/web?$select=Id,Title,ServerRelativeUrl,Url")).await
         {
-            return Err(failed(
-                &site,
-                format!(
-                    "this farm runs SharePoint 2010 or older (build {b}), which has no REST API; \
-                     spmt reads SharePoint Server 2013 and later. Upgrade the content database, \
-                     or migrate its libraries with Microsoft's SPMT"
-                ),
-            ));
-        }
-        match probe.status().as_u16() {
-            200..=299 => {}
-            404 => {
+            Ok(_) => {}
+            // 2010 answers /_api with 404 and says its build in a header.
+            Err(FarmError::Status { build: Some(b), .. })
+                if b.starts_with("14.") || b.starts_with("12.") =>
+            {
+                return Err(failed(
+                    &site,
+                    format!(
+                        "this farm runs SharePoint 2010 or older (build {b}), which has no REST \
+                         API; spmt reads SharePoint Server 2013 and later. Upgrade the content \
+                         database, or migrate its libraries with Microsoft's SPMT"
+                    ),
+                ));
+            }
+            Err(FarmError::Status { status: 404, .. }) => {
                 return Err(failed(
                     &site,
                     "no SharePoint site at this URL (its REST API answered 404); check the site URL",
                 ))
             }
-            s401 @ (401 | 403) => {
+            Err(FarmError::Status { status: s @ (401 | 403), .. }) => {
                 return Err(failed(
                     &site,
-                    format!("the farm refused this account (HTTP {s401}); check the source credentials and that the account may read the site"),
+                    format!("the farm refused this account (HTTP {s}); check the source credentials and that the account may read the site"),
                 ))
             }
-            other => {
-                let body = probe.bytes().await.unwrap_or_default();
-                let why = service_message(&body).unwrap_or_default();
-                return Err(failed(&site, format!("the site answered HTTP {other} {why}")));
-            }
+            Err(e) => return Err(failed(&site, e)),
         }
         let list = get_json(
             &http,
@@ -156,7 +139,7 @@ impl Library {
         )
         .await
         .map_err(|e| match e {
-            HttpError::Status { status: 404, .. } => failed(
+            FarmError::Status { status: 404, .. } => failed(
                 &site,
                 format!("there is no library '{}' on this site; check SourceList (the library's title)", lib.list),
             ),
@@ -196,7 +179,6 @@ impl Library {
         })?;
         Ok(Library {
             http,
-            client,
             title: d
                 .get("Title")
                 .and_then(Value::as_str)
@@ -329,9 +311,9 @@ impl Library {
             );
             let v = match get_json(&self.http, &url).await {
                 Ok(v) => v,
-                Err(HttpError::Status {
+                Err(FarmError::Status {
                     status: 500, body, ..
-                }) if is_threshold(body.as_bytes()) && page > 1 => {
+                }) if is_threshold(&body) && page > 1 => {
                     // Over the list view threshold (or its lookup limit): smaller pages.
                     page /= 2;
                     tracing::info!(page, "the farm refused a page over its list view threshold; asking for smaller pages");
@@ -435,34 +417,26 @@ impl Library {
     async fn download(&self, url: &str, expected: u64) -> Result<std::fs::File, Download> {
         use futures_util::StreamExt;
         let other = |m: String| std::io::Error::other(m);
-        let resp = self.client.get(url).send().await.map_err(|e| {
-            Download::Retry(other(format!("the download failed: {}", e.without_url())))
-        })?;
-        let status = resp.status();
-        if status.as_u16() == 429 || status.as_u16() == 503 {
-            let wait = resp
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|s| s.parse::<u64>().ok())
-                .unwrap_or(5);
-            tokio::time::sleep(Duration::from_secs(wait.min(300))).await;
-            return Err(Download::Retry(other(format!(
-                "the farm is busy ({status})"
-            ))));
-        }
-        if !status.is_success() {
-            let body = resp.bytes().await.unwrap_or_default();
-            let why = service_message(&body).unwrap_or_else(|| status.to_string());
-            return Err(Download::Fail(std::io::Error::new(
-                if status.as_u16() == 404 {
-                    std::io::ErrorKind::NotFound
-                } else {
-                    std::io::ErrorKind::Other
-                },
-                format!("the farm refused the download ({}): {why}", status.as_u16()),
-            )));
-        }
+        let answer = match self.http.get(url, "*/*").await {
+            Ok(a) => a,
+            Err(FarmError::Transport(e)) => return Err(Download::Retry(other(e))),
+            Err(FarmError::Status {
+                status: 404,
+                message,
+                ..
+            }) => {
+                return Err(Download::Fail(std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!("the file is no longer on the farm: {message}"),
+                )))
+            }
+            Err(e) => {
+                return Err(Download::Fail(other(format!(
+                    "the farm refused the download: {e}"
+                ))))
+            }
+        };
+        let resp = answer.response;
         let (path, file) = spool_file(&self.spool).map_err(Download::Fail)?;
         let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
         let mut body = resp.bytes_stream();
@@ -516,13 +490,19 @@ struct Listed {
     modified: SystemTime,
 }
 
-async fn get_json(http: &Http, url: &str) -> Result<Value, HttpError> {
-    let r = http
-        .send(Req::new(Method::GET, url).header("accept", "application/json;odata=verbose"))
-        .await?;
-    serde_json::from_slice(&r.body).map_err(|e| HttpError::Transport {
-        method: "GET".into(),
-        url: crate::secrets::redact(url),
-        message: format!("the answer is not JSON: {e}"),
+async fn get_json(http: &FarmHttp, url: &str) -> Result<Value, FarmError> {
+    let a = http.get(url, "application/json;odata=verbose").await?;
+    let body = a.response.bytes().await.map_err(|e| {
+        FarmError::Transport(format!(
+            "GET {}: {}",
+            crate::secrets::redact(url),
+            e.without_url()
+        ))
+    })?;
+    serde_json::from_slice(&body).map_err(|e| {
+        FarmError::Transport(format!(
+            "GET {}: the answer is not JSON: {e}",
+            crate::secrets::redact(url)
+        ))
     })
 }
