@@ -245,8 +245,12 @@ static partial class Program
             s.RemoveTask(a);
             Eq(1, s.GetStatus().StatusOfTasks.Count, "one left");
             Eq(SpmtStatus.NotFound, Throws<SpmtException>(() => s.RemoveTask(a), "again").Status, "unknown id");
+            // A SharePoint library needs its title; the cmdlets' credential-carrying form waits for farm sign-in.
             var e = Throws<SpmtException>(() => s.AddTask("{\"SourcePath\":\"http://onprem/sites/a\",\"TargetPath\":\"local\",\"TargetList\":\"D\"}"), "SP source");
-            Eq(SpmtStatus.NotSupported, e.Status, "engine refuses SharePoint sources too");
+            Eq(SpmtStatus.InvalidArgument, e.Status, "a SharePoint source without SourceList");
+            Eq(true, e.Message.Contains("SourceList"), "the message names SourceList: " + e.Message);
+            e = Throws<SpmtException>(() => s.AddTask("{\"SharePointSourceSiteUrl\":\"http://onprem/sites/a\",\"SourceList\":\"D\",\"TargetPath\":\"local\",\"TargetList\":\"D\"}"), "cmdlet SP source");
+            Eq(SpmtStatus.NotSupported, e.Status, "SharePointSourceSiteUrl (with a farm credential) is not supported yet");
             e = Throws<SpmtException>(() => s.AddTask("{\"SourcePath\":\"/x\",\"TargetPath\":\"https://contoso.sharepoint.com/sites/a\",\"TargetList\":\"D\"}"), "no token");
             Assert(e.Message.Contains("AccessToken"), "names the fix: " + e.Message);
         }
