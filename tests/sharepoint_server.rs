@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::cli::{json_output, spmt};
+use common::cli::{json_output_off_runtime, spmt};
 use common::emulator::library;
 use common::tree::{files, set_mtime};
 use spmt::emulator::farm::{self, FarmConfig, FARM_PASSWORD, FARM_USER};
@@ -29,6 +29,15 @@ fn migrate_library(site: &str, list: &str, root: &Path, work: &Path) -> Command 
         .arg("--working-folder")
         .arg(work);
     c
+}
+
+/// The farm's folder, the local target's root and the working folder.
+fn three_dirs() -> (tempfile::TempDir, tempfile::TempDir, tempfile::TempDir) {
+    (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    )
 }
 
 /// Every file under `dir`, by path relative to it: (bytes, modified time in seconds).
@@ -72,22 +81,19 @@ fn seed_documents(lib: &Path) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_library_migrates_from_the_farm_with_its_folders_bytes_and_times() {
-    let (farm_dir, root, work) = (
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-    );
+    let (farm_dir, root, work) = three_dirs();
     let docs = farm_dir.path().join("Shared Documents");
     seed_documents(&docs);
     let farm = farm::start(FarmConfig::new(farm_dir.path().to_path_buf()))
         .await
         .unwrap();
-    let (v, code) = json_output(&mut migrate_library(
+    let (v, code) = json_output_off_runtime(migrate_library(
         &farm.site_url,
         "Shared Documents",
         root.path(),
         work.path(),
-    ));
+    ))
+    .await;
     assert_eq!(code, 0, "{v}");
     assert_eq!(v["items"]["failed"], 0, "{v}");
     let target = library(root.path());
@@ -110,12 +116,13 @@ async fn a_library_migrates_from_the_farm_with_its_folders_bytes_and_times() {
     let farm = farm::start(FarmConfig::new(farm_dir.path().to_path_buf()))
         .await
         .unwrap();
-    let (v, code) = json_output(&mut migrate_library(
+    let (v, code) = json_output_off_runtime(migrate_library(
         &farm.site_url,
         "Shared Documents",
         root.path(),
         work.path(),
-    ));
+    ))
+    .await;
     assert_eq!(code, 0, "{v}");
     assert_eq!(v["items"]["migrated"], 1, "only the changed file: {v}");
     assert_eq!(tree(&target), tree(&docs));
@@ -123,11 +130,7 @@ async fn a_library_migrates_from_the_farm_with_its_folders_bytes_and_times() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_library_above_the_list_view_threshold_is_read_whole_in_pages() {
-    let (farm_dir, root, work) = (
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-    );
+    let (farm_dir, root, work) = three_dirs();
     let lib = farm_dir.path().join("Big");
     for i in 0..130 {
         let p = lib.join(format!("part {}/file {i:03}.txt", i % 4));
@@ -142,12 +145,13 @@ async fn a_library_above_the_list_view_threshold_is_read_whole_in_pages() {
     })
     .await
     .unwrap();
-    let (v, code) = json_output(&mut migrate_library(
+    let (v, code) = json_output_off_runtime(migrate_library(
         &farm.site_url,
         "Big",
         root.path(),
         work.path(),
-    ));
+    ))
+    .await;
     assert_eq!(code, 0, "{v}");
     assert_eq!(v["items"]["migrated"], 134, "130 files and 4 folders: {v}");
     assert_eq!(tree(&library(root.path())), tree(&lib));
@@ -155,11 +159,7 @@ async fn a_library_above_the_list_view_threshold_is_read_whole_in_pages() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_library_and_a_2010_farm_are_clear_errors() {
-    let (farm_dir, root, work) = (
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-    );
+    let (farm_dir, root, work) = three_dirs();
     seed_documents(&farm_dir.path().join("Shared Documents"));
     let farm = farm::start(FarmConfig::new(farm_dir.path().to_path_buf()))
         .await
@@ -191,11 +191,7 @@ async fn a_wrong_library_and_a_2010_farm_are_clear_errors() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_password_or_none_is_a_clear_error_that_never_shows_the_password() {
-    let (farm_dir, root, work) = (
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-    );
+    let (farm_dir, root, work) = three_dirs();
     seed_documents(&farm_dir.path().join("Shared Documents"));
     let farm = farm::start(FarmConfig::new(farm_dir.path().to_path_buf()))
         .await
@@ -242,11 +238,7 @@ async fn a_wrong_password_or_none_is_a_clear_error_that_never_shows_the_password
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spmt_signs_in_through_pyspnego_an_ntlm_acceptor_it_did_not_write() {
-    let (farm_dir, root, work) = (
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-    );
+    let (farm_dir, root, work) = three_dirs();
     let docs = farm_dir.path().join("Shared Documents");
     seed_documents(&docs);
     // The farm lets everything through; the proxy in front of it does the NTLM.

@@ -98,18 +98,7 @@ struct Farm {
 /// Starts serving the farm in `cfg.root` on `cfg.listen`.
 pub async fn start(cfg: FarmConfig) -> Result<FarmHandle, EmulatorError> {
     let libraries = load(&cfg.root)?;
-    let listener = tokio::net::TcpListener::bind(cfg.listen)
-        .await
-        .map_err(|source| EmulatorError::Bind {
-            addr: cfg.listen,
-            source,
-        })?;
-    let addr = listener
-        .local_addr()
-        .map_err(|source| EmulatorError::Bind {
-            addr: cfg.listen,
-            source,
-        })?;
+    let (listener, addr) = super::server::bind(cfg.listen).await?;
     let base = format!("http://{addr}");
     let site_url = format!("{base}{}", cfg.site_path);
     let farm = Arc::new(Farm {

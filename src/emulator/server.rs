@@ -87,19 +87,21 @@ impl std::fmt::Display for Dropped {
 
 impl std::error::Error for Dropped {}
 
+/// Listens on `listen` (port 0: a free one) and says where.
+pub async fn bind(
+    listen: std::net::SocketAddr,
+) -> Result<(tokio::net::TcpListener, std::net::SocketAddr), EmulatorError> {
+    let bound = |source| EmulatorError::Bind {
+        addr: listen,
+        source,
+    };
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(bound)?;
+    let addr = listener.local_addr().map_err(bound)?;
+    Ok((listener, addr))
+}
+
 pub async fn start(cfg: EmulatorConfig) -> Result<EmulatorHandle, EmulatorError> {
-    let listener = tokio::net::TcpListener::bind(cfg.listen)
-        .await
-        .map_err(|source| EmulatorError::Bind {
-            addr: cfg.listen,
-            source,
-        })?;
-    let addr = listener
-        .local_addr()
-        .map_err(|source| EmulatorError::Bind {
-            addr: cfg.listen,
-            source,
-        })?;
+    let (listener, addr) = bind(cfg.listen).await?;
     let base_url = format!("http://{addr}");
     let root = cfg.root.clone();
     let emu_dir = root.join("_emulator");

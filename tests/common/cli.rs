@@ -75,7 +75,15 @@ pub fn resume_json(work: &Path) -> Command {
 /// Runs `c` to its end and returns its stdout as JSON and its exit code (-1 for a signal);
 /// panics, showing stdout and stderr, when stdout is not JSON.
 pub fn json_output(c: &mut Command) -> (serde_json::Value, i32) {
-    let out = c.output().unwrap();
+    as_json(c.output().unwrap())
+}
+
+/// [`json_output`] without holding up the runtime that serves what the command talks to.
+pub async fn json_output_off_runtime(c: Command) -> (serde_json::Value, i32) {
+    as_json(output_off_runtime(c).await)
+}
+
+fn as_json(out: Output) -> (serde_json::Value, i32) {
     let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
             "not JSON ({e}): {}\n{}",

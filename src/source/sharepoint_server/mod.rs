@@ -9,8 +9,9 @@
 //! into a spool file in the working folder (SharePoint Server does not serve ranges, so a broken
 //! download starts over), never held in memory, and checked against the size the listing gave.
 //!
-//! What this reads today: folders and files with their current bytes and times. Versions,
-//! people, column values and permissions, and sign-in to the farm, are issue 18's next steps.
+//! Sign-in and pacing are `farm_http`'s (NTLM by `ntlm`, Basic). What this reads today: folders
+//! and files with their current bytes and times; versions, people, column values and
+//! permissions are issue 18's next steps.
 
 use crate::scan::{
     self, check_name, codes, ItemKind, ScanCounts, ScanError, ScanItem, ScanOptions, Verdict,
@@ -27,13 +28,13 @@ const MAX_PAGE: usize = 5000;
 /// How often a download broken by the network is started again.
 const DOWNLOAD_ATTEMPTS: u32 = 3;
 
-/// A library on a SharePoint Server site, looked up and ready to list.
 mod farm_http;
 mod ntlm;
 
 pub use farm_http::FarmCredential;
 use farm_http::{FarmError, FarmHttp};
 
+/// A library on a SharePoint Server site, looked up and ready to list.
 pub struct Library {
     http: FarmHttp,
     site_url: String,
