@@ -284,7 +284,13 @@ async fn spmt_signs_in_through_pyspnego_an_ntlm_acceptor_it_did_not_write() {
     .await;
     let _ = proxy.kill();
     let _ = proxy.wait();
-    common::cli::assert_exit_0(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(tree(&library(root.path())), tree(&docs));
     let err = String::from_utf8_lossy(&wrong.stderr);
     assert_eq!(wrong.status.code(), Some(2), "{err}");

@@ -47,10 +47,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if scheme.lower() not in ("ntlm", "negotiate") or not token:
                 self.ctx = None
                 return self.deny(["Negotiate", "NTLM"])
-            if self.ctx is None:
+            try:
+                raw = base64.b64decode(token)
+            except Exception:
+                return self.deny(["Negotiate", "NTLM"])
+            # A NEGOTIATE message starts a handshake afresh, whatever came before (as IIS does).
+            if self.ctx is None or raw[8:9] == b"\x01":
                 self.ctx = spnego.server(protocol="ntlm")
             try:
-                out = self.ctx.step(base64.b64decode(token))
+                out = self.ctx.step(raw)
             except Exception:  # a wrong password ends here
                 self.ctx = None
                 return self.deny(["Negotiate", "NTLM"])

@@ -58,7 +58,7 @@ impl FarmCredential {
 /// Requests sent at once to one farm (SharePoint Server is a shared, on-premises service).
 const SLOTS: usize = 4;
 /// NTLM handshakes tried before the credentials are called wrong.
-const HANDSHAKES: usize = 3;
+const HANDSHAKES: usize = 4;
 /// Throttled answers waited out before a request gives up.
 const MAX_THROTTLED: u32 = 12;
 
@@ -270,6 +270,7 @@ impl FarmHttp {
         };
         // The body is read so the connection is free for the next leg.
         let _ = first.bytes().await;
+        settle().await;
         let refused = |why: String| FarmError::SignIn {
             user: self.credential.user().to_string(),
             why,
@@ -296,6 +297,7 @@ impl FarmHttp {
                     s.eq_ignore_ascii_case(scheme).then(|| t.trim().to_string())
                 });
             let _ = challenge.bytes().await;
+            settle().await;
             let Some(token) = token else {
                 last = "no NTLM challenge came back; the farm or a proxy in front of it may \
                         not keep the connection between the handshake's requests"
@@ -311,8 +313,16 @@ impl FarmHttp {
                 return Ok(answer);
             }
             let _ = answer.bytes().await;
+            settle().await;
             last = "wrong user name or password, or the account may not read this site".into();
         }
         Err(refused(last))
     }
+}
+
+/// Gives the client's pool a moment to take back the connection whose body was just read, so
+/// the next leg of a handshake finds it idle instead of opening another (hyper returns a
+/// connection from the connection's own task, a moment after the body ends).
+async fn settle() {
+    tokio::time::sleep(Duration::from_millis(2)).await;
 }
