@@ -209,14 +209,16 @@ impl Library {
         let mut counts = ScanCounts::default();
         let skip_ext = opts.extensions_to_skip();
         let prefix_chars = opts.target_prefix.chars().count();
-        // Folders that did not migrate, with why, so their contents follow them.
-        let mut blocked: Vec<(String, String)> = Vec::new();
+        // Folders that did not migrate, so their contents follow them.
+        let mut blocked: Vec<String> = Vec::new();
         for l in listed {
             let name = l.rel.rsplit('/').next().unwrap_or(&l.rel).to_string();
             let parent_rel = l.rel.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
-            let blocked_by = blocked
-                .iter()
-                .find(|(b, _)| parent_rel == b || parent_rel.starts_with(&format!("{b}/")));
+            let blocked_by = blocked.iter().find(|b| {
+                parent_rel
+                    .strip_prefix(b.as_str())
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+            });
             let target_rel = match l.rel.rsplit_once('/') {
                 Some((p, _)) => {
                     // The parent's target name, with the same replacements.
@@ -243,7 +245,7 @@ impl Library {
                 ),
             };
             let target_rel = scan::join(&target_rel, &target_name);
-            if let Some((b, _)) = blocked_by {
+            if let Some(b) = blocked_by {
                 verdict = Verdict::Fail {
                     code: codes::PARENT_NOT_MIGRATED.into(),
                     rule: "ParentNotMigrated".into(),
@@ -266,7 +268,7 @@ impl Library {
                 );
             }
             if l.kind == ItemKind::Folder && verdict != Verdict::Migrate {
-                blocked.push((l.rel.clone(), String::new()));
+                blocked.push(l.rel.clone());
             }
             match (&verdict, l.kind) {
                 (Verdict::Migrate, ItemKind::File) => {
