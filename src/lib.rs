@@ -16,6 +16,7 @@ pub mod http;
 pub mod limits;
 pub mod logging;
 pub mod package;
+pub mod people;
 pub mod progress;
 pub mod report;
 pub mod runner;

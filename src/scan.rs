@@ -100,6 +100,29 @@ pub struct ScanItem {
     pub mtime: SystemTime,
     pub ctime: SystemTime,
     pub verdict: Verdict,
+    /// What the source knows beyond path, size and times; `None` for a file share.
+    pub facts: Option<std::sync::Arc<ItemFacts>>,
+}
+
+/// What a SharePoint source knows about an item: who made and last changed it and its current
+/// version. People are the source site's user ids (see `crate::people`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ItemFacts {
+    pub author: Option<i64>,
+    pub editor: Option<i64>,
+    /// Current version label (`"3.0"`); `None` when the source has no versions.
+    pub version: Option<String>,
+    pub checkin_comment: Option<String>,
+}
+
+impl ItemFacts {
+    /// Whether the source may hold older versions of this file: anything past a first 1.0
+    /// (or 0.1 draft) has some.
+    pub fn may_have_history(&self) -> bool {
+        self.version
+            .as_deref()
+            .is_some_and(|v| !matches!(v, "1.0" | "0.1" | ""))
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -4,6 +4,11 @@
 //! from the file system, and every answer is verbose OData (`d`, `results`, `__next`) with the
 //! `MicrosoftSharePointTeamServices` header a client detects the version by.
 //!
+//! People and versions come from `_farm/farm.json` beside the libraries (see [`Seed`]): the
+//! site's users, and per file its author, editor, current label, check-in comment and older
+//! versions, whose bytes are files under `_farm/`. Without it every item is the farm admin's
+//! and at version 1.0.
+//!
 //! Like the rest of the emulator it shares no logic with the client (`crate::source`).
 
 use super::server::{body_bytes, query_map, Body};
@@ -71,6 +76,57 @@ impl Drop for FarmHandle {
     }
 }
 
+/// `_farm/farm.json`: who the site's users are and what history its files have.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+pub struct Seed {
+    #[serde(default)]
+    pub users: Vec<SeedUser>,
+    /// By `Library/path/in/library`.
+    #[serde(default)]
+    pub items: std::collections::BTreeMap<String, SeedItem>,
+}
+
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+pub struct SeedUser {
+    pub id: i64,
+    /// `i:0#.w|contoso\alice`.
+    pub login: String,
+    pub title: String,
+    #[serde(default)]
+    pub email: String,
+    /// `S-1-5-21-…`; shown in `UserId.NameId`, lower-case, as Windows claims do.
+    #[serde(default)]
+    pub sid: String,
+}
+
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+pub struct SeedItem {
+    pub author: Option<i64>,
+    pub editor: Option<i64>,
+    /// Current label; "1.0" when absent.
+    pub version: Option<String>,
+    pub comment: Option<String>,
+    /// Older versions, oldest first.
+    #[serde(default)]
+    pub versions: Vec<SeedVersion>,
+}
+
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+pub struct SeedVersion {
+    pub label: String,
+    /// Its bytes: a path relative to `_farm/`.
+    pub file: String,
+    /// RFC 3339.
+    pub created: String,
+    pub created_by: Option<i64>,
+    pub comment: Option<String>,
+}
+
+/// Folder beside the libraries that holds the seed and the older versions' bytes.
+pub const SEED_DIR: &str = "_farm";
+/// The farm admin, author of everything the seed says nothing about.
+const ADMIN_ID: i64 = 1;
+
 struct Item {
     id: u64,
     folder: bool,
@@ -80,6 +136,7 @@ struct Item {
     created: DateTime<Utc>,
     modified: DateTime<Utc>,
     disk: PathBuf,
+    seed: SeedItem,
 }
 
 struct Library {
@@ -93,11 +150,25 @@ struct Farm {
     base: String,
     web_id: Uuid,
     libraries: Vec<Library>,
+    users: Vec<SeedUser>,
 }
 
 /// Starts serving the farm in `cfg.root` on `cfg.listen`.
 pub async fn start(cfg: FarmConfig) -> Result<FarmHandle, EmulatorError> {
-    let libraries = load(&cfg.root)?;
+    let seed = load_seed(&cfg.root)?;
+    let libraries = load(&cfg.root, &seed)?;
+    let mut users = seed.users;
+    if !users.iter().any(|u| u.id == ADMIN_ID) {
+        users.insert(
+            0,
+            SeedUser {
+                id: ADMIN_ID,
+                login: "i:0#.w|contoso\\spadmin".into(),
+                title: "SharePoint Admin".into(),
+                ..Default::default()
+            },
+        );
+    }
     let (listener, addr) = super::server::bind(cfg.listen).await?;
     let base = format!("http://{addr}");
     let site_url = format!("{base}{}", cfg.site_path);
@@ -106,6 +177,7 @@ pub async fn start(cfg: FarmConfig) -> Result<FarmHandle, EmulatorError> {
         base,
         cfg,
         libraries,
+        users,
     });
     let (stop, mut stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
@@ -154,8 +226,26 @@ pub async fn start(cfg: FarmConfig) -> Result<FarmHandle, EmulatorError> {
     Ok(FarmHandle { site_url, stop })
 }
 
-/// Reads the libraries: every sub-folder of `root`, its items numbered in pre-order.
-fn load(root: &Path) -> Result<Vec<Library>, EmulatorError> {
+fn load_seed(root: &Path) -> Result<Seed, EmulatorError> {
+    let path = root.join(SEED_DIR).join("farm.json");
+    match std::fs::read(&path) {
+        Ok(b) => serde_json::from_slice(&b).map_err(|e| EmulatorError::Io {
+            what: "cannot read the farm's seed",
+            path,
+            source: std::io::Error::other(e),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Seed::default()),
+        Err(source) => Err(EmulatorError::Io {
+            what: "cannot read the farm's seed",
+            path,
+            source,
+        }),
+    }
+}
+
+/// Reads the libraries: every sub-folder of `root` (but the seed's), its items numbered in
+/// pre-order.
+fn load(root: &Path, seed: &Seed) -> Result<Vec<Library>, EmulatorError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| EmulatorError::Io {
@@ -169,6 +259,7 @@ fn load(root: &Path) -> Result<Vec<Library>, EmulatorError> {
         .map_err(io(root))?
         .filter_map(Result::ok)
         .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
+        .filter(|e| e.file_name() != SEED_DIR)
         .collect();
     dirs.sort_by_key(|e| e.file_name());
     for d in dirs {
@@ -207,6 +298,11 @@ fn load(root: &Path) -> Result<Vec<Library>, EmulatorError> {
                     created,
                     modified,
                     disk: e.path(),
+                    seed: seed
+                        .items
+                        .get(&format!("{title}/{r}"))
+                        .cloned()
+                        .unwrap_or_default(),
                 });
                 if m.is_dir() {
                     sub.push((e.path(), r));
@@ -298,6 +394,9 @@ async fn route(farm: &Farm, req: &Request<Incoming>) -> Response<Body> {
     let Some(rest) = strip_prefix_ci(&path, site) else {
         return not_found(&path);
     };
+    if let Some(h) = strip_prefix_ci(rest, "/_vti_history/") {
+        return history_value(farm, h).await;
+    }
     let Some(api) = strip_prefix_ci(rest, "/_api/") else {
         return not_found(&path);
     };
@@ -315,7 +414,10 @@ async fn route(farm: &Farm, req: &Request<Incoming>) -> Response<Body> {
             "Url": format!("{}{site}", farm.base),
         }));
     }
-    if lower == "web/getfilebyserverrelativeurl(@u)/$value" {
+    if lower == "web/siteusers" {
+        return site_users(farm);
+    }
+    if let Some(what) = lower.strip_prefix("web/getfilebyserverrelativeurl(@u)/") {
         let Some(url) = query.get("@u").and_then(|u| unquote(u)) else {
             return error(
                 StatusCode::BAD_REQUEST,
@@ -323,7 +425,11 @@ async fn route(farm: &Farm, req: &Request<Incoming>) -> Response<Body> {
                 "The parameter @u is missing.",
             );
         };
-        return file_value(farm, &url).await;
+        match what {
+            "$value" => return file_value(farm, &url).await,
+            "versions" => return versions(farm, &url, &query),
+            _ => return not_found(api),
+        }
     }
     if let Some(a) = strip_prefix_ci(api, "web/lists/GetByTitle(") {
         let Some((arg, after)) = a.split_once(')') else {
@@ -439,7 +545,13 @@ fn items(
             m.insert("FileDirRef".into(), json!(dir));
             m.insert("Created".into(), json!(time(i.created)));
             m.insert("Modified".into(), json!(time(i.modified)));
-            m.insert("OData__UIVersionString".into(), json!("1.0"));
+            m.insert(
+                "OData__UIVersionString".into(),
+                json!(i.seed.version.as_deref().unwrap_or("1.0")),
+            );
+            let author = i.seed.author.unwrap_or(ADMIN_ID);
+            m.insert("AuthorId".into(), json!(author));
+            m.insert("EditorId".into(), json!(i.seed.editor.unwrap_or(author)));
             if i.folder {
                 m.insert("File".into(), json!({"__deferred": {}}));
             } else {
@@ -449,6 +561,7 @@ fn items(
                         "__metadata": {"type": "SP.File"},
                         "Length": i.size.to_string(),
                         "CheckOutType": 2,
+                        "CheckInComment": i.seed.comment.as_deref().unwrap_or(""),
                         "UniqueId": Uuid::new_v5(&lib.id, i.rel.as_bytes()).to_string(),
                     }),
                 );
@@ -481,23 +594,131 @@ fn items(
     verbose(d)
 }
 
-/// The file's current bytes, streamed.
-async fn file_value(farm: &Farm, url: &str) -> Response<Body> {
-    let found = farm.libraries.iter().find_map(|lib| {
+/// The file at a server-relative URL.
+fn find_file<'a>(farm: &'a Farm, url: &str) -> Option<&'a Item> {
+    farm.libraries.iter().find_map(|lib| {
         let root = root_url(farm, lib);
         let rel = strip_prefix_ci(url, &root)?.strip_prefix('/')?;
         lib.items
             .iter()
             .find(|i| !i.folder && i.rel.eq_ignore_ascii_case(rel))
-    });
-    let Some(item) = found else {
-        return error(
-            StatusCode::NOT_FOUND,
-            "-2130575338, Microsoft.SharePoint.SPException",
-            &format!("The file {url} does not exist."),
-        );
+    })
+}
+
+fn no_file(url: &str) -> Response<Body> {
+    error(
+        StatusCode::NOT_FOUND,
+        "-2130575338, Microsoft.SharePoint.SPException",
+        &format!("The file {url} does not exist."),
+    )
+}
+
+/// `siteusers`: the seed's users (and the farm admin), with their SIDs in `UserId.NameId`.
+fn site_users(farm: &Farm) -> Response<Body> {
+    let rows: Vec<Value> = farm
+        .users
+        .iter()
+        .map(|u| {
+            json!({
+                "__metadata": {"type": "SP.User"},
+                "Id": u.id,
+                "LoginName": u.login,
+                "Title": u.title,
+                "Email": u.email,
+                "PrincipalType": 1,
+                "UserId": if u.sid.is_empty() { Value::Null } else {
+                    json!({"__metadata": {"type": "SP.UserIdInfo"}, "NameId": u.sid.to_lowercase(), "NameIdIssuer": "urn:office:idp:activedirectory"})
+                },
+            })
+        })
+        .collect();
+    verbose(json!({ "results": rows }))
+}
+
+/// SharePoint's version id of a label: major × 512 + minor.
+fn version_id(label: &str) -> u64 {
+    let (major, minor) = label.split_once('.').unwrap_or((label, "0"));
+    major.parse::<u64>().unwrap_or(0) * 512 + minor.parse::<u64>().unwrap_or(0)
+}
+
+/// A file's older versions (without the current one), with `CreatedBy` expanded on request.
+fn versions(
+    farm: &Farm,
+    url: &str,
+    q: &std::collections::HashMap<String, String>,
+) -> Response<Body> {
+    let Some(item) = find_file(farm, url) else {
+        return no_file(url);
     };
-    let file = match tokio::fs::File::open(&item.disk).await {
+    let expand = q
+        .get("$expand")
+        .is_some_and(|e| e.to_ascii_lowercase().contains("createdby"));
+    let web_rel = url
+        .strip_prefix(farm.cfg.site_path.as_str())
+        .unwrap_or(url)
+        .trim_start_matches('/');
+    let rows: Vec<Value> = item
+        .seed
+        .versions
+        .iter()
+        .map(|v| {
+            let id = version_id(&v.label);
+            let size = std::fs::metadata(farm.cfg.root.join(SEED_DIR).join(&v.file))
+                .map(|m| m.len())
+                .unwrap_or(0);
+            let by = v.created_by.unwrap_or(ADMIN_ID);
+            let created_by = match farm.users.iter().find(|u| u.id == by) {
+                Some(u) if expand => json!({"__metadata": {"type": "SP.User"}, "Id": u.id, "LoginName": u.login, "Title": u.title}),
+                _ => json!({"__deferred": {}}),
+            };
+            json!({
+                "__metadata": {"type": "SP.FileVersion"},
+                "ID": id,
+                "VersionLabel": v.label,
+                "CheckInComment": v.comment.as_deref().unwrap_or(""),
+                "Created": v.created,
+                "Size": size,
+                "IsCurrentVersion": false,
+                "Url": format!("_vti_history/{id}/{web_rel}"),
+                "CreatedBy": created_by,
+            })
+        })
+        .collect();
+    verbose(json!({ "results": rows }))
+}
+
+/// `_vti_history/{id}/{web-relative path}`: an older version's bytes.
+async fn history_value(farm: &Farm, rest: &str) -> Response<Body> {
+    let Some((id, web_rel)) = rest.split_once('/') else {
+        return not_found(rest);
+    };
+    let url = format!("{}/{web_rel}", farm.cfg.site_path);
+    let found = find_file(farm, &url).and_then(|i| {
+        i.seed
+            .versions
+            .iter()
+            .find(|v| version_id(&v.label).to_string() == id)
+    });
+    let Some(v) = found else {
+        return no_file(&format!("_vti_history/{rest}"));
+    };
+    stream_file(&farm.cfg.root.join(SEED_DIR).join(&v.file), &url).await
+}
+
+/// The file's current bytes, streamed.
+async fn file_value(farm: &Farm, url: &str) -> Response<Body> {
+    let Some(item) = find_file(farm, url) else {
+        return no_file(url);
+    };
+    stream_file(&item.disk, url).await
+}
+
+async fn stream_file(disk: &Path, url: &str) -> Response<Body> {
+    let size = match tokio::fs::metadata(disk).await {
+        Ok(m) => m.len(),
+        Err(_) => return no_file(url),
+    };
+    let file = match tokio::fs::File::open(disk).await {
         Ok(f) => f,
         Err(_) => {
             return error(
@@ -529,7 +750,7 @@ async fn file_value(farm: &Farm, url: &str) -> Response<Body> {
         "accept-ranges",
         hyper::header::HeaderValue::from_static("none"),
     );
-    if let Ok(v) = hyper::header::HeaderValue::from_str(&item.size.to_string()) {
+    if let Ok(v) = hyper::header::HeaderValue::from_str(&size.to_string()) {
         h.insert("content-length", v);
     }
     r

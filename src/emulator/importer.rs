@@ -352,6 +352,9 @@ struct StagedVersion {
     staged: PathBuf,
     size: u64,
     modified: Option<String>,
+    /// Login of who made this version (resolved through UserGroup.xml).
+    modified_by: Option<String>,
+    comment: Option<String>,
 }
 
 struct FolderPlan {
@@ -404,6 +407,8 @@ struct Importer<'a> {
     file_items: HashMap<Uuid, Element>,
     file_ids: HashSet<Uuid>,
     plans: Vec<Plan>,
+    /// UserGroup.xml's users: package id → login.
+    users: HashMap<String, String>,
 }
 
 fn parse_id(s: Option<&str>) -> Option<Uuid> {
@@ -475,7 +480,15 @@ impl<'a> Importer<'a> {
             file_items: HashMap::new(),
             file_ids: HashSet::new(),
             plans: Vec::new(),
+            users: HashMap::new(),
         }
+    }
+
+    /// The login a package's `Author`/`ModifiedBy` id stands for. An id UserGroup.xml does not
+    /// declare is no one: SharePoint then records the System Account (reference §6.4).
+    fn person(&self, el: &Element, attr: &str) -> Option<String> {
+        let id = el.attr_nonempty(attr)?;
+        self.users.get(id).cloned()
     }
 
     fn counter_fields(&self, started: Instant, end: bool) -> Vec<(&'static str, String)> {
@@ -717,6 +730,17 @@ impl<'a> Importer<'a> {
                 ..Default::default()
             });
         }
+        self.users = users
+            .child("Users")
+            .into_iter()
+            .flat_map(|u| u.children_named("User"))
+            .filter_map(|u| {
+                Some((
+                    u.attr_nonempty("Id")?.to_string(),
+                    u.attr_nonempty("Login")?.to_string(),
+                ))
+            })
+            .collect();
         let system = loaded
             .get(wire::SYSTEM_DATA_XML)
             .cloned()
@@ -1051,7 +1075,7 @@ impl<'a> Importer<'a> {
             list_item_id: None,
             created: el.attr_nonempty("TimeCreated").map(str::to_string),
             modified: el.attr_nonempty("TimeLastModified").and_then(parse_time),
-            author: el.attr_nonempty("Author").map(str::to_string),
+            author: self.person(el, "Author"),
         }));
         Ok(())
     }
@@ -1153,7 +1177,7 @@ impl<'a> Importer<'a> {
             current,
             created: el.attr_nonempty("TimeCreated").map(str::to_string),
             modified,
-            author: el.attr_nonempty("Author").map(str::to_string),
+            author: self.person(el, "Author"),
         }));
         Ok(())
     }
@@ -1198,6 +1222,10 @@ impl<'a> Importer<'a> {
                 staged,
                 size,
                 modified: v.attr_nonempty("TimeLastModified").map(str::to_string),
+                modified_by: self
+                    .person(v, "ModifiedBy")
+                    .or_else(|| self.person(el, "ModifiedBy")),
+                comment: v.attr_nonempty("CheckinComment").map(str::to_string),
             });
         }
         let current = out
@@ -1522,7 +1550,7 @@ impl<'a> Importer<'a> {
                 std::fs::rename(&v.staged, vdir.join(&name)).map_err(|e| io_problem(&f.url, e))?;
                 format!("versions/{}/{name}", f.id)
             };
-            meta.push(serde_json::json!({"label": v.label, "size": v.size, "time": v.modified, "current": i == f.current, "stored": stored}));
+            meta.push(serde_json::json!({"label": v.label, "size": v.size, "time": v.modified, "current": i == f.current, "stored": stored, "modified_by": v.modified_by, "comment": v.comment}));
             self.counters.files_created += 1;
             self.counters.bytes_processed += v.size;
         }

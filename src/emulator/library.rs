@@ -76,8 +76,9 @@ pub struct Item {
     pub time_created: Option<String>,
     pub time_modified: Option<String>,
     pub author: Option<String>,
-    /// JSON array: `[{"label","size","time","stored"}]`, `stored` = where a non-current version's
-    /// bytes are kept under `root/_emulator/versions/`.
+    /// JSON array: `[{"label","size","time","current","stored","modified_by","comment"}]`,
+    /// `stored` = where a non-current version's bytes are kept under `root/_emulator/`;
+    /// `modified_by` the login of who made it (the current one's is the item's editor).
     pub versions: String,
 }
 

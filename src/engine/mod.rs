@@ -168,6 +168,8 @@ pub enum EngineError {
     Internal(String),
     #[error("{0}")]
     Busy(String),
+    #[error(transparent)]
+    UserMapping(#[from] crate::people::MappingError),
 }
 
 impl EngineError {
@@ -183,6 +185,7 @@ impl EngineError {
                 | EngineError::RelativePath { .. }
                 | EngineError::Scan(_)
                 | EngineError::Busy(_)
+                | EngineError::UserMapping(_)
                 | EngineError::Store(StoreError::Folder { .. } | StoreError::Damaged { .. })
         )
     }
@@ -214,6 +217,8 @@ pub struct Shared {
     sources: Mutex<std::collections::HashMap<uuid::Uuid, PathBuf>>,
     /// Where the items come from.
     pub reader: crate::source::Reader,
+    /// The source's people as they are at the target.
+    pub people: crate::people::People,
 }
 
 impl Shared {

@@ -108,6 +108,8 @@ mod tests {
                 ctime: SystemTime::now(),
                 mtime: SystemTime::now(),
                 blob_name: String::new(),
+                facts: None,
+                versions: Vec::new(),
             },
         }
     }

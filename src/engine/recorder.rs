@@ -271,6 +271,8 @@ impl Recorder {
                     } else {
                         String::new()
                     },
+                    facts: it.facts.take(),
+                    versions: Vec::new(),
                 };
                 out.push(Candidate { row, item });
                 Ok(())

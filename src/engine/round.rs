@@ -46,6 +46,23 @@ pub(super) async fn run(
         &opts.working_folder,
     )
     .await?;
+    let settings = &opts.task.settings;
+    let mapping = settings
+        .user_mapping_file
+        .as_deref()
+        .map(crate::people::UserMapping::load)
+        .transpose()?;
+    let people = crate::people::People::resolve(
+        reader.users(),
+        mapping.as_ref(),
+        settings.automatic_user_mapping,
+    );
+    if !reader.users().is_empty() && !opts.dry_run {
+        let folder = report::task_folder(&opts.working_folder, &task_id);
+        if let Err(e) = people.write_not_mapped(&folder) {
+            tracing::warn!(error = %e, "cannot write UserNotMapped.csv");
+        }
+    }
     let web = spo.web().await?;
     // Before anything is scanned, as SPMT's scan does: can this identity migrate here?
     spo.check_write_access().await?;
@@ -98,6 +115,7 @@ pub(super) async fn run(
         prefix: prefix.clone(),
         sources: Mutex::new(Default::default()),
         reader,
+        people,
     });
 
     // The stages: scan thread → recorder thread (SQLite) → sending → import monitor.
@@ -299,6 +317,8 @@ fn prefix_folders(
             ctime: SystemTime::now(),
             mtime: SystemTime::now(),
             blob_name: String::new(),
+            facts: None,
+            versions: Vec::new(),
         });
     }
     Ok(folders)

@@ -8,7 +8,7 @@ use super::Shared;
 use crate::azure::blob::block_id;
 use crate::azure::ContainerClient;
 use crate::crypto::{self, CbcEncryptor, Key};
-use crate::package::{xml, PkgItem};
+use crate::package::{ids, xml, PkgItem, PkgVersion};
 use crate::scan::ItemKind;
 use bytes::Bytes;
 use futures_util::stream::{self, StreamExt};
@@ -92,25 +92,43 @@ fn slot_weight(size: u64, block: usize, slots: usize) -> u32 {
     blocks.min((slots / 4).max(1) as u64) as u32
 }
 
-/// Uploads one file; returns the plaintext size actually sent.
-async fn upload_file(
+/// Uploads one file with the older versions the task keeps; returns the plaintext size of the
+/// current version and the versions sent, oldest first.
+async fn upload_item(
     shared: &Shared,
     data: &ContainerClient,
     key: &Key,
     it: &PkgItem,
     path: std::path::PathBuf,
-) -> Result<u64, Failure> {
-    let block = shared.opts.block_size;
-    let iv = crypto::random_iv();
-    let iv_b64 = crypto::iv_to_base64(&iv);
-    // Memory: at most two copies of one block per file in flight, charged to the byte budget.
-    let charge = ((it.size.min(block as u64) * 2) >> 20) as u32 + 1;
-    let _permit = shared
-        .budget
-        .acquire_many(charge.min(shared.opts.budget_mib))
-        .await
-        .map_err(|_| (codes::UPLOAD_FAILED, "engine stopped".to_string()))?;
-    let key2 = key.clone();
+) -> Result<(u64, Vec<PkgVersion>), Failure> {
+    let mut versions = Vec::new();
+    if it.facts.as_deref().is_some_and(|f| f.may_have_history()) {
+        let policy = crate::source::VersionPolicy::of(&shared.opts.task.settings);
+        let history = shared
+            .reader
+            .history(&path, policy)
+            .await
+            .map_err(|e| (codes::CANNOT_OPEN, format!("{}: {e}", it.lib_rel)))?;
+        for v in history {
+            let shown = format!("{} (version {})", it.lib_rel, v.label);
+            let blob = ids::version_blob_name(it.object_id, v.id);
+            let opened = shared
+                .reader
+                .open_version(&v)
+                .await
+                .map(|f| (f, crate::source::Content::Copy))
+                .map_err(|e| (codes::CANNOT_OPEN, format!("{shown}: cannot read it: {e}")))?;
+            let sent = upload_blob(shared, data, key, &shown, &blob, v.size, it.mtime, opened).await?;
+            versions.push(PkgVersion {
+                label: v.label,
+                modified: v.created,
+                modified_by: v.created_by,
+                comment: v.comment,
+                size: sent,
+                blob_name: blob,
+            });
+        }
+    }
     let shown = it.lib_rel.clone();
     let open_err = move |e: std::io::Error| {
         let hint = crate::limits::exhausted_hint(&e)
@@ -121,16 +139,61 @@ async fn upload_file(
             format!("{shown}: cannot read the file: {e}{hint}"),
         )
     };
-    let (file, content) = shared
-        .reader
-        .open(path, it.size)
+    let opened = shared.reader.open(path, it.size).await.map_err(open_err)?;
+    let sent = upload_blob(
+        shared,
+        data,
+        key,
+        &it.lib_rel,
+        &it.blob_name,
+        it.size,
+        it.mtime,
+        opened,
+    )
+    .await?;
+    Ok((sent, versions))
+}
+
+/// Encrypts and uploads one opened content (`shown` in messages) as `blob`; returns the
+/// plaintext size sent. `size` and `mtime` are what the source listed: live content that no
+/// longer matches them is refused.
+#[allow(clippy::too_many_arguments)]
+async fn upload_blob(
+    shared: &Shared,
+    data: &ContainerClient,
+    key: &Key,
+    shown: &str,
+    blob: &str,
+    size: u64,
+    mtime: std::time::SystemTime,
+    (file, content): (std::fs::File, crate::source::Content),
+) -> Result<u64, Failure> {
+    let block = shared.opts.block_size;
+    let iv = crypto::random_iv();
+    let iv_b64 = crypto::iv_to_base64(&iv);
+    // Memory: at most two copies of one block per file in flight, charged to the byte budget.
+    let charge = ((size.min(block as u64) * 2) >> 20) as u32 + 1;
+    let _permit = shared
+        .budget
+        .acquire_many(charge.min(shared.opts.budget_mib))
         .await
-        .map_err(open_err.clone())?;
+        .map_err(|_| (codes::UPLOAD_FAILED, "engine stopped".to_string()))?;
+    let key2 = key.clone();
+    let shown_owned = shown.to_string();
+    let open_err = move |e: std::io::Error| {
+        let hint = crate::limits::exhausted_hint(&e)
+            .map(|h| format!(". {h}"))
+            .unwrap_or_default();
+        (
+            codes::CANNOT_OPEN,
+            format!("{shown_owned}: cannot read the file: {e}{hint}"),
+        )
+    };
     let mut st = Some(EncState {
         file,
         enc: Some(CbcEncryptor::new(&key2, &iv)),
         plain: 0,
-        expected: it.size,
+        expected: size,
     });
     let mut ids = Vec::new();
     let mut first = true;
@@ -151,19 +214,19 @@ async fn upload_file(
         let up = |e: crate::http::HttpError| {
             (
                 codes::UPLOAD_FAILED,
-                format!("{}: upload failed: {e}", it.lib_rel),
+                format!("{shown}: upload failed: {e}"),
             )
         };
         let body = Bytes::from(cipher);
         let sent = body.clone();
         if first && eof {
             // Whole file in one request: Put Blob carries the IV and Content-MD5.
-            data.put_blob_md5(&it.blob_name, body, Some(&iv_b64), &md5)
+            data.put_blob_md5(blob, body, Some(&iv_b64), &md5)
                 .await
                 .map_err(up)?;
         } else {
             let id = block_id(ids.len() as u32);
-            data.put_block_md5(&it.blob_name, &id, body, &md5)
+            data.put_block_md5(blob, &id, body, &md5)
                 .await
                 .map_err(up)?;
             ids.push(id);
@@ -193,17 +256,17 @@ async fn upload_file(
     let now_mtime = now.as_ref().ok().and_then(|m| m.modified().ok());
     // A copy (a download) was checked whole when it was made; it has its own times.
     let changed = match content {
-        crate::source::Content::Live => now_mtime != Some(it.mtime),
+        crate::source::Content::Live => now_mtime != Some(mtime),
         crate::source::Content::Copy => false,
     };
-    if s.plain != it.size || now_len != Some(s.plain) || changed {
+    if s.plain != size || now_len != Some(s.plain) || changed {
         return Err((
             codes::CANNOT_OPEN,
             format!(
                 "{}: the file changed while it was read ({} bytes when scanned, {} read, {} now); \
                  it was not migrated, the next round sends it as it is then",
-                it.lib_rel,
-                it.size,
+                shown,
+                size,
                 s.plain,
                 now_len.map_or_else(|| "unknown".to_string(), |n| n.to_string())
             ),
@@ -212,22 +275,14 @@ async fn upload_file(
     if !ids.is_empty() {
         // Each block carried its own Content-MD5; a whole-blob MD5 would cost another pass
         // over every byte (x-ms-blob-content-md5 is optional).
-        data.put_block_list(&it.blob_name, &ids, Some(&iv_b64), None)
+        data.put_block_list(blob, &ids, Some(&iv_b64), None)
             .await
-            .map_err(|e| {
-                (
-                    codes::UPLOAD_FAILED,
-                    format!("{}: commit failed: {e}", it.lib_rel),
-                )
-            })?;
+            .map_err(|e| (codes::UPLOAD_FAILED, format!("{shown}: commit failed: {e}")))?;
     }
     // The service imports the newest snapshot (reference §4.2).
-    data.snapshot(&it.blob_name).await.map_err(|e| {
-        (
-            codes::UPLOAD_FAILED,
-            format!("{}: snapshot failed: {e}", it.lib_rel),
-        )
-    })?;
+    data.snapshot(blob)
+        .await
+        .map_err(|e| (codes::UPLOAD_FAILED, format!("{shown}: snapshot failed: {e}")))?;
     Ok(s.plain)
 }
 
@@ -308,7 +363,7 @@ pub async fn upload_package(
         .filter(|(_, (_, i))| i.kind == ItemKind::File)
         .map(|(n, (_, i))| (n, i.clone()))
         .collect();
-    let results: Vec<(usize, Result<u64, Failure>)> = stream::iter(files)
+    let results: Vec<(usize, Result<(u64, Vec<PkgVersion>), Failure>)> = stream::iter(files)
         .map(|(n, it)| {
             let (data, key, shared) = (&data, &key, &shared);
             async move {
@@ -318,7 +373,7 @@ pub async fn upload_package(
                 let sent = crate::http::with_slot(
                     &shared.blob_slots,
                     weight,
-                    upload_file(shared, data, key, &it, path),
+                    upload_item(shared, data, key, &it, path),
                 )
                 .await
                 .unwrap_or_else(|| Err((codes::UPLOAD_FAILED, "engine stopped".to_string())));
@@ -333,7 +388,10 @@ pub async fn upload_package(
     let mut drop_idx = std::collections::HashSet::new();
     for (n, r) in results {
         match r {
-            Ok(sent) => pkg.items[n].1.size = sent,
+            Ok((sent, versions)) => {
+                pkg.items[n].1.size = sent;
+                pkg.items[n].1.versions = versions;
+            }
             Err((code, message)) => {
                 failures.push(FileFailure {
                     row: pkg.items[n].0,
@@ -363,7 +421,13 @@ pub async fn upload_package(
         );
     }
     let owned: Vec<PkgItem> = pkg.items.iter().map(|(_, i)| i.clone()).collect();
-    let xmls = xml::build(&shared.target, &pkg.ancestors, &owned);
+    let xmls = xml::build(
+        &shared.target,
+        &pkg.ancestors,
+        &owned,
+        &shared.people,
+        shared.reader.source_type(),
+    );
     // Side by side, not one after another: each may sit out a throttle and the package waits
     // for all. Each takes a blob slot, so a small open-file limit still holds.
     let sent = futures_util::future::join_all(xmls.files.into_iter().map(|(name, text)| {

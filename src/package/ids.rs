@@ -36,6 +36,12 @@ pub fn blob_name(object_id: Uuid) -> String {
     format!("{object_id}.dat")
 }
 
+/// Content blob of an older version (`version_id` = major × 512 + minor, SharePoint's own
+/// numbering), beside the current one's.
+pub fn version_blob_name(object_id: Uuid, version_id: u32) -> String {
+    format!("{object_id}-v{version_id}.dat")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,8 @@
 pub mod ids;
 pub mod xml;
 
-use crate::scan::ItemKind;
+use crate::scan::{ItemFacts, ItemKind};
+use std::sync::Arc;
 use std::time::SystemTime;
 use uuid::Uuid;
 
@@ -63,6 +64,23 @@ pub struct PkgItem {
     pub ctime: SystemTime,
     pub mtime: SystemTime,
     /// Content blob name in the data container (files only).
+    pub blob_name: String,
+    /// People and version label from a SharePoint source.
+    pub facts: Option<Arc<ItemFacts>>,
+    /// Older versions sent with the file, oldest first (filled in by the upload).
+    pub versions: Vec<PkgVersion>,
+}
+
+/// An older version of a file: its own content blob, label, time, author and comment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PkgVersion {
+    pub label: String,
+    /// When this version was made (SharePoint: `FileVersion.Created`).
+    pub modified: SystemTime,
+    /// Source user id of who made it.
+    pub modified_by: Option<i64>,
+    pub comment: Option<String>,
+    pub size: u64,
     pub blob_name: String,
 }
 

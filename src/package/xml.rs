@@ -1,6 +1,7 @@
 //! Writers for the eight package XMLs, in the shapes of reference §6.2–§6.10.
 
 use super::{PackageXml, PkgItem, Target};
+use crate::people::People;
 use crate::scan::ItemKind;
 use crate::wire::*;
 use std::fmt::Write as _;
@@ -125,58 +126,115 @@ fn parent_id(
     }
 }
 
-fn object_pair(out: &mut String, it: &PkgItem, t: &Target, parent: &str) {
-    let server_rel = t.server_relative(&it.lib_rel);
-    let web_rel = t.web_relative(&server_rel);
-    let (w, l) = (t.web_id.to_string(), t.list_id.to_string());
-    let (created, modified) = (xml_time(it.ctime), xml_time(it.mtime));
-    let oid = it.object_id.to_string();
-    match it.kind {
-        ItemKind::Folder => {
-            sp_object(out, &oid, "SPFolder", parent, t, &server_rel);
-            out.push_str("    <Folder");
-            attrs(
-                out,
-                &[
-                    ("Id", oid.clone()),
-                    ("Url", web_rel.clone()),
-                    ("Name", it.name().into()),
-                    ("ParentFolderId", parent.into()),
-                    ("ParentWebId", w.clone()),
-                    ("ParentWebUrl", t.web_url.clone()),
-                    ("ContainingDocumentLibrary", l.clone()),
-                    ("ListItemIntId", it.int_id.to_string()),
-                    ("TimeCreated", created.clone()),
-                    ("TimeLastModified", modified.clone()),
-                    ("SortBehavior", "1".into()),
-                ],
-            );
-            out.push_str(" />\n  </SPObject>\n");
-        }
-        ItemKind::File => {
-            sp_object(out, &oid, "SPFile", parent, t, &server_rel);
-            out.push_str("    <File");
-            attrs(
-                out,
-                &[
-                    ("Url", web_rel.clone()),
-                    ("Id", oid.clone()),
-                    ("ParentWebId", w.clone()),
-                    ("ParentWebUrl", t.web_url.clone()),
-                    ("Name", it.name().into()),
-                    ("ListItemIntId", it.int_id.to_string()),
-                    ("ListId", l.clone()),
-                    ("ParentId", parent.into()),
-                    ("TimeCreated", created.clone()),
-                    ("TimeLastModified", modified.clone()),
-                    ("Version", "1.0".into()),
-                    ("FileValue", it.blob_name.clone()),
-                    ("FileSize", it.size.to_string()),
-                ],
-            );
-            out.push_str(" />\n  </SPObject>\n");
+/// Who made and last changed an item, as UserGroup.xml ids (only people mapped to the target).
+fn people_attrs(
+    pairs: &mut Vec<(&'static str, String)>,
+    people: &People,
+    author: Option<i64>,
+    editor: Option<i64>,
+) {
+    if let Some(p) = people.get(author) {
+        pairs.push(("Author", p.id.to_string()));
+    }
+    if let Some(p) = people.get(editor) {
+        pairs.push(("ModifiedBy", p.id.to_string()));
+    }
+}
+
+/// One state of a file: the current one, or an older version.
+struct FileState<'a> {
+    label: &'a str,
+    modified: SystemTime,
+    editor: Option<i64>,
+    comment: Option<&'a str>,
+    /// Content blob and size; `None` on a top `File` whose versions carry the content.
+    content: Option<(&'a str, u64)>,
+}
+
+fn file_element(
+    out: &mut String,
+    indent: &str,
+    it: &PkgItem,
+    t: &Target,
+    parent: &str,
+    people: &People,
+    s: &FileState<'_>,
+    versions: Option<&[FileState<'_>]>,
+) {
+    let web_rel = t.web_relative(&t.server_relative(&it.lib_rel));
+    let mut pairs: Vec<(&'static str, String)> = vec![
+        ("Url", web_rel),
+        ("Id", it.object_id.to_string()),
+        ("ParentWebId", t.web_id.to_string()),
+        ("ParentWebUrl", t.web_url.clone()),
+        ("Name", it.name().into()),
+        ("ListItemIntId", it.int_id.to_string()),
+        ("ListId", t.list_id.to_string()),
+        ("ParentId", parent.into()),
+        ("TimeCreated", xml_time(it.ctime)),
+        ("TimeLastModified", xml_time(s.modified)),
+        ("Version", s.label.into()),
+    ];
+    if let Some(c) = s.comment {
+        pairs.push(("CheckinComment", c.into()));
+    }
+    if let Some((blob, size)) = s.content {
+        pairs.push(("FileValue", blob.into()));
+        pairs.push(("FileSize", size.to_string()));
+    }
+    let author = it.facts.as_ref().and_then(|f| f.author);
+    people_attrs(&mut pairs, people, author, s.editor);
+    let _ = write!(out, "{indent}<File");
+    attrs(out, &pairs);
+    match versions {
+        None => out.push_str(" />\n"),
+        Some(vs) => {
+            let _ = writeln!(out, ">\n{indent}  <Versions>");
+            let inner = format!("{indent}    ");
+            for v in vs {
+                file_element(out, &inner, it, t, parent, people, v, None);
+            }
+            let _ = writeln!(out, "{indent}  </Versions>\n{indent}</File>");
         }
     }
+}
+
+/// The states of a file, oldest first, ending with the current one.
+fn file_states(it: &PkgItem) -> Vec<FileState<'_>> {
+    let facts = it.facts.as_deref();
+    let mut states: Vec<FileState<'_>> = it
+        .versions
+        .iter()
+        .map(|v| FileState {
+            label: &v.label,
+            modified: v.modified,
+            editor: v.modified_by,
+            comment: v.comment.as_deref(),
+            content: Some((&v.blob_name, v.size)),
+        })
+        .collect();
+    states.push(FileState {
+        label: facts.and_then(|f| f.version.as_deref()).unwrap_or("1.0"),
+        modified: it.mtime,
+        editor: facts.and_then(|f| f.editor),
+        comment: facts.and_then(|f| f.checkin_comment.as_deref()),
+        content: Some((&it.blob_name, it.size)),
+    });
+    states
+}
+
+fn list_item_element(
+    out: &mut String,
+    indent: &str,
+    it: &PkgItem,
+    t: &Target,
+    parent: &str,
+    people: &People,
+    s: &FileState<'_>,
+    versions: Option<&[FileState<'_>]>,
+) {
+    let server_rel = t.server_relative(&it.lib_rel);
+    let web_rel = t.web_relative(&server_rel);
     // Every SPFile and SPFolder travels with its SPListItem (reference §6.7).
     let dir = server_rel
         .rsplit_once('/')
@@ -188,42 +246,160 @@ fn object_pair(out: &mut String, it: &PkgItem, t: &Target, parent: &str) {
         ItemKind::Folder => ("Folder", "0x0120"),
         ItemKind::File => ("File", "0x0101"),
     };
+    let mut pairs: Vec<(&'static str, String)> = vec![
+        ("FileUrl", web_rel),
+        ("DocType", doc_type.into()),
+        ("ParentFolderId", parent.into()),
+        ("Order", (it.int_id * 100).to_string()),
+        ("Id", it.item_id.to_string()),
+        ("ParentWebId", t.web_id.to_string()),
+        ("ParentListId", t.list_id.to_string()),
+        ("Name", it.name().into()),
+        ("DirName", dir),
+        ("IntId", it.int_id.to_string()),
+        ("DocId", it.object_id.to_string()),
+        ("Version", s.label.into()),
+        ("ContentTypeId", ct.into()),
+        ("TimeCreated", xml_time(it.ctime)),
+        ("TimeLastModified", xml_time(s.modified)),
+        ("ModerationStatus", "Approved".into()),
+    ];
+    let author = it.facts.as_ref().and_then(|f| f.author);
+    people_attrs(&mut pairs, people, author, s.editor);
+    let _ = write!(out, "{indent}<ListItem");
+    attrs(out, &pairs);
+    let _ = writeln!(out, ">\n{indent}  <Fields />");
+    if let Some(vs) = versions {
+        let _ = writeln!(out, "{indent}  <Versions>");
+        let inner = format!("{indent}    ");
+        for v in vs {
+            list_item_element(out, &inner, it, t, parent, people, v, None);
+        }
+        let _ = writeln!(out, "{indent}  </Versions>");
+    }
+    let _ = writeln!(out, "{indent}</ListItem>");
+}
+
+fn object_pair(out: &mut String, it: &PkgItem, t: &Target, parent: &str, people: &People) {
+    let server_rel = t.server_relative(&it.lib_rel);
+    let web_rel = t.web_relative(&server_rel);
+    let oid = it.object_id.to_string();
+    let facts = it.facts.as_deref();
+    let states = match it.kind {
+        ItemKind::File => file_states(it),
+        ItemKind::Folder => vec![FileState {
+            label: "1.0",
+            modified: it.mtime,
+            editor: facts.and_then(|f| f.editor),
+            comment: None,
+            content: None,
+        }],
+    };
+    let (current, older) = states.split_last().expect("at least the current state");
+    match it.kind {
+        ItemKind::Folder => {
+            sp_object(out, &oid, "SPFolder", parent, t, &server_rel);
+            let mut pairs: Vec<(&'static str, String)> = vec![
+                ("Id", oid.clone()),
+                ("Url", web_rel),
+                ("Name", it.name().into()),
+                ("ParentFolderId", parent.into()),
+                ("ParentWebId", t.web_id.to_string()),
+                ("ParentWebUrl", t.web_url.clone()),
+                ("ContainingDocumentLibrary", t.list_id.to_string()),
+                ("ListItemIntId", it.int_id.to_string()),
+                ("TimeCreated", xml_time(it.ctime)),
+                ("TimeLastModified", xml_time(it.mtime)),
+                ("SortBehavior", "1".into()),
+            ];
+            people_attrs(
+                &mut pairs,
+                people,
+                facts.and_then(|f| f.author),
+                current.editor,
+            );
+            out.push_str("    <Folder");
+            attrs(out, &pairs);
+            out.push_str(" />\n  </SPObject>\n");
+        }
+        ItemKind::File => {
+            sp_object(out, &oid, "SPFile", parent, t, &server_rel);
+            if older.is_empty() {
+                file_element(out, "    ", it, t, parent, people, current, None);
+            } else {
+                // Layout A (reference §6.9): every version nested with its own content, the
+                // top File naming the current label without content.
+                let top = FileState {
+                    content: None,
+                    ..*current
+                };
+                file_element(out, "    ", it, t, parent, people, &top, Some(&states));
+            }
+            out.push_str("  </SPObject>\n");
+        }
+    }
     sp_object(
         out,
         &it.item_id.to_string(),
         "SPListItem",
-        &l,
+        &t.list_id.to_string(),
         t,
         &server_rel,
     );
-    out.push_str("    <ListItem");
-    attrs(
-        out,
-        &[
-            ("FileUrl", web_rel),
-            ("DocType", doc_type.into()),
-            ("ParentFolderId", parent.into()),
-            ("Order", (it.int_id * 100).to_string()),
-            ("Id", it.item_id.to_string()),
-            ("ParentWebId", w),
-            ("ParentListId", l),
-            ("Name", it.name().into()),
-            ("DirName", dir),
-            ("IntId", it.int_id.to_string()),
-            ("DocId", oid),
-            ("Version", "1.0".into()),
-            ("ContentTypeId", ct.into()),
-            ("TimeCreated", created),
-            ("TimeLastModified", modified),
-            ("ModerationStatus", "Approved".into()),
-        ],
-    );
-    out.push_str(">\n      <Fields />\n    </ListItem>\n  </SPObject>\n");
+    let versions = (!older.is_empty()).then_some(states.as_slice());
+    list_item_element(out, "    ", it, t, parent, people, current, versions);
+    out.push_str("  </SPObject>\n");
+}
+
+/// UserGroup.xml: the people this package's items name, each once (spo-migration-api.md §6.4).
+fn user_group(items: &[&PkgItem], people: &People) -> String {
+    let mut ids = std::collections::BTreeSet::new();
+    for it in items {
+        if let Some(f) = it.facts.as_deref() {
+            ids.extend([f.author, f.editor].into_iter().flatten());
+        }
+        ids.extend(it.versions.iter().filter_map(|v| v.modified_by));
+    }
+    let mut ug = format!("{DECL}<UserGroupMap xmlns=\"{NS_USER_GROUP}\">\n");
+    let known: Vec<_> = ids.into_iter().filter_map(|id| people.get(Some(id))).collect();
+    if known.is_empty() {
+        // A file share's items name nobody: the service records the importing account.
+        ug.push_str("  <Users />\n");
+    } else {
+        ug.push_str("  <Users>\n");
+        for p in known {
+            ug.push_str("    <User");
+            attrs(
+                &mut ug,
+                &[
+                    ("Id", p.id.to_string()),
+                    ("Name", p.name.clone()),
+                    ("Login", p.login.clone()),
+                    ("Email", p.email.clone()),
+                    ("IsDomainGroup", p.is_group.to_string()),
+                    ("IsSiteAdmin", "false".into()),
+                    ("SystemId", p.system_id.clone()),
+                    ("IsDeleted", "false".into()),
+                    ("Flags", "0".into()),
+                ],
+            );
+            ug.push_str(" />\n");
+        }
+        ug.push_str("  </Users>\n");
+    }
+    ug.push_str("  <Groups />\n</UserGroupMap>\n");
+    ug
 }
 
 /// Builds the eight XMLs. `ancestors` are folders re-declared for context (parent-first);
 /// `items` are the package's own folders and files in scan (pre-)order.
-pub fn build(t: &Target, ancestors: &[PkgItem], items: &[PkgItem]) -> PackageXml {
+pub fn build(
+    t: &Target,
+    ancestors: &[PkgItem],
+    items: &[PkgItem],
+    people: &People,
+    source_type: &str,
+) -> PackageXml {
     let mut m = String::with_capacity(1024 + items.len() * 2048);
     m.push_str(DECL);
     let _ = writeln!(m, "<SPObjects xmlns=\"{NS_MANIFEST}\">");
@@ -231,7 +407,7 @@ pub fn build(t: &Target, ancestors: &[PkgItem], items: &[PkgItem]) -> PackageXml
     let mut folder_ids = std::collections::HashMap::new();
     for it in ancestors.iter().chain(items.iter()) {
         let parent = parent_id(it, t, &folder_ids);
-        object_pair(&mut m, it, t, &parent);
+        object_pair(&mut m, it, t, &parent, people);
         if it.kind == ItemKind::Folder {
             folder_ids.insert(it.lib_rel.as_str(), it.object_id.to_string());
         }
@@ -248,7 +424,7 @@ pub fn build(t: &Target, ancestors: &[PkgItem], items: &[PkgItem]) -> PackageXml
             ("FileLocation", "spmt".into()),
             ("IncludeSecurity", "None".into()),
             ("IncludeVersions", "All".into()),
-            ("SourceType", "FileShare".into()),
+            ("SourceType", source_type.into()),
             ("IgnoreWebParts", "true".into()),
         ],
     );
@@ -281,8 +457,8 @@ pub fn build(t: &Target, ancestors: &[PkgItem], items: &[PkgItem]) -> PackageXml
     }
     sd.push_str("  </SystemObjects>\n  <RootWebOnlyLists />\n</SystemData>\n");
 
-    // No users: file-share items carry no Author, so the service records the importing account.
-    let ug = format!("{DECL}<UserGroupMap xmlns=\"{NS_USER_GROUP}\">\n  <Users />\n  <Groups />\n</UserGroupMap>\n");
+    let named: Vec<&PkgItem> = ancestors.iter().chain(items.iter()).collect();
+    let ug = user_group(&named, people);
     let req = format!("{DECL}<Requirements xmlns=\"{NS_REQUIREMENTS}\" />\n");
     let mut rom = format!("{DECL}<RootObjects xmlns=\"{NS_ROOT_OBJECT_MAP}\">\n  <RootObject");
     attrs(

@@ -500,11 +500,11 @@ mod tests {
         assert!(matches!(&e, SessionError::InvalidArgument(m) if m.contains("'Bogus'")));
         let e = Settings::from_json(r#"{"MigrationType":"WORKFLOW"}"#).unwrap_err();
         assert!(matches!(&e, SessionError::NotSupported(u) if u.feature.contains("workflow")));
-        let e = Settings::from_json(r#"{"UserMappingFile":"/x.csv"}"#).unwrap_err();
+        let e = Settings::from_json(r#"{"PreservePermission":true}"#).unwrap_err();
         assert!(
-            matches!(&e, SessionError::NotSupported(u) if u.key == "UserMappingFile" && u.feature == "user mapping")
+            matches!(&e, SessionError::NotSupported(u) if u.key == "PreservePermission" && u.feature == "preserving file share permissions")
         );
-        assert!(e.to_string().contains("UserMappingFile"), "{e}");
+        assert!(e.to_string().contains("PreservePermission"), "{e}");
         assert!(Settings::from_json(r#"{"UseCustomAzureStorage":false}"#).is_ok());
         assert!(matches!(
             Settings::from_json("[1]"),

@@ -353,6 +353,7 @@ pub fn scan(
             mtime,
             ctime,
             verdict,
+            facts: None,
         };
         match &item.verdict {
             Verdict::Migrate => match kind {
@@ -421,6 +422,7 @@ fn bare_item(
         mtime: SystemTime::UNIX_EPOCH,
         ctime: SystemTime::UNIX_EPOCH,
         verdict,
+        facts: None,
     }
 }
 

@@ -9,6 +9,7 @@
 pub mod file_share;
 pub mod sharepoint_server;
 
+pub use crate::people::SourceUser;
 pub use crate::scan::ScanItem;
 use crate::scan::{ScanCounts, ScanError, ScanOptions};
 use crate::task::Source;
@@ -89,9 +90,124 @@ impl Reader {
     }
 }
 
+impl Reader {
+    /// ExportSettings' `SourceType` for packages from this source (spo-migration-api.md §6.2).
+    pub fn source_type(&self) -> &'static str {
+        match self {
+            Reader::FileShare(_) => "FileShare",
+            Reader::SharePointServer(_) => "SharePointOnPremServer",
+        }
+    }
+
+    /// The source site's users and groups (none for a file share).
+    pub fn users(&self) -> &[SourceUser] {
+        match self {
+            Reader::FileShare(_) => &[],
+            Reader::SharePointServer(lib) => lib.users(),
+        }
+    }
+
+    /// The older versions of the file at `at` the task's settings keep, oldest first. A file
+    /// share has none.
+    pub async fn history(
+        &self,
+        at: &Path,
+        policy: VersionPolicy,
+    ) -> std::io::Result<Vec<SourceVersion>> {
+        match self {
+            Reader::FileShare(_) => Ok(Vec::new()),
+            Reader::SharePointServer(_) if !policy.migrate => Ok(Vec::new()),
+            Reader::SharePointServer(lib) => {
+                let all = lib.history(&at.to_string_lossy()).await?;
+                Ok(policy.pick(all))
+            }
+        }
+    }
+
+    /// Opens an older version's bytes (a checked copy, like a SharePoint file's current bytes).
+    pub async fn open_version(&self, v: &SourceVersion) -> std::io::Result<std::fs::File> {
+        match self {
+            Reader::FileShare(_) => Err(std::io::Error::other("a file share has no versions")),
+            Reader::SharePointServer(lib) => lib.open_version(v).await,
+        }
+    }
+}
+
+/// An older version of a file on the source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceVersion {
+    /// SharePoint's version id: major × 512 + minor.
+    pub id: u32,
+    pub label: String,
+    pub created: std::time::SystemTime,
+    /// Source user id of who made it.
+    pub created_by: Option<i64>,
+    pub comment: Option<String>,
+    pub size: u64,
+    /// Where its bytes are, relative to the site (`_vti_history/512/Shared Documents/a.docx`).
+    pub url: String,
+}
+
+/// Which older versions go with a file: SPMT's MigrateFileVersionHistory, KeepAllVersions and
+/// NumberOfVersionToMigrate (which counts the current version).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VersionPolicy {
+    pub migrate: bool,
+    pub keep_all: bool,
+    pub keep: u32,
+}
+
+impl VersionPolicy {
+    pub fn of(s: &crate::task::TaskSettings) -> Self {
+        VersionPolicy {
+            migrate: s.migrate_file_version_history,
+            keep_all: s.keep_all_versions,
+            keep: s.number_of_versions_to_migrate,
+        }
+    }
+
+    /// The newest versions the policy keeps from `older` (oldest first), still oldest first.
+    pub fn pick(self, mut older: Vec<SourceVersion>) -> Vec<SourceVersion> {
+        if !self.migrate {
+            return Vec::new();
+        }
+        if !self.keep_all {
+            let keep = self.keep.saturating_sub(1) as usize;
+            let drop = older.len().saturating_sub(keep);
+            older.drain(..drop);
+        }
+        older
+    }
+}
+
 /// What an opened file's bytes are: see [`Reader::open`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Content {
     Live,
     Copy,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_version_count_includes_the_current_version_and_keeps_the_newest() {
+        let v = |id: u32| SourceVersion {
+            id,
+            label: format!("{}.0", id / 512),
+            created: std::time::SystemTime::UNIX_EPOCH,
+            created_by: None,
+            comment: None,
+            size: 0,
+            url: String::new(),
+        };
+        let older: Vec<_> = (1..=4).map(|n| v(n * 512)).collect();
+        let p = |migrate, keep_all, keep| VersionPolicy { migrate, keep_all, keep };
+        assert_eq!(p(true, true, 1).pick(older.clone()).len(), 4);
+        let three = p(true, false, 3).pick(older.clone());
+        assert_eq!(three.iter().map(|v| v.id).collect::<Vec<_>>(), [1536, 2048]);
+        assert!(p(true, false, 1).pick(older.clone()).is_empty());
+        assert!(p(false, true, 10).pick(older).is_empty());
+    }
 }

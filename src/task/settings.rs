@@ -33,6 +33,16 @@ pub struct TaskSettings {
     pub migrate_without_root_folder: bool,
     /// Data folder of the embedded local target, for tasks whose target is `local`.
     pub local_target_root: Option<PathBuf>,
+    /// Older versions go with a file (SharePoint sources; a file share has one version).
+    pub migrate_file_version_history: bool,
+    /// Every older version, rather than the newest `number_of_versions_to_migrate`.
+    pub keep_all_versions: bool,
+    /// Versions a file arrives with, the current one included, when not keeping all.
+    pub number_of_versions_to_migrate: u32,
+    /// SPMT's three-column user mapping CSV (source login or SID, target UPN, is-group).
+    pub user_mapping_file: Option<PathBuf>,
+    /// Map a source user without a mapping row by the e-mail address the source knows.
+    pub automatic_user_mapping: bool,
 }
 
 impl Default for TaskSettings {
@@ -50,6 +60,12 @@ impl Default for TaskSettings {
             propagate_deletes: false,
             migrate_without_root_folder: false,
             local_target_root: None,
+            migrate_file_version_history: true,
+            keep_all_versions: true,
+            // "By default, the number of versions kept is 10" (spmt-features.md §1.3).
+            number_of_versions_to_migrate: 10,
+            user_mapping_file: None,
+            automatic_user_mapping: true,
         }
     }
 }
@@ -113,10 +129,14 @@ enum Field {
     PropagateDeletes,
     MigrateWithoutRootFolder,
     LocalTargetRoot,
+    MigrateFileVersionHistory,
+    KeepAllVersions,
+    NumberOfVersionsToMigrate,
+    UserMappingFile,
+    AutomaticUserMapping,
 }
 
 const SP_SOURCE: &str = "migration from SharePoint Server sources";
-const USER_MAPPING: &str = "user mapping";
 const CUSTOM_STORAGE: &str =
     "custom Azure storage from settings (the CLI has --azure-storage-connection-string)";
 const WORKFLOW: &str = "workflow migration (MigrationType WORKFLOW)";
@@ -155,16 +175,29 @@ const KEYS: &[(&[&str], Meaning)] = &[
     ),
     (&["LocalTargetRoot"], Meaning::Field(Field::LocalTargetRoot)),
     (
+        &["MigrateFileVersionHistory"],
+        Meaning::Field(Field::MigrateFileVersionHistory),
+    ),
+    (&["KeepAllVersions"], Meaning::Field(Field::KeepAllVersions)),
+    (
+        &["NumberOfVersionToMigrate", "KeepFileVersions", "NumberOfVersionsToMigrate"],
+        Meaning::Field(Field::NumberOfVersionsToMigrate),
+    ),
+    (
+        &["UserMappingFile", "UserMappingCSVFile"],
+        Meaning::Field(Field::UserMappingFile),
+    ),
+    (
+        &["AutomaticUserMapping", "AzureActiveDirectoryLookup", "EnableAzureDirectoryLookup"],
+        Meaning::Field(Field::AutomaticUserMapping),
+    ),
+    (
         &["EnableMultiRound"],
         Meaning::NoteIfTrue("EnableMultiRound: spmt runs one round per start; start the migration again for the next round (rounds after the first are incremental)."),
     ),
     (
         &[
             "EnableIncremental",
-            "MigrateFileVersionHistory",
-            "KeepAllVersions",
-            "KeepFileVersions",
-            "NumberOfVersionToMigrate",
             "IgnoreUpdate",
             "MigrateOneNoteNotebook",
             "SkipListWithAudienceEnabled",
@@ -198,16 +231,6 @@ const KEYS: &[(&[&str], Meaning)] = &[
         },
     ),
     (&["MigrationType"], Meaning::MigrationType),
-    (
-        &[
-            "UserMappingFile",
-            "AutomaticUserMapping",
-            "AzureActiveDirectoryLookup",
-            "EnableAzureDirectoryLookup",
-            "UserMappingCSVFile",
-        ],
-        Meaning::OnlyOff { feature: USER_MAPPING },
-    ),
     (
         &["PreserveUserPermissionsForFileShare", "PreservePermission"],
         Meaning::OnlyOff {
@@ -347,6 +370,23 @@ pub fn parse_extensions(key: &str, v: &Value) -> Result<Vec<String>, SettingErro
         .collect())
 }
 
+/// A count of versions, 1 to 50,000 (SharePoint keeps at most 50,000 major versions); a
+/// number or a string of one (CSV bulk files and PowerShell give strings).
+pub fn parse_count(key: &str, v: &Value) -> Result<u32, SettingError> {
+    let n = match v {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse::<u64>().ok(),
+        _ => None,
+    };
+    match n {
+        Some(n @ 1..=50_000) => Ok(n as u32),
+        _ => Err(invalid(
+            key,
+            format!("expected a number of versions from 1 to 50000, got {v}"),
+        )),
+    }
+}
+
 /// One character SharePoint itself accepts in names, or empty for none.
 pub fn parse_replacement(key: &str, s: &str) -> Result<Option<char>, SettingError> {
     let mut chars = s.chars();
@@ -458,6 +498,18 @@ impl TaskSettings {
                 let p = parse_str(key, v)?;
                 self.local_target_root = (!p.is_empty()).then(|| PathBuf::from(p));
             }
+            Field::MigrateFileVersionHistory => {
+                self.migrate_file_version_history = parse_bool(key, v)?
+            }
+            Field::KeepAllVersions => self.keep_all_versions = parse_bool(key, v)?,
+            Field::NumberOfVersionsToMigrate => {
+                self.number_of_versions_to_migrate = parse_count(key, v)?
+            }
+            Field::UserMappingFile => {
+                let p = parse_str(key, v)?;
+                self.user_mapping_file = (!p.trim().is_empty()).then(|| PathBuf::from(p));
+            }
+            Field::AutomaticUserMapping => self.automatic_user_mapping = parse_bool(key, v)?,
         }
         Ok(())
     }
@@ -509,6 +561,19 @@ impl TaskSettings {
         if let Some(p) = &self.local_target_root {
             put("LocalTargetRoot", p.display().to_string().into());
         }
+        put(
+            "MigrateFileVersionHistory",
+            self.migrate_file_version_history.into(),
+        );
+        put("KeepAllVersions", self.keep_all_versions.into());
+        put(
+            "NumberOfVersionToMigrate",
+            self.number_of_versions_to_migrate.into(),
+        );
+        if let Some(p) = &self.user_mapping_file {
+            put("UserMappingFile", p.display().to_string().into());
+        }
+        put("AutomaticUserMapping", self.automatic_user_mapping.into());
         m
     }
 
@@ -623,6 +688,25 @@ mod tests {
     }
 
     #[test]
+    fn version_and_people_settings_keep_spmt_defaults_and_names() {
+        let mut s = TaskSettings::default();
+        assert!(s.migrate_file_version_history && s.keep_all_versions);
+        assert_eq!(s.number_of_versions_to_migrate, 10);
+        s.set("KeepFileVersions", &json!("5")).unwrap();
+        s.set("keepallversions", &json!(false)).unwrap();
+        s.set("UserMappingCSVFile", &json!("/m.csv")).unwrap();
+        let back: TaskSettings = serde_json::from_value(Value::Object(s.to_map())).unwrap();
+        assert_eq!(back.number_of_versions_to_migrate, 5);
+        assert_eq!(back.user_mapping_file, Some(PathBuf::from("/m.csv")));
+        assert_eq!(back, s);
+        let e = s
+            .set("NumberOfVersionToMigrate", &json!(0))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("NumberOfVersionToMigrate") && e.contains("1 to 50000"), "{e}");
+    }
+
+    #[test]
     fn bad_values_name_the_setting_the_value_and_the_fix() {
         let mut s = TaskSettings::default();
         let e = s
@@ -656,16 +740,21 @@ mod tests {
     #[test]
     fn unsupported_settings_say_what_and_what_instead_and_off_values_pass() {
         let mut s = TaskSettings::default();
-        let Err(SettingError::Unsupported(u)) = s.set("usermappingfile", &json!("/m.csv")) else {
-            panic!("user mapping accepted")
+        let Err(SettingError::Unsupported(u)) =
+            s.set("preserveuserpermissionsforfileshare", &json!(true))
+        else {
+            panic!("file share permissions accepted")
         };
         assert_eq!(
             (u.key.as_str(), u.feature.as_str()),
-            ("usermappingfile", USER_MAPPING)
+            (
+                "preserveuserpermissionsforfileshare",
+                "preserving file share permissions"
+            )
         );
         assert!(!u.hint.is_empty());
         for (k, v) in [
-            ("UserMappingFile", json!("")),
+            ("PreserveUserPermissionsForFileShare", json!("")),
             ("PreservePermission", json!(false)),
             ("SkipSitesWithName", json!([])),
             ("EnableEncryption", json!(true)),

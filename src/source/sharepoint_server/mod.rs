@@ -9,15 +9,19 @@
 //! into a spool file in the working folder (SharePoint Server does not serve ranges, so a broken
 //! download starts over), never held in memory, and checked against the size the listing gave.
 //!
-//! Sign-in and pacing are `farm_http`'s (NTLM by `ntlm`, Basic). What this reads today: folders
-//! and files with their current bytes and times; versions, people, column values and
-//! permissions are issue 18's next steps.
+//! Sign-in and pacing are `farm_http`'s (NTLM by `ntlm`, Basic). What this reads: folders and
+//! files with their current bytes, times, author, editor and version label; the site's users
+//! (once, at connect); a file's older versions (`/Versions`, bytes from `_vti_history`,
+//! §1.7). Column values and permissions are issue 18's next steps.
 
 use crate::scan::{
     self, check_name, codes, ItemKind, ScanCounts, ScanError, ScanItem, ScanOptions, Verdict,
     MAX_PATH_CHARS,
 };
+use crate::people::SourceUser;
+use crate::scan::ItemFacts;
 use crate::task::SharePointLibrary;
+use std::sync::Arc;
 use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -45,6 +49,8 @@ pub struct Library {
     /// Where downloads are spooled.
     spool: PathBuf,
     runtime: tokio::runtime::Handle,
+    /// The site's users and groups, read once.
+    users: Vec<SourceUser>,
 }
 
 fn failed(site: &str, what: impl std::fmt::Display) -> ScanError {
@@ -178,7 +184,9 @@ impl Library {
                 ),
             )
         })?;
+        let users = site_users(&http, &site).await?;
         Ok(Library {
+            users,
             http,
             title: d
                 .get("Title")
@@ -190,6 +198,70 @@ impl Library {
             spool,
             runtime: tokio::runtime::Handle::current(),
         })
+    }
+
+    pub fn users(&self) -> &[SourceUser] {
+        &self.users
+    }
+
+    /// The older versions of the file at `server_relative`, oldest first (`/Versions` lists
+    /// them without the current one, §1.7).
+    pub async fn history(&self, server_relative: &str) -> std::io::Result<Vec<super::SourceVersion>> {
+        let url = format!(
+            "{}/_api/web/GetFileByServerRelativeUrl(@u)/Versions?@u={}&$expand=CreatedBy&$select=ID,VersionLabel,CheckInComment,Created,Size,Url,IsCurrentVersion,CreatedBy/Id",
+            self.site_url,
+            encode(&quoted(server_relative))
+        );
+        let v = get_json(&self.http, &url).await.map_err(|e| match e {
+            FarmError::Status { status: 404, message, .. } => std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("the file is no longer on the farm: {message}"),
+            ),
+            e => std::io::Error::other(format!("reading its versions failed: {e}")),
+        })?;
+        let d = v.get("d").unwrap_or(&v);
+        let rows = d
+            .get("results")
+            .or_else(|| d.get("value"))
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let mut out: Vec<super::SourceVersion> = rows
+            .iter()
+            .filter(|r| r.get("IsCurrentVersion").and_then(Value::as_bool) != Some(true))
+            .filter_map(|r| {
+                Some(super::SourceVersion {
+                    id: r.get("ID").or_else(|| r.get("Id")).and_then(Value::as_u64)? as u32,
+                    label: r.get("VersionLabel").and_then(Value::as_str)?.to_string(),
+                    created: r
+                        .get("Created")
+                        .and_then(Value::as_str)
+                        .and_then(parse_time)
+                        .unwrap_or(SystemTime::UNIX_EPOCH),
+                    created_by: r
+                        .pointer("/CreatedBy/Id")
+                        .or_else(|| r.get("CreatedById"))
+                        .and_then(Value::as_i64),
+                    comment: r
+                        .get("CheckInComment")
+                        .and_then(Value::as_str)
+                        .filter(|c| !c.is_empty())
+                        .map(str::to_string),
+                    size: number(r.get("Size")).unwrap_or(0),
+                    url: r.get("Url").and_then(Value::as_str)?.to_string(),
+                })
+            })
+            .collect();
+        out.sort_by_key(|v| v.id);
+        Ok(out)
+    }
+
+    /// Downloads an older version from `_vti_history` (a plain GET of its web-relative URL;
+    /// `Versions(n)/$value` is not served by every on-premises build, §1.7).
+    pub async fn open_version(&self, v: &super::SourceVersion) -> std::io::Result<std::fs::File> {
+        let path: Vec<String> = v.url.trim_start_matches('/').split('/').map(encode_path).collect();
+        let url = format!("{}/{}", self.site_url, path.join("/"));
+        self.fetch(&url, v.size, &v.url).await
     }
 
     /// Server-relative URL of the item at `rel` (relative to the task's folder).
@@ -280,6 +352,7 @@ impl Library {
                 (Verdict::Fail { .. }, _) => counts.failed += 1,
             }
             let item = ScanItem {
+                facts: l.facts,
                 abs_path: self.locate(&l.rel),
                 rel_path: l.rel,
                 target_rel,
@@ -302,7 +375,7 @@ impl Library {
         let mut page = MAX_PAGE;
         let mut after = 0u64;
         let base = format!(
-            "{}/_api/web/lists/GetByTitle({})/items?$select=ID,FileSystemObjectType,FileRef,Created,Modified,File/Length&$expand=File&$orderby=ID",
+            "{}/_api/web/lists/GetByTitle({})/items?$select=ID,FileSystemObjectType,FileRef,Created,Modified,AuthorId,EditorId,OData__UIVersionString,File/Length,File/CheckInComment&$expand=File&$orderby=ID",
             self.site_url,
             encode_path(&quoted(&self.title))
         );
@@ -354,20 +427,25 @@ impl Library {
                 }
                 let rel = file_ref[under.len()..].to_string();
                 let folder = r.get("FileSystemObjectType").and_then(Value::as_i64) == Some(1);
-                let size = r
-                    .pointer("/File/Length")
-                    .and_then(|l| {
-                        l.as_str()
-                            .and_then(|s| s.parse().ok())
-                            .or_else(|| l.as_u64())
-                    })
-                    .unwrap_or(0);
+                let size = number(r.pointer("/File/Length")).unwrap_or(0);
                 let at = |k: &str| {
                     r.get(k)
                         .and_then(Value::as_str)
-                        .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
-                        .map(SystemTime::from)
+                        .and_then(parse_time)
                         .unwrap_or(SystemTime::UNIX_EPOCH)
+                };
+                let facts = ItemFacts {
+                    author: r.get("AuthorId").and_then(Value::as_i64),
+                    editor: r.get("EditorId").and_then(Value::as_i64),
+                    version: r
+                        .get("OData__UIVersionString")
+                        .and_then(Value::as_str)
+                        .map(str::to_string),
+                    checkin_comment: r
+                        .pointer("/File/CheckInComment")
+                        .and_then(Value::as_str)
+                        .filter(|c| !c.is_empty())
+                        .map(str::to_string),
                 };
                 out.push(Listed {
                     rel,
@@ -379,6 +457,7 @@ impl Library {
                     size: if folder { 0 } else { size },
                     created: at("Created"),
                     modified: at("Modified"),
+                    facts: Some(Arc::new(facts)),
                 });
             }
             let more = d.get("__next").and_then(Value::as_str).is_some()
@@ -404,13 +483,19 @@ impl Library {
             self.site_url,
             encode(&quoted(server_relative))
         );
+        self.fetch(&url, expected, server_relative).await
+    }
+
+    /// Downloads `url` (`shown` in messages) into a spool file, starting over when the
+    /// connection breaks.
+    async fn fetch(&self, url: &str, expected: u64, shown: &str) -> std::io::Result<std::fs::File> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.download(&url, expected).await {
+            match self.download(url, expected).await {
                 Ok(f) => return Ok(f),
                 Err(Download::Retry(e)) if attempt < DOWNLOAD_ATTEMPTS => {
-                    tracing::debug!(file = %server_relative, error = %e, attempt, "download broken; starting it again");
+                    tracing::debug!(file = %shown, error = %e, attempt, "download broken; starting it again");
                 }
                 Err(Download::Retry(e) | Download::Fail(e)) => return Err(e),
             }
@@ -491,6 +576,74 @@ struct Listed {
     size: u64,
     created: SystemTime,
     modified: SystemTime,
+    facts: Option<Arc<ItemFacts>>,
+}
+
+fn parse_time(s: &str) -> Option<SystemTime> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(SystemTime::from)
+}
+
+/// An Edm.Int64 as verbose JSON writes it (a string), or a plain number.
+fn number(v: Option<&Value>) -> Option<u64> {
+    let v = v?;
+    v.as_str().and_then(|s| s.parse().ok()).or_else(|| v.as_u64())
+}
+
+/// The site's users and groups (`siteusers`), read once. A Windows user's SID is taken from
+/// `UserId.NameId` when it has a SID's form (what Windows-claims sites show there: INFERRED;
+/// without it the package carries the login, spo-migration-api.md §6.4).
+async fn site_users(http: &FarmHttp, site: &str) -> Result<Vec<SourceUser>, ScanError> {
+    let v = get_json(
+        http,
+        &format!("{site}/_api/web/siteusers?$select=Id,LoginName,Title,Email,PrincipalType,UserId"),
+    )
+    .await
+    .map_err(|e| failed(site, format!("reading the site's users failed: {e}")))?;
+    let d = v.get("d").unwrap_or(&v);
+    let rows = d
+        .get("results")
+        .or_else(|| d.get("value"))
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    Ok(rows
+        .iter()
+        .filter_map(|r| {
+            let login = r.get("LoginName").and_then(Value::as_str)?.to_string();
+            let sid = r
+                .pointer("/UserId/NameId")
+                .and_then(Value::as_str)
+                .filter(|n| n.to_ascii_uppercase().starts_with("S-1-"))
+                .map(str::to_ascii_uppercase)
+                .or_else(|| {
+                    // An AD group's login carries its SID: c:0+.w|s-1-5-21-…
+                    login
+                        .rsplit_once('|')
+                        .map(|(_, s)| s)
+                        .filter(|s| s.to_ascii_uppercase().starts_with("S-1-"))
+                        .map(str::to_ascii_uppercase)
+                });
+            Some(SourceUser {
+                id: r.get("Id").and_then(Value::as_i64)?,
+                title: r
+                    .get("Title")
+                    .and_then(Value::as_str)
+                    .unwrap_or(&login)
+                    .to_string(),
+                email: r
+                    .get("Email")
+                    .and_then(Value::as_str)
+                    .filter(|e| !e.is_empty())
+                    .map(str::to_string),
+                sid,
+                // SP.PrincipalType: 1 user, 4 security group, 8 SharePoint group.
+                is_group: r.get("PrincipalType").and_then(Value::as_i64).is_some_and(|t| t != 1),
+                login,
+            })
+        })
+        .collect())
 }
 
 async fn get_json(http: &FarmHttp, url: &str) -> Result<Value, FarmError> {
