@@ -159,7 +159,11 @@ fn bare_login(login: &str) -> String {
 /// The binary form of a SID string (`S-1-5-21-…`, [MS-DTYP] 2.4.2): revision, the count of
 /// sub-authorities, the 48-bit authority big-endian, each sub-authority little-endian.
 pub fn sid_bytes(sid: &str) -> Option<Vec<u8>> {
-    let mut parts = sid.trim().strip_prefix("S-").or(sid.strip_prefix("s-"))?.split('-');
+    let mut parts = sid
+        .trim()
+        .strip_prefix("S-")
+        .or(sid.strip_prefix("s-"))?
+        .split('-');
     let revision: u8 = parts.next()?.parse().ok()?;
     let authority: u64 = parts.next()?.parse().ok()?;
     let subs: Vec<u32> = parts.map(|p| p.parse().ok()).collect::<Option<_>>()?;
@@ -345,7 +349,10 @@ mod tests {
         let e = UserMapping::parse(b"a,b@c.com,maybe\n").unwrap_err();
         assert!(e.contains("line 1") && e.contains("TRUE or FALSE"), "{e}");
         let e = UserMapping::parse(b"a,notaupn,FALSE\n").unwrap_err();
-        assert!(e.contains("line 1") && e.contains("user principal name"), "{e}");
+        assert!(
+            e.contains("line 1") && e.contains("user principal name"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //! (parsed back, not string-compared) and against Microsoft's XSDs with xmllint.
 
 use quick_xml::events::Event;
-use spmt::package::{xml, PkgItem, Target};
-use spmt::scan::ItemKind;
+use spmt::package::{xml, PkgItem, PkgVersion, Target};
+use spmt::people::{People, SourceUser};
+use spmt::scan::{ItemFacts, ItemKind};
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use uuid::Uuid;
@@ -63,6 +64,67 @@ const EXAMPLE: &str = r#"<?xml version="1.0" encoding="utf-8"?>
     </ListItem>
   </SPObject>
 </SPObjects>"#;
+
+/// The worked example's `plan.docx` (reference §6.10): two versions, by Alice then Bob, in
+/// layout A (every version nested with its content, the top File without).
+const PLAN_EXAMPLE: &str = r#"<SPObjects xmlns="urn:deployment-manifest-schema">
+  <SPObject Id="5d0b6c1e-0b3f-4e59-9c41-6a0f5b7e4001" ObjectType="SPFile" ParentId="5d0b6c1e-0b3f-4e59-9c41-6a0f5b7e2001"
+            ParentWebId="8c1f2a30-6a2e-4d7c-9a57-3f0d2f6c1a01" ParentWebUrl="/sites/Proj" Url="/sites/Proj/Shared Documents/Reports/plan.docx">
+    <File Url="Shared Documents/Reports/plan.docx" Id="5d0b6c1e-0b3f-4e59-9c41-6a0f5b7e4001" ParentWebId="8c1f2a30-6a2e-4d7c-9a57-3f0d2f6c1a01"
+          ParentWebUrl="/sites/Proj" Name="plan.docx" ListItemIntId="3" ListId="8c1f2a30-6a2e-4d7c-9a57-3f0d2f6c1a03"
+          ParentId="5d0b6c1e-0b3f-4e59-9c41-6a0f5b7e2001" TimeCreated="2023-03-02T09:00:00" TimeLastModified="2023-03-05T16:30:00"
+          Version="2.0" CheckinComment="" Author="1" ModifiedBy="2">
+      <Versions>
+        <File Url="Shared Documents/Reports/plan.docx" Id="5d0b6c1e-0b3f-4e59-9c41-6a0f5b7e4001" ParentWebId="8c1f2a30-6a2e-4d7c-9a57-3f0d2f6c1a01"
+              ParentWebUrl="/sites/Proj" Name="plan.docx" ListItemIntId="3" ListId="8c1f2a30-6a2e-4d7c-9a57-3f0d2f6c1a03"
+              ParentId="5d0b6c1e-0b3f-4e59-9c41-6a0f5b7e2001" TimeCreated="2023-03-02T09:00:00" TimeLastModified="2023-03-02T09:00:00"
+              Version="1.0" CheckinComment="first draft" FileValue="00000002.dat" FileSize="20480" Author="1" ModifiedBy="1" />
+        <File Url="Shared Documents/Reports/plan.docx" Id="5d0b6c1e-0b3f-4e59-9c41-6a0f5b7e4001" ParentWebId="8c1f2a30-6a2e-4d7c-9a57-3f0d2f6c1a01"
+              ParentWebUrl="/sites/Proj" Name="plan.docx" ListItemIntId="3" ListId="8c1f2a30-6a2e-4d7c-9a57-3f0d2f6c1a03"
+              ParentId="5d0b6c1e-0b3f-4e59-9c41-6a0f5b7e2001" TimeCreated="2023-03-02T09:00:00" TimeLastModified="2023-03-05T16:30:00"
+              Version="2.0" CheckinComment="final" FileValue="00000003.dat" FileSize="24576" Author="1" ModifiedBy="2" />
+      </Versions>
+    </File>
+  </SPObject>
+  <SPObject Id="5d0b6c1e-0b3f-4e59-9c41-6a0f5b7e4002" ObjectType="SPListItem" ParentId="8c1f2a30-6a2e-4d7c-9a57-3f0d2f6c1a03"
+            ParentWebId="8c1f2a30-6a2e-4d7c-9a57-3f0d2f6c1a01" ParentWebUrl="/sites/Proj" Url="/sites/Proj/Shared Documents/Reports/plan.docx">
+    <ListItem FileUrl="Shared Documents/Reports/plan.docx" DocType="File" ParentFolderId="5d0b6c1e-0b3f-4e59-9c41-6a0f5b7e2001" Order="300"
+              Id="5d0b6c1e-0b3f-4e59-9c41-6a0f5b7e4002" ParentWebId="8c1f2a30-6a2e-4d7c-9a57-3f0d2f6c1a01"
+              ParentListId="8c1f2a30-6a2e-4d7c-9a57-3f0d2f6c1a03" Name="plan.docx" DirName="sites/Proj/Shared Documents/Reports"
+              IntId="3" DocId="5d0b6c1e-0b3f-4e59-9c41-6a0f5b7e4001" Version="2.0" ContentTypeId="0x0101"
+              Author="1" ModifiedBy="2" TimeCreated="2023-03-02T09:00:00" TimeLastModified="2023-03-05T16:30:00" ModerationStatus="Approved">
+      <Fields />
+      <Versions>
+        <ListItem FileUrl="Shared Documents/Reports/plan.docx" DocType="File" ParentFolderId="5d0b6c1e-0b3f-4e59-9c41-6a0f5b7e2001" Order="300"
+                  Id="5d0b6c1e-0b3f-4e59-9c41-6a0f5b7e4002" ParentWebId="8c1f2a30-6a2e-4d7c-9a57-3f0d2f6c1a01"
+                  ParentListId="8c1f2a30-6a2e-4d7c-9a57-3f0d2f6c1a03" Name="plan.docx" DirName="sites/Proj/Shared Documents/Reports"
+                  IntId="3" DocId="5d0b6c1e-0b3f-4e59-9c41-6a0f5b7e4001" Version="1.0" ContentTypeId="0x0101"
+                  Author="1" ModifiedBy="1" TimeCreated="2023-03-02T09:00:00" TimeLastModified="2023-03-02T09:00:00" ModerationStatus="Approved">
+          <Fields />
+        </ListItem>
+        <ListItem FileUrl="Shared Documents/Reports/plan.docx" DocType="File" ParentFolderId="5d0b6c1e-0b3f-4e59-9c41-6a0f5b7e2001" Order="300"
+                  Id="5d0b6c1e-0b3f-4e59-9c41-6a0f5b7e4002" ParentWebId="8c1f2a30-6a2e-4d7c-9a57-3f0d2f6c1a01"
+                  ParentListId="8c1f2a30-6a2e-4d7c-9a57-3f0d2f6c1a03" Name="plan.docx" DirName="sites/Proj/Shared Documents/Reports"
+                  IntId="3" DocId="5d0b6c1e-0b3f-4e59-9c41-6a0f5b7e4001" Version="2.0" ContentTypeId="0x0101"
+                  Author="1" ModifiedBy="2" TimeCreated="2023-03-02T09:00:00" TimeLastModified="2023-03-05T16:30:00" ModerationStatus="Approved">
+          <Fields />
+        </ListItem>
+      </Versions>
+    </ListItem>
+  </SPObject>
+</SPObjects>"#;
+
+/// The worked example's UserGroup.xml.
+const USERS_EXAMPLE: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+<UserGroupMap xmlns="urn:deployment-usergroupmap-schema">
+  <Users>
+    <User Id="1" Name="Alice" Login="i:0#.f|membership|alice@contoso.com" Email="alice@contoso.com"
+          IsDomainGroup="false" IsSiteAdmin="false" SystemId="aTowIy5mfG1lbWJlcnNoaXB8YWxpY2VAY29udG9zby5jb20=" IsDeleted="false" Flags="0" />
+    <User Id="2" Name="Bob" Login="i:0#.f|membership|bob@contoso.com" Email="bob@contoso.com"
+          IsDomainGroup="false" IsSiteAdmin="false" SystemId="aTowIy5mfG1lbWJlcnNoaXB8Ym9iQGNvbnRvc28uY29t" IsDeleted="false" Flags="0" />
+  </Users>
+  <Groups />
+</UserGroupMap>"#;
 
 /// One SPObject: its attributes and its child element's name and attributes.
 #[derive(Debug, PartialEq)]
@@ -151,6 +213,8 @@ fn example_items() -> Vec<PkgItem> {
             ctime: t("2023-03-01T08:00:00"),
             mtime: t("2023-03-01T08:00:00"),
             blob_name: String::new(),
+            facts: None,
+            versions: Vec::new(),
         },
         PkgItem {
             kind: ItemKind::File,
@@ -162,13 +226,79 @@ fn example_items() -> Vec<PkgItem> {
             ctime: t("2023-02-01T10:00:00"),
             mtime: t("2023-02-01T10:00:00"),
             blob_name: "00000001.dat".into(),
+            facts: None,
+            versions: Vec::new(),
         },
     ]
 }
 
+/// Alice (1) and Bob (2), mapped by their e-mail addresses.
+fn example_people() -> People {
+    let user = |id: i64, name: &str| SourceUser {
+        id,
+        login: format!("i:0#.w|contoso\\{}", name.to_lowercase()),
+        title: name.into(),
+        email: Some(format!("{}@contoso.com", name.to_lowercase())),
+        sid: None,
+        is_group: false,
+    };
+    People::resolve(&[user(1, "Alice"), user(2, "Bob")], None, true)
+}
+
+/// `Reports/plan.docx` of the worked example: 1.0 by Alice, 2.0 (current) by Bob.
+fn plan_docx() -> PkgItem {
+    PkgItem {
+        kind: ItemKind::File,
+        lib_rel: "Reports/plan.docx".into(),
+        object_id: u("5d0b6c1e-0b3f-4e59-9c41-6a0f5b7e4001"),
+        item_id: u("5d0b6c1e-0b3f-4e59-9c41-6a0f5b7e4002"),
+        int_id: 3,
+        size: 24576,
+        ctime: t("2023-03-02T09:00:00"),
+        mtime: t("2023-03-05T16:30:00"),
+        blob_name: "00000003.dat".into(),
+        facts: Some(std::sync::Arc::new(ItemFacts {
+            author: Some(1),
+            editor: Some(2),
+            version: Some("2.0".into()),
+            checkin_comment: Some("final".into()),
+        })),
+        versions: vec![PkgVersion {
+            label: "1.0".into(),
+            modified: t("2023-03-02T09:00:00"),
+            modified_by: Some(1),
+            comment: Some("first draft".into()),
+            size: 20480,
+            blob_name: "00000002.dat".into(),
+        }],
+    }
+}
+
+/// Every element of `xml` with its attributes, in document order.
+fn elements(xml: &str) -> Vec<(String, BTreeMap<String, String>)> {
+    let mut r = quick_xml::Reader::from_str(xml);
+    let mut out = Vec::new();
+    loop {
+        match r.read_event().unwrap() {
+            Event::Start(e) | Event::Empty(e) => out.push((
+                String::from_utf8_lossy(e.name().as_ref()).into_owned(),
+                attrs_of(&e),
+            )),
+            Event::Eof => return out,
+            _ => {}
+        }
+    }
+}
+
 #[test]
 fn manifest_matches_the_worked_example_by_structure() {
-    let pkg = xml::build(&example_target(), &[], &example_items());
+    let pkg = xml::build(
+        &example_target(),
+        &[],
+        &example_items(),
+        &People::default(),
+        "FileShare",
+    );
     let manifest = &pkg
         .files
         .iter()
@@ -202,8 +332,69 @@ fn manifest_matches_the_worked_example_by_structure() {
 }
 
 #[test]
+fn versions_and_people_match_the_worked_example() {
+    let people = example_people();
+    let pkg = xml::build(
+        &example_target(),
+        &[example_items()[0].clone()],
+        &[plan_docx()],
+        &people,
+        "SharePointOnPremServer",
+    );
+    let ours = elements(&pkg.files[0].1);
+    // From plan.docx's SPObject on: the File with its versions, then the ListItem with its.
+    let from = ours
+        .iter()
+        .position(|(n, a)| n == "SPObject" && a["Url"].ends_with("plan.docx"))
+        .unwrap();
+    let ours = &ours[from..];
+    let want = &elements(PLAN_EXAMPLE)[1..];
+    assert_eq!(
+        ours.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+        want.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+        "same elements, same nesting order"
+    );
+    for (i, ((name, o), (_, w))) in ours.iter().zip(want).enumerate() {
+        let mut w = w.clone();
+        if i == 1 {
+            // The top File: the example leaves the current check-in comment empty; spmt says it
+            // there too (it is the item's comment).
+            w.insert("CheckinComment".into(), "final".into());
+        }
+        assert_eq!(o, &w, "element {i} ({name})");
+    }
+    // UserGroup.xml: Alice and Bob with the example's ids, logins, e-mail addresses.
+    let users: Vec<_> = elements(&pkg.files[3].1)
+        .into_iter()
+        .filter(|(n, _)| n == "User")
+        .map(|(_, a)| a)
+        .collect();
+    let want: Vec<_> = elements(USERS_EXAMPLE)
+        .into_iter()
+        .filter(|(n, _)| n == "User")
+        .map(|(_, a)| a)
+        .collect();
+    assert_eq!(users.len(), 2);
+    for (o, w) in users.iter().zip(&want) {
+        for k in ["Id", "Name", "Login", "Email", "IsDomainGroup", "IsDeleted"] {
+            assert_eq!(o[k], w[k], "User {k}");
+        }
+        assert!(!o["SystemId"].is_empty(), "every user carries a SystemId");
+    }
+    assert!(pkg.files[1]
+        .1
+        .contains("SourceType=\"SharePointOnPremServer\""));
+}
+
+#[test]
 fn all_eight_xmls_with_their_names_roots_and_namespaces() {
-    let pkg = xml::build(&example_target(), &[], &example_items());
+    let pkg = xml::build(
+        &example_target(),
+        &[],
+        &example_items(),
+        &People::default(),
+        "FileShare",
+    );
     let names: Vec<&str> = pkg.files.iter().map(|(n, _)| *n).collect();
     let expected: Vec<&str> = spmt::wire::PACKAGE_XMLS
         .iter()
@@ -242,7 +433,7 @@ fn ancestors_are_redeclared_before_items_and_names_are_escaped() {
     let folder = items.remove(0);
     let mut f = items.remove(0);
     f.lib_rel = "Reports/a & b <c>.txt".into();
-    let pkg = xml::build(&target, &[folder], &[f]);
+    let pkg = xml::build(&target, &[folder], &[f], &People::default(), "FileShare");
     let (_, objs) = parse(&pkg.files[0].1);
     let urls: Vec<&str> = objs.iter().map(|o| o.attrs["Url"].as_str()).collect();
     assert_eq!(
@@ -301,8 +492,25 @@ fn package_validates_against_microsofts_xsds() {
     let dir = tempfile::tempdir().unwrap();
     let target = example_target();
     let items = example_items();
-    let pkg = xml::build(&target, &items[..1], &items[1..]);
-    for (name, text) in &pkg.files {
+    let plain = xml::build(
+        &target,
+        &items[..1],
+        &items[1..],
+        &People::default(),
+        "FileShare",
+    );
+    // And a SharePoint source's: versions, authors and editors, UserGroup.xml with users.
+    let mut with_history = items[1..].to_vec();
+    with_history.push(plan_docx());
+    let versions = xml::build(
+        &target,
+        &items[..1],
+        &with_history,
+        &example_people(),
+        "SharePointOnPremServer",
+    );
+    assert!(versions.files[3].1.contains("<User "), "users are written");
+    for (name, text) in plain.files.iter().chain(versions.files.iter()) {
         let p = dir.path().join(name);
         std::fs::write(&p, text).unwrap();
         let out = std::process::Command::new("xmllint")

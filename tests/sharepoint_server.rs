@@ -326,3 +326,207 @@ async fn the_farms_ntlm_acceptor_admits_curl_with_the_password_and_only_with_it(
     let text = String::from_utf8_lossy(&bad.stdout);
     assert!(text.ends_with("\n401"), "{text}");
 }
+
+/// A farm whose `Reports/plan.docx` has three versions by three people, one of whom no mapping
+/// reaches, and the mapping file that names Alice. Returns (current, [v1.0, v2.0]) bytes.
+fn seed_history(farm_dir: &Path) -> (Vec<u8>, [Vec<u8>; 2]) {
+    let docs = farm_dir.join("Shared Documents");
+    std::fs::create_dir_all(docs.join("Reports")).unwrap();
+    let current = common::tree::content(1, 40_000);
+    let older = [
+        common::tree::content(2, 30_000),
+        common::tree::content(3, 35_000),
+    ];
+    std::fs::write(docs.join("Reports/plan.docx"), &current).unwrap();
+    std::fs::write(docs.join("notes.txt"), b"notes").unwrap();
+    let hist = farm_dir.join(farm::SEED_DIR);
+    std::fs::create_dir_all(&hist).unwrap();
+    std::fs::write(hist.join("plan-1.bin"), &older[0]).unwrap();
+    std::fs::write(hist.join("plan-2.bin"), &older[1]).unwrap();
+    let seed = serde_json::json!({
+        "users": [
+            {"id": 7, "login": "i:0#.w|contoso\\alice", "title": "Alice", "sid": "S-1-5-21-1-2-3-1107"},
+            {"id": 8, "login": "i:0#.w|contoso\\bob", "title": "Bob", "email": "bob@contoso.com"},
+            {"id": 9, "login": "i:0#.w|contoso\\carol", "title": "Carol"}
+        ],
+        "items": {
+            "Shared Documents/Reports/plan.docx": {
+                "author": 7, "editor": 8, "version": "3.0", "comment": "final",
+                "versions": [
+                    {"label": "1.0", "file": "plan-1.bin", "created": "2023-03-02T09:00:00Z", "created_by": 7, "comment": "first draft"},
+                    {"label": "2.0", "file": "plan-2.bin", "created": "2023-03-04T10:30:00Z", "created_by": 9, "comment": "second"}
+                ]
+            },
+            "Shared Documents/notes.txt": {"author": 9, "editor": 9}
+        }
+    });
+    std::fs::write(hist.join("farm.json"), seed.to_string()).unwrap();
+    (current, older)
+}
+
+/// GET on the local target's SPO REST for `Reports/plan.docx`, verbose JSON's `d`.
+async fn plan_rest(h: &spmt::emulator::EmulatorHandle, tail: &str) -> reqwest::Response {
+    let url = format!(
+        "{}/_api/web/GetFileByServerRelativeUrl('/sites/local/Shared%20Documents/Reports/plan.docx'){tail}",
+        h.site_url("local")
+    );
+    reqwest::Client::new()
+        .get(url)
+        .bearer_auth(common::emulator::TOKEN)
+        .header("accept", "application/json;odata=verbose")
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn plan_json(h: &spmt::emulator::EmulatorHandle, tail: &str) -> serde_json::Value {
+    let r = plan_rest(h, tail).await;
+    assert_eq!(r.status(), 200, "{tail}");
+    let v: serde_json::Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
+    v["d"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn versions_authors_and_editors_arrive_mapped_and_readable_through_the_targets_rest() {
+    let (farm_dir, root, work) = three_dirs();
+    let (current, older) = seed_history(farm_dir.path());
+    let mapping = work.path().join("map.csv");
+    std::fs::write(
+        &mapping,
+        "i:0#.w|contoso\\alice,alice@contoso.onmicrosoft.com,FALSE\n",
+    )
+    .unwrap();
+    let farm = farm::start(FarmConfig::new(farm_dir.path().to_path_buf()))
+        .await
+        .unwrap();
+    let mut c = migrate_library(&farm.site_url, "Shared Documents", root.path(), work.path());
+    c.arg("--user-mapping-file").arg(&mapping);
+    let (v, code) = json_output_off_runtime(c).await;
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["items"]["failed"], 0, "{v}");
+    let target = library(root.path());
+    assert_eq!(
+        std::fs::read(target.join("Reports/plan.docx")).unwrap(),
+        current
+    );
+
+    // Read back through the target's own REST, as one would on SharePoint Online.
+    let h = common::emulator::start(common::emulator::config(root.path())).await;
+    let d = plan_json(&h, "/Versions?$expand=CreatedBy").await;
+    let versions = d["results"].as_array().unwrap();
+    let labels: Vec<&str> = versions
+        .iter()
+        .map(|v| v["VersionLabel"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["1.0", "2.0"], "{d}");
+    assert_eq!(versions[0]["CheckInComment"], "first draft");
+    assert_eq!(versions[1]["CheckInComment"], "second");
+    assert!(versions[0]["Created"]
+        .as_str()
+        .unwrap()
+        .starts_with("2023-03-02T09:00:00"));
+    // Alice by the mapping file; Carol maps to no one, so the service records the System Account.
+    assert_eq!(
+        versions[0]["CreatedBy"]["LoginName"],
+        "i:0#.f|membership|alice@contoso.onmicrosoft.com"
+    );
+    assert_eq!(versions[1]["CreatedBy"]["LoginName"], "SHAREPOINT\\system");
+    for (id, want) in [(512, &older[0]), (1024, &older[1])] {
+        let r = plan_rest(&h, &format!("/Versions({id})/$value")).await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(&r.bytes().await.unwrap()[..], &want[..], "version {id}");
+    }
+    let f = plan_json(&h, "/ListItemAllFields?$expand=Author,Editor").await;
+    assert_eq!(
+        f["Author"]["LoginName"],
+        "i:0#.f|membership|alice@contoso.onmicrosoft.com"
+    );
+    // Bob has no mapping row: automatic mapping finds him by his e-mail address.
+    assert_eq!(
+        f["Editor"]["LoginName"],
+        "i:0#.f|membership|bob@contoso.com"
+    );
+    assert_eq!(f["OData__UIVersionString"], "3.0");
+    let file = plan_json(&h, "").await;
+    assert_eq!(file["CheckInComment"], "final");
+
+    // Carol is in UserNotMapped.csv, with why.
+    let reports = work.path().join("Report");
+    let not_mapped: Vec<_> = common::tree::files(&reports)
+        .into_iter()
+        .filter(|p| p.ends_with("UserNotMapped.csv"))
+        .collect();
+    assert_eq!(not_mapped.len(), 1, "one task, one UserNotMapped.csv");
+    let text = std::fs::read_to_string(&not_mapped[0]).unwrap();
+    assert!(
+        text.contains("contoso\\carol") && text.contains("not in the user mapping file"),
+        "{text}"
+    );
+    assert!(!text.contains("alice") && !text.contains("bob"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_version_settings_choose_how_much_history_goes_and_a_bad_mapping_file_stops_first() {
+    let (farm_dir, root, work) = three_dirs();
+    seed_history(farm_dir.path());
+    let farm = farm::start(FarmConfig::new(farm_dir.path().to_path_buf()))
+        .await
+        .unwrap();
+    // Two versions in all: the current one and the newest older one.
+    let mut c = migrate_library(&farm.site_url, "Shared Documents", root.path(), work.path());
+    c.args(["--number-of-versions-to-migrate", "2"]);
+    let (v, code) = json_output_off_runtime(c).await;
+    assert_eq!(code, 0, "{v}");
+    let h = common::emulator::start(common::emulator::config(root.path())).await;
+    let d = plan_json(&h, "/Versions").await;
+    let labels: Vec<&str> = d["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["VersionLabel"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["2.0"], "{d}");
+    drop(h);
+
+    // No history at all.
+    let (root2, work2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut c = migrate_library(
+        &farm.site_url,
+        "Shared Documents",
+        root2.path(),
+        work2.path(),
+    );
+    c.args(["--migrate-file-version-history", "false"]);
+    let (v, code) = json_output_off_runtime(c).await;
+    assert_eq!(code, 0, "{v}");
+    let h = common::emulator::start(common::emulator::config(root2.path())).await;
+    let d = plan_json(&h, "/Versions").await;
+    assert_eq!(d["results"], serde_json::json!([]), "{d}");
+    drop(h);
+
+    // A mapping file with a bad row: refused by line, before anything is sent.
+    let (root3, work3) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mapping = work3.path().join("map.csv");
+    std::fs::write(
+        &mapping,
+        "contoso\\alice,alice@contoso.com,FALSE\ncontoso\\bob,bob@contoso.com\n",
+    )
+    .unwrap();
+    let mut c = migrate_library(
+        &farm.site_url,
+        "Shared Documents",
+        root3.path(),
+        work3.path(),
+    );
+    c.arg("--user-mapping-file").arg(&mapping);
+    let out = common::cli::output_off_runtime(c).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
+    let said = format!("{stdout}{stderr}");
+    assert!(
+        said.contains("map.csv") && said.contains("line 2") && said.contains("expected 3"),
+        "{said}"
+    );
+    assert_eq!(common::emulator::library_file_count(root3.path()), 0);
+}

@@ -163,6 +163,22 @@ struct MigrateArgs {
     /// migrate the folder itself into it, as SPMT's cmdlets do by default.
     #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
     migrate_without_root_folder: bool,
+    /// SharePoint Server sources: send each file's older versions too (SPMT's default: on).
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    migrate_file_version_history: bool,
+    /// Send every older version (the default, unless --number-of-versions-to-migrate is given).
+    #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set)]
+    keep_all_versions: Option<bool>,
+    /// Send at most this many versions of a file, the current one included.
+    #[arg(long, value_name = "N")]
+    number_of_versions_to_migrate: Option<u32>,
+    /// SPMT's user mapping CSV: no header; source login or SID, target UPN, TRUE/FALSE (group).
+    #[arg(long, value_name = "CSV")]
+    user_mapping_file: Option<PathBuf>,
+    /// Map a source user with no row in the mapping file by the e-mail address the source
+    /// knows (SPMT's AutomaticUserMapping).
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    automatic_user_mapping: bool,
     /// In later rounds, compare file content (MD5) too, not only size and modification time.
     #[arg(long)]
     check_content: bool,
@@ -282,7 +298,39 @@ impl MigrateArgs {
         let mut st = TaskSettings::default();
         let ltr = std::path::absolute(&self.local_target_root)
             .unwrap_or_else(|_| self.local_target_root.clone());
-        let flags: [(&str, &str, Option<Value>); 11] = [
+        let mapping = self
+            .user_mapping_file
+            .as_ref()
+            .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()));
+        let keep_all = self
+            .keep_all_versions
+            .unwrap_or(self.number_of_versions_to_migrate.is_none());
+        let flags: [(&str, &str, Option<Value>); 16] = [
+            (
+                "migrate-file-version-history",
+                "MigrateFileVersionHistory",
+                Some(self.migrate_file_version_history.into()),
+            ),
+            (
+                "keep-all-versions",
+                "KeepAllVersions",
+                Some(keep_all.into()),
+            ),
+            (
+                "number-of-versions-to-migrate",
+                "NumberOfVersionToMigrate",
+                self.number_of_versions_to_migrate.map(Value::from),
+            ),
+            (
+                "user-mapping-file",
+                "UserMappingFile",
+                mapping.map(|p| p.display().to_string().into()),
+            ),
+            (
+                "automatic-user-mapping",
+                "AutomaticUserMapping",
+                Some(self.automatic_user_mapping.into()),
+            ),
             ("scan-only", "ScanOnly", Some(self.scan_only.into())),
             (
                 "include-hidden-files",

@@ -1222,9 +1222,7 @@ impl<'a> Importer<'a> {
                 staged,
                 size,
                 modified: v.attr_nonempty("TimeLastModified").map(str::to_string),
-                modified_by: self
-                    .person(v, "ModifiedBy")
-                    .or_else(|| self.person(el, "ModifiedBy")),
+                modified_by: self.person(v, "ModifiedBy"),
                 comment: v.attr_nonempty("CheckinComment").map(str::to_string),
             });
         }

@@ -509,13 +509,7 @@ async fn route(
 }
 
 /// Routes whose path carries OData call arguments: `GetByTitle('…')`, `GetMigrationJobStatus(…)`…
-fn route_calls(
-    ctx: &Ctx<'_>,
-    lower: &str,
-    rest: &str,
-    query: &str,
-    body: &[u8],
-) -> Response<Body> {
+fn route_calls(ctx: &Ctx<'_>, lower: &str, rest: &str, query: &str, body: &[u8]) -> Response<Body> {
     let emu = ctx.emu;
     let call = |prefix: &str| -> Option<(Vec<(String, String)>, String)> {
         if !lower.starts_with(prefix) {
@@ -731,9 +725,7 @@ fn file_call(
     let editor = current
         .and_then(|v| v["modified_by"].as_str())
         .or(item.author.as_deref());
-    let label = current
-        .and_then(|v| v["label"].as_str())
-        .unwrap_or("1.0");
+    let label = current.and_then(|v| v["label"].as_str()).unwrap_or("1.0");
     let web_rel = url
         .strip_prefix(&ctx.site.server_relative_url())
         .unwrap_or(url)
@@ -781,7 +773,10 @@ fn file_call(
                 "Author".into(),
                 person_value(ctx, item.author.as_deref(), "Author", &expand),
             );
-            m.insert("Editor".into(), person_value(ctx, editor, "Editor", &expand));
+            m.insert(
+                "Editor".into(),
+                person_value(ctx, editor, "Editor", &expand),
+            );
             Ok(ctx.entity("SP.ListItem", m))
         }
         "/versions" => {
@@ -802,10 +797,7 @@ fn file_call(
                         "CheckInComment".into(),
                         json!(v["comment"].as_str().unwrap_or("")),
                     );
-                    m.insert(
-                        "Url".into(),
-                        json!(format!("_vti_history/{id}/{web_rel}")),
-                    );
+                    m.insert("Url".into(), json!(format!("_vti_history/{id}/{web_rel}")));
                     m.insert(
                         "CreatedBy".into(),
                         person_value(ctx, v["modified_by"].as_str(), "CreatedBy", &expand),
@@ -837,13 +829,14 @@ fn file_call(
                     &format!("The emulator serves no '{t}' on this file."),
                 ));
             };
-            let bytes = std::fs::read(ctx.emu.root.join("_emulator").join(stored)).map_err(
-                |source| EmulatorError::Io {
-                    what: "cannot read a stored version",
-                    path: ctx.emu.root.join("_emulator").join(stored),
-                    source,
-                },
-            )?;
+            let bytes =
+                std::fs::read(ctx.emu.root.join("_emulator").join(stored)).map_err(|source| {
+                    EmulatorError::Io {
+                        what: "cannot read a stored version",
+                        path: ctx.emu.root.join("_emulator").join(stored),
+                        source,
+                    }
+                })?;
             let mut r = Response::new(super::server::body_bytes(bytes));
             r.headers_mut().insert(
                 "content-type",

@@ -118,7 +118,8 @@ async fn upload_item(
                 .await
                 .map(|f| (f, crate::source::Content::Copy))
                 .map_err(|e| (codes::CANNOT_OPEN, format!("{shown}: cannot read it: {e}")))?;
-            let sent = upload_blob(shared, data, key, &shown, &blob, v.size, it.mtime, opened).await?;
+            let sent =
+                upload_blob(shared, data, key, &shown, &blob, v.size, it.mtime, opened).await?;
             versions.push(PkgVersion {
                 label: v.label,
                 modified: v.created,
@@ -212,10 +213,7 @@ async fn upload_blob(
         st = Some(s);
         let len = cipher.len() as u64;
         let up = |e: crate::http::HttpError| {
-            (
-                codes::UPLOAD_FAILED,
-                format!("{shown}: upload failed: {e}"),
-            )
+            (codes::UPLOAD_FAILED, format!("{shown}: upload failed: {e}"))
         };
         let body = Bytes::from(cipher);
         let sent = body.clone();
@@ -280,9 +278,12 @@ async fn upload_blob(
             .map_err(|e| (codes::UPLOAD_FAILED, format!("{shown}: commit failed: {e}")))?;
     }
     // The service imports the newest snapshot (reference §4.2).
-    data.snapshot(blob)
-        .await
-        .map_err(|e| (codes::UPLOAD_FAILED, format!("{shown}: snapshot failed: {e}")))?;
+    data.snapshot(blob).await.map_err(|e| {
+        (
+            codes::UPLOAD_FAILED,
+            format!("{shown}: snapshot failed: {e}"),
+        )
+    })?;
     Ok(s.plain)
 }
 

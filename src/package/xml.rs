@@ -361,7 +361,10 @@ fn user_group(items: &[&PkgItem], people: &People) -> String {
         ids.extend(it.versions.iter().filter_map(|v| v.modified_by));
     }
     let mut ug = format!("{DECL}<UserGroupMap xmlns=\"{NS_USER_GROUP}\">\n");
-    let known: Vec<_> = ids.into_iter().filter_map(|id| people.get(Some(id))).collect();
+    let known: Vec<_> = ids
+        .into_iter()
+        .filter_map(|id| people.get(Some(id)))
+        .collect();
     if known.is_empty() {
         // A file share's items name nobody: the service records the importing account.
         ug.push_str("  <Users />\n");

@@ -203,7 +203,11 @@ mod tests {
             url: String::new(),
         };
         let older: Vec<_> = (1..=4).map(|n| v(n * 512)).collect();
-        let p = |migrate, keep_all, keep| VersionPolicy { migrate, keep_all, keep };
+        let p = |migrate, keep_all, keep| VersionPolicy {
+            migrate,
+            keep_all,
+            keep,
+        };
         assert_eq!(p(true, true, 1).pick(older.clone()).len(), 4);
         let three = p(true, false, 3).pick(older.clone());
         assert_eq!(three.iter().map(|v| v.id).collect::<Vec<_>>(), [1536, 2048]);

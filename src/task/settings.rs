@@ -703,7 +703,10 @@ mod tests {
             .set("NumberOfVersionToMigrate", &json!(0))
             .unwrap_err()
             .to_string();
-        assert!(e.contains("NumberOfVersionToMigrate") && e.contains("1 to 50000"), "{e}");
+        assert!(
+            e.contains("NumberOfVersionToMigrate") && e.contains("1 to 50000"),
+            "{e}"
+        );
     }
 
     #[test]

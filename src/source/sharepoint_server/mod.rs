@@ -14,17 +14,17 @@
 //! (once, at connect); a file's older versions (`/Versions`, bytes from `_vti_history`,
 //! §1.7). Column values and permissions are issue 18's next steps.
 
+use crate::people::SourceUser;
+use crate::scan::ItemFacts;
 use crate::scan::{
     self, check_name, codes, ItemKind, ScanCounts, ScanError, ScanItem, ScanOptions, Verdict,
     MAX_PATH_CHARS,
 };
-use crate::people::SourceUser;
-use crate::scan::ItemFacts;
 use crate::task::SharePointLibrary;
-use std::sync::Arc;
 use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 /// The largest page SharePoint allows (the default list view threshold).
@@ -206,14 +206,21 @@ impl Library {
 
     /// The older versions of the file at `server_relative`, oldest first (`/Versions` lists
     /// them without the current one, §1.7).
-    pub async fn history(&self, server_relative: &str) -> std::io::Result<Vec<super::SourceVersion>> {
+    pub async fn history(
+        &self,
+        server_relative: &str,
+    ) -> std::io::Result<Vec<super::SourceVersion>> {
         let url = format!(
             "{}/_api/web/GetFileByServerRelativeUrl(@u)/Versions?@u={}&$expand=CreatedBy&$select=ID,VersionLabel,CheckInComment,Created,Size,Url,IsCurrentVersion,CreatedBy/Id",
             self.site_url,
             encode(&quoted(server_relative))
         );
         let v = get_json(&self.http, &url).await.map_err(|e| match e {
-            FarmError::Status { status: 404, message, .. } => std::io::Error::new(
+            FarmError::Status {
+                status: 404,
+                message,
+                ..
+            } => std::io::Error::new(
                 std::io::ErrorKind::NotFound,
                 format!("the file is no longer on the farm: {message}"),
             ),
@@ -231,7 +238,10 @@ impl Library {
             .filter(|r| r.get("IsCurrentVersion").and_then(Value::as_bool) != Some(true))
             .filter_map(|r| {
                 Some(super::SourceVersion {
-                    id: r.get("ID").or_else(|| r.get("Id")).and_then(Value::as_u64)? as u32,
+                    id: r
+                        .get("ID")
+                        .or_else(|| r.get("Id"))
+                        .and_then(Value::as_u64)? as u32,
                     label: r.get("VersionLabel").and_then(Value::as_str)?.to_string(),
                     created: r
                         .get("Created")
@@ -259,7 +269,12 @@ impl Library {
     /// Downloads an older version from `_vti_history` (a plain GET of its web-relative URL;
     /// `Versions(n)/$value` is not served by every on-premises build, §1.7).
     pub async fn open_version(&self, v: &super::SourceVersion) -> std::io::Result<std::fs::File> {
-        let path: Vec<String> = v.url.trim_start_matches('/').split('/').map(encode_path).collect();
+        let path: Vec<String> = v
+            .url
+            .trim_start_matches('/')
+            .split('/')
+            .map(encode_path)
+            .collect();
         let url = format!("{}/{}", self.site_url, path.join("/"));
         self.fetch(&url, v.size, &v.url).await
     }
@@ -588,7 +603,9 @@ fn parse_time(s: &str) -> Option<SystemTime> {
 /// An Edm.Int64 as verbose JSON writes it (a string), or a plain number.
 fn number(v: Option<&Value>) -> Option<u64> {
     let v = v?;
-    v.as_str().and_then(|s| s.parse().ok()).or_else(|| v.as_u64())
+    v.as_str()
+        .and_then(|s| s.parse().ok())
+        .or_else(|| v.as_u64())
 }
 
 /// The site's users and groups (`siteusers`), read once. A Windows user's SID is taken from
@@ -639,7 +656,10 @@ async fn site_users(http: &FarmHttp, site: &str) -> Result<Vec<SourceUser>, Scan
                     .map(str::to_string),
                 sid,
                 // SP.PrincipalType: 1 user, 4 security group, 8 SharePoint group.
-                is_group: r.get("PrincipalType").and_then(Value::as_i64).is_some_and(|t| t != 1),
+                is_group: r
+                    .get("PrincipalType")
+                    .and_then(Value::as_i64)
+                    .is_some_and(|t| t != 1),
                 login,
             })
         })
