@@ -92,15 +92,18 @@ fn slot_weight(size: u64, block: usize, slots: usize) -> u32 {
     blocks.min((slots / 4).max(1) as u64) as u32
 }
 
-/// Uploads one file with the older versions the task keeps; returns the plaintext size of the
-/// current version and the versions sent, oldest first.
+/// What one file's upload sent: the plaintext size of the current version, and the older
+/// versions, oldest first.
+type Sent = (u64, Vec<PkgVersion>);
+
+/// Uploads one file with the older versions the task keeps.
 async fn upload_item(
     shared: &Shared,
     data: &ContainerClient,
     key: &Key,
     it: &PkgItem,
     path: std::path::PathBuf,
-) -> Result<(u64, Vec<PkgVersion>), Failure> {
+) -> Result<Sent, Failure> {
     let mut versions = Vec::new();
     if it.facts.as_deref().is_some_and(|f| f.may_have_history()) {
         let policy = crate::source::VersionPolicy::of(&shared.opts.task.settings);
@@ -364,7 +367,7 @@ pub async fn upload_package(
         .filter(|(_, (_, i))| i.kind == ItemKind::File)
         .map(|(n, (_, i))| (n, i.clone()))
         .collect();
-    let results: Vec<(usize, Result<(u64, Vec<PkgVersion>), Failure>)> = stream::iter(files)
+    let results: Vec<(usize, Result<Sent, Failure>)> = stream::iter(files)
         .map(|(n, it)| {
             let (data, key, shared) = (&data, &key, &shared);
             async move {

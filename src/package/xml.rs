@@ -151,16 +151,22 @@ struct FileState<'a> {
     content: Option<(&'a str, u64)>,
 }
 
+/// An item with where it goes: what every element of it needs.
+struct Placed<'a> {
+    it: &'a PkgItem,
+    t: &'a Target,
+    parent: &'a str,
+    people: &'a People,
+}
+
 fn file_element(
     out: &mut String,
     indent: &str,
-    it: &PkgItem,
-    t: &Target,
-    parent: &str,
-    people: &People,
+    p: &Placed<'_>,
     s: &FileState<'_>,
     versions: Option<&[FileState<'_>]>,
 ) {
+    let (it, t, parent, people) = (p.it, p.t, p.parent, p.people);
     let web_rel = t.web_relative(&t.server_relative(&it.lib_rel));
     let mut pairs: Vec<(&'static str, String)> = vec![
         ("Url", web_rel),
@@ -192,7 +198,7 @@ fn file_element(
             let _ = writeln!(out, ">\n{indent}  <Versions>");
             let inner = format!("{indent}    ");
             for v in vs {
-                file_element(out, &inner, it, t, parent, people, v, None);
+                file_element(out, &inner, p, v, None);
             }
             let _ = writeln!(out, "{indent}  </Versions>\n{indent}</File>");
         }
@@ -226,13 +232,11 @@ fn file_states(it: &PkgItem) -> Vec<FileState<'_>> {
 fn list_item_element(
     out: &mut String,
     indent: &str,
-    it: &PkgItem,
-    t: &Target,
-    parent: &str,
-    people: &People,
+    p: &Placed<'_>,
     s: &FileState<'_>,
     versions: Option<&[FileState<'_>]>,
 ) {
+    let (it, t, parent, people) = (p.it, p.t, p.parent, p.people);
     let server_rel = t.server_relative(&it.lib_rel);
     let web_rel = t.web_relative(&server_rel);
     // Every SPFile and SPFolder travels with its SPListItem (reference §6.7).
@@ -273,7 +277,7 @@ fn list_item_element(
         let _ = writeln!(out, "{indent}  <Versions>");
         let inner = format!("{indent}    ");
         for v in vs {
-            list_item_element(out, &inner, it, t, parent, people, v, None);
+            list_item_element(out, &inner, p, v, None);
         }
         let _ = writeln!(out, "{indent}  </Versions>");
     }
@@ -296,6 +300,12 @@ fn object_pair(out: &mut String, it: &PkgItem, t: &Target, parent: &str, people:
         }],
     };
     let (current, older) = states.split_last().expect("at least the current state");
+    let placed = Placed {
+        it,
+        t,
+        parent,
+        people,
+    };
     match it.kind {
         ItemKind::Folder => {
             sp_object(out, &oid, "SPFolder", parent, t, &server_rel);
@@ -325,7 +335,7 @@ fn object_pair(out: &mut String, it: &PkgItem, t: &Target, parent: &str, people:
         ItemKind::File => {
             sp_object(out, &oid, "SPFile", parent, t, &server_rel);
             if older.is_empty() {
-                file_element(out, "    ", it, t, parent, people, current, None);
+                file_element(out, "    ", &placed, current, None);
             } else {
                 // Layout A (reference §6.9): every version nested with its own content, the
                 // top File naming the current label without content.
@@ -333,7 +343,7 @@ fn object_pair(out: &mut String, it: &PkgItem, t: &Target, parent: &str, people:
                     content: None,
                     ..*current
                 };
-                file_element(out, "    ", it, t, parent, people, &top, Some(&states));
+                file_element(out, "    ", &placed, &top, Some(&states));
             }
             out.push_str("  </SPObject>\n");
         }
@@ -347,7 +357,7 @@ fn object_pair(out: &mut String, it: &PkgItem, t: &Target, parent: &str, people:
         &server_rel,
     );
     let versions = (!older.is_empty()).then_some(states.as_slice());
-    list_item_element(out, "    ", it, t, parent, people, current, versions);
+    list_item_element(out, "    ", &placed, current, versions);
     out.push_str("  </SPObject>\n");
 }
 
