@@ -34,7 +34,7 @@
             Tags         = @('SharePoint', 'SharePointOnline', 'Migration', 'SPMT', 'FileShare', 'PSEdition_Desktop', 'PSEdition_Core', 'Windows', 'Linux', 'macOS')
             LicenseUri   = 'https://opensource.org/licenses/MIT'
             ProjectUri   = 'https://github.com/spmt-project/spmt'
-            ReleaseNotes = 'File-share migrations into SharePoint Online and the embedded local target, with SPMT''s eight cmdlets. SharePoint Server sources, workflow migration, user mapping and interactive sign-in are not available yet: their parameters bind and stop with an error naming the feature.'
+            ReleaseNotes = 'File-share migrations into SharePoint Online and the embedded local target, with SPMT''s eight cmdlets. SharePoint Server sources (in the cmdlets), workflow migration and interactive sign-in are not available yet: their parameters bind and stop with an error naming the feature.'
         }
     }
 }

@@ -245,12 +245,19 @@ static partial class Program
             s.RemoveTask(a);
             Eq(1, s.GetStatus().StatusOfTasks.Count, "one left");
             Eq(SpmtStatus.NotFound, Throws<SpmtException>(() => s.RemoveTask(a), "again").Status, "unknown id");
-            // A SharePoint library needs its title; the cmdlets' credential-carrying form waits for farm sign-in.
+            // A SharePoint library needs its title; -MigrateAll (every library at once) is not supported.
             var e = Throws<SpmtException>(() => s.AddTask("{\"SourcePath\":\"http://onprem/sites/a\",\"TargetPath\":\"local\",\"TargetList\":\"D\"}"), "SP source");
             Eq(SpmtStatus.InvalidArgument, e.Status, "a SharePoint source without SourceList");
             Eq(true, e.Message.Contains("SourceList"), "the message names SourceList: " + e.Message);
-            e = Throws<SpmtException>(() => s.AddTask("{\"SharePointSourceSiteUrl\":\"http://onprem/sites/a\",\"SourceList\":\"D\",\"TargetPath\":\"local\",\"TargetList\":\"D\"}"), "cmdlet SP source");
-            Eq(SpmtStatus.NotSupported, e.Status, "SharePointSourceSiteUrl (with a farm credential) is not supported yet");
+            e = Throws<SpmtException>(() => s.AddTask("{\"SharePointSourceSiteUrl\":\"http://onprem/sites/a\",\"MigrateAll\":true,\"TargetPath\":\"local\"}"), "cmdlet MigrateAll");
+            Eq(SpmtStatus.NotSupported, e.Status, "MigrateAll is not supported");
+            // The cmdlets' form with its farm account is a task; the password is not in its status.
+            var sp = s.AddTask("{\"SharePointSourceSiteUrl\":\"http://onprem/sites/a\",\"SourceList\":\"D\",\"TargetPath\":\"local\",\"TargetList\":\"D\","
+                + "\"SharePointSourceCredential\":{\"UserName\":\"CONTOSO\\\\u\",\"Password\":\"farm-secret-9\"}}");
+            Eq(2, s.GetStatus().StatusOfTasks.Count, "the SharePoint task is added");
+            var shown = string.Join(" ", s.GetStatus().StatusOfTasks.Select(t => t.SourceURI + " " + t.ToString()));
+            Assert(shown.Contains("http://onprem/sites/a") && !shown.Contains("farm-secret-9"), "the site, never the password: " + shown);
+            s.RemoveTask(sp);
             e = Throws<SpmtException>(() => s.AddTask("{\"SourcePath\":\"/x\",\"TargetPath\":\"https://contoso.sharepoint.com/sites/a\",\"TargetList\":\"D\"}"), "no token");
             Assert(e.Message.Contains("AccessToken"), "names the fix: " + e.Message);
         }
@@ -276,8 +283,6 @@ static partial class Program
     {
         var cases = new[]
         {
-            Tuple.Create(P("UserMappingFile", "C:\\map.csv"), "user mapping", "UserMappingFile"),
-            Tuple.Create(P("AutomaticUserMapping", true), "user mapping", "AutomaticUserMapping"),
             Tuple.Create(P("MigrationType", "WORKFLOW"), "workflow", "MigrationType"),
             Tuple.Create(P("DefaultFlowOwnerEmail", "a@b.c"), "workflow", "DefaultFlowOwnerEmail"),
             Tuple.Create(P("MigrateNavigation", true), "SharePoint Server", "MigrateNavigation"),
@@ -330,7 +335,7 @@ static partial class Program
             if (!p.GetCustomAttributesData().Any(a => a.AttributeType.Name == "ParameterAttribute")) continue;
             n++;
             var t = p.PropertyType;
-            object v = t == typeof(bool) ? (object)false : t == typeof(string) ? "" : t == typeof(int) ? (object)0
+            object v = t == typeof(bool) ? (object)false : t == typeof(string) ? "" : t == typeof(int) ? (object)1
                 : t == typeof(DateTime) ? (object)DateTime.UtcNow : t == typeof(List<string>) ? new List<string>()
                 : t.IsEnum ? Enum.GetValues(t).GetValue(0) : t.Name == "SwitchParameter" ? (object)true : "user";
             var settings = RegisterParameters.ToSettings(P(p.Name, v));

@@ -174,7 +174,19 @@ static partial class Program
         var j = TaskParameters.ToTaskJson(TaskParameters.MigrateAllSet,
             P("MigrateAll", true, "SharePointSourceSiteUrl", "http://sp2013/sites/a", "SharePointSourceCredential", "u", "TargetSiteUrl", "https://t/sites/a"),
             new List<string>());
-        Eq("http://sp2013/sites/a", Json.Str(Json.ParseObject(j[0], "t"), "SharePointSourceSiteUrl"), "the engine names the missing feature");
+        var all = Json.ParseObject(j[0], "t");
+        Eq("http://sp2013/sites/a", Json.Str(all, "SharePointSourceSiteUrl"), "site passed on");
+        Eq(true, all["MigrateAll"], "the engine names the missing feature");
+        var cred = new System.Net.NetworkCredential("alice", "farm-pw", "CONTOSO");
+        j = TaskParameters.ToTaskJson(TaskParameters.MigrateSelectedSet,
+            P("SharePointSourceSiteUrl", "http://sp2013/sites/a", "SharePointSourceCredential", cred, "SourceList", "Shared Documents",
+              "SourceListRelativePath", "Reports", "TargetSiteUrl", "local", "TargetList", "Documents"), new List<string>());
+        var sel = Json.ParseObject(j[0], "t");
+        Eq("Shared Documents", Json.Str(sel, "SourceList"), "SourceList");
+        Eq("Reports", Json.Str(sel, "SourceListRelativePath"), "SourceListRelativePath");
+        var c = (Dictionary<string, object>)sel["SharePointSourceCredential"];
+        Eq("CONTOSO\\alice", (string)c["UserName"], "DOMAIN\\user");
+        Eq("farm-pw", (string)c["Password"], "the password goes to the engine");
         j = TaskParameters.ToTaskJson(TaskParameters.FileShareSet,
             P("FileShareSource", "/x", "TargetSiteUrl", "local", "TargetList", "D", "MigrationType", "WORKFLOW"), new List<string>());
         Eq("WORKFLOW", Json.Str(Json.ParseObject(j[0], "t"), "MigrationType"), "MigrationType passed on");
@@ -190,9 +202,15 @@ static partial class Program
         Eq(0, notes.Count, "no note without a credential");
         var two = TaskParameters.ToTaskJson(TaskParameters.JsonSet, P("JsonDefinition",
             "{\"Tasks\":[{\"SourcePath\":\"/a\",\"TargetPath\":\"local\",\"TargetList\":\"D\"},{\"SourcePath\":\"/b\",\"TargetPath\":\"local\",\"TargetList\":\"D\"}]}",
-            "SharePointSourceCredential", "user"), notes);
+            "SharePointSourceCredential", new System.Net.NetworkCredential("user", "pw")), notes);
         Eq(2, two.Count, "each entry of Tasks");
         Eq(1, notes.Count, "the unused credential is reported");
+        notes.Clear();
+        var sp = TaskParameters.ToTaskJson(TaskParameters.JsonSet, P("JsonDefinition",
+            "{\"Tasks\":[{\"SourcePath\":\"http://sp/sites/a\",\"SourceList\":\"D\",\"TargetPath\":\"local\",\"TargetList\":\"D\"}]}",
+            "SharePointSourceCredential", new System.Net.NetworkCredential("user", "pw")), notes);
+        Assert(Json.ParseObject(sp[0], "t").ContainsKey("SharePointSourceCredential"), "a SharePoint task takes the credential");
+        Eq(0, notes.Count, "and it is not reported unused");
         Throws<ArgumentException>(() => TaskParameters.ToTaskJson(TaskParameters.JsonSet, P("JsonDefinition", "{not json"), notes), "bad JSON");
     }
 

@@ -1,7 +1,7 @@
 # The calls of SPMT's documented examples (learn.microsoft.com, "Migrate to SharePoint using
 # PowerShell" and the cmdlet reference), written against spmt. They all bind to spmt's cmdlets;
 # the ones that need features spmt does not have yet (SharePoint Server sources, sign-in with
-# -SPOCredential, user mapping, workflow migration) stop with a terminating error naming the
+# -SPOCredential, workflow migration) stop with a terminating error naming the
 # feature (category NotImplemented), so a script never silently does less than it asks.
 # psbind checks this file with the other examples; it is not meant to be run as a whole.
 
@@ -50,7 +50,7 @@ while ($session.Status -ne "Finished") {
 # Remove a task that already started.
 Remove-SPMTTask -TaskID "9e3b7e8a-2a6c-4c57-8b4e-2f1a4b0c9d11" -Force
 
-# Workflow scan (spmt: -UserMappingFile and -MigrationType WORKFLOW stop with errors naming them).
+# Workflow scan (spmt: -MigrationType WORKFLOW stops with an error naming it).
 Register-SPMTMigration -ScanOnly $true -SPOCredential $SPOCredential -UserMappingFile "C:\usermap.csv" -MigrationType WORKFLOW -DefaultFlowOwnerEmail "flowowner@contoso.com" -Force
 Add-SPMTTask -SharePointSourceCredential $OnPremCredential -SharePointSourceSiteUrl $SourceSiteUrl -TargetSiteUrl $SPOUrl -MigrateAll -MigrationType WORKFLOW
 Start-SPMTMigration

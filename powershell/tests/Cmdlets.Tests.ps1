@@ -98,6 +98,19 @@ Describe "Register-SPMTMigration" {
         $s.MigrationType | Should -Be "CONTENT"
     }
 
+    It "takes the version and user-mapping settings SharePoint Server tasks use" {
+        $map = Join-Path $script:root "map.csv"
+        Set-Content -Path $map -Value "contoso\alice,alice@contoso.com,FALSE"
+        Register-LocalMigration -Root $script:root -Settings @{
+            UserMappingFile = $map; KeepAllVersions = $false; NumberOfVersionToMigrate = 3
+        }
+        $s = Get-SPMTMigration
+        $s.UserMappingFile | Should -Be $map
+        $s.KeepAllVersions | Should -BeFalse
+        $s.MigrateFileVersionHistory | Should -BeTrue
+        $s.AutomaticUserMapping | Should -BeTrue
+    }
+
     It "binds SPMT's older name MigrateHiddenFiles" {
         Register-LocalMigration -Root $script:root -Settings @{ MigrateHiddenFiles = $false }
         (Get-SPMTMigration).IncludeHiddenFiles | Should -BeFalse
@@ -133,7 +146,6 @@ Describe "Register-SPMTMigration" {
     }
 
     It "stops with NotImplemented for <Name>" -ForEach @(
-        @{ Name = "user mapping"; Splat = @{ UserMappingFile = "/tmp/map.csv" }; Pattern = "*user mapping*" }
         @{ Name = "workflow migration"; Splat = @{ MigrationType = "WORKFLOW" }; Pattern = "*workflow*" }
         @{ Name = "custom Azure storage"; Splat = @{ UseCustomAzureStorage = $true }; Pattern = "*Azure storage*" }
         @{ Name = "SharePoint Server permissions"; Splat = @{ PreserveUserPermissionsForSharePointSource = $true }; Pattern = "*permission*" }
@@ -288,13 +300,10 @@ Describe "Add-SPMTTask" {
         (Get-SPMTMigration).StatusOfTasks.Count | Should -Be 0
     }
 
-    It "stops with NotImplemented for SharePoint Server sources (<Set>)" -ForEach @(
-        @{ Set = "SharePointMigrateAll"; Splat = @{ MigrateAll = $true } }
-        @{ Set = "SharePointMigrateSelected"; Splat = @{ SourceList = "Shared Documents"; TargetList = "Documents" } }
-    ) {
-        $e = { Add-SPMTTask -SharePointSourceCredential $script:credential -SharePointSourceSiteUrl "http://sp2013/sites/a" -TargetSiteUrl "https://contoso.sharepoint.com/sites/a" @Splat -ErrorAction Stop } |
+    It "stops with NotImplemented for a whole site at once (-MigrateAll)" {
+        $e = { Add-SPMTTask -SharePointSourceCredential $script:credential -SharePointSourceSiteUrl "http://sp2013/sites/a" -TargetSiteUrl "local" -MigrateAll -ErrorAction Stop } |
             Should -Throw -PassThru
-        $e.Exception.Message | Should -BeLike "*SharePoint Server sources*"
+        $e.Exception.Message | Should -BeLike "*-SourceList*"
         $e.CategoryInfo.Category | Should -Be "NotImplemented"
     }
 

@@ -62,9 +62,28 @@ struct ResumeArgs {
     /// Sign-in for tasks whose target is a real site.
     #[command(flatten)]
     sign_in: signin::SignInArgs,
+    /// Sign-in for tasks whose source is a SharePoint Server library (never recorded).
+    #[command(flatten)]
+    source_sign_in: SourceSignInArgs,
     /// Print a machine-readable summary per task on stdout (one JSON array).
     #[arg(long)]
     json: bool,
+}
+
+/// How to sign in to a SharePoint Server source.
+#[derive(Args)]
+struct SourceSignInArgs {
+    /// Account for the SharePoint Server source (`DOMAIN\user`); its password comes from
+    /// SPMT_SOURCE_PASSWORD, --source-password-stdin, or a prompt at a terminal.
+    #[arg(long, value_name = "DOMAIN\\USER")]
+    source_username: Option<String>,
+    /// Read the source account's password from the first line of stdin.
+    #[arg(long, requires = "source_username")]
+    source_password_stdin: bool,
+    /// How to sign in to the farm: ntlm (Windows sign-in; also answers Negotiate) or basic
+    /// (https only).
+    #[arg(long, value_name = "ntlm|basic", default_value = "ntlm")]
+    source_auth: String,
 }
 
 #[derive(Args)]
@@ -101,21 +120,9 @@ struct MigrateArgs {
         requires = "sharepoint_source_site_url"
     )]
     source_list_relative_path: String,
-    /// Account for the SharePoint Server source (`DOMAIN\user`); its password comes from
-    /// SPMT_SOURCE_PASSWORD, --source-password-stdin, or a prompt at a terminal.
-    #[arg(
-        long,
-        value_name = "DOMAIN\\USER",
-        requires = "sharepoint_source_site_url"
-    )]
-    source_username: Option<String>,
-    /// Read the source account's password from the first line of stdin.
-    #[arg(long, requires = "source_username")]
-    source_password_stdin: bool,
-    /// How to sign in to the farm: ntlm (Windows sign-in; also answers Negotiate) or basic
-    /// (https only).
-    #[arg(long, value_name = "ntlm|basic", default_value = "ntlm")]
-    source_auth: String,
+    /// Sign-in to the SharePoint Server source.
+    #[command(flatten)]
+    source_sign_in: SourceSignInArgs,
     /// Site URL, or `local` for the embedded local target (site /sites/local).
     #[arg(long, value_name = "URL")]
     target_site_url: String,
@@ -248,6 +255,16 @@ struct EmulatorArgs {
     /// Lifetime of the access tokens the sign-in service issues, in seconds.
     #[arg(long, value_name = "SECS")]
     token_lifetime: Option<u64>,
+    /// Also serve a SharePoint Server site from this folder (each sub-folder a document
+    /// library; users and version history in _farm/farm.json), over SharePoint's REST API with
+    /// NTLM sign-in as --farm-user, its password from SPMT_FARM_PASSWORD (without it, the farm
+    /// lets every request through).
+    #[arg(long, value_name = "DIR")]
+    farm: Option<PathBuf>,
+    #[arg(long, default_value = "127.0.0.1:0", requires = "farm")]
+    farm_listen: std::net::SocketAddr,
+    #[arg(long, value_name = "DOMAIN\\USER", default_value = emulator::farm::FARM_USER, requires = "farm")]
+    farm_user: String,
 }
 
 /// A real site and no way to sign in.
@@ -412,10 +429,10 @@ impl MigrateArgs {
     }
 }
 
-impl MigrateArgs {
+impl SourceSignInArgs {
     /// The farm sign-in: the password from the environment, stdin or a terminal prompt, never
     /// from the command line.
-    fn source_credential(&self) -> Result<FarmCredential, String> {
+    fn credential(&self) -> Result<FarmCredential, String> {
         let Some(user) = self.source_username.clone() else {
             return Ok(FarmCredential::None);
         };
@@ -437,12 +454,8 @@ impl MigrateArgs {
                  --source-password-stdin"
             ));
         };
-        let password = Arc::new(password);
-        match self.source_auth.to_ascii_lowercase().as_str() {
-            "ntlm" | "windows" | "negotiate" => Ok(FarmCredential::Windows { user, password }),
-            "basic" => Ok(FarmCredential::Basic { user, password }),
-            other => Err(format!("--source-auth {other}: use ntlm or basic")),
-        }
+        FarmCredential::new(&self.source_auth, user, password)
+            .map_err(|e| format!("--source-auth: {e}"))
     }
 }
 
@@ -478,7 +491,10 @@ async fn migrate(a: MigrateArgs) -> ExitCode {
             Err(m) => return usage_error(&m),
         }
     };
-    let source_credential = match a.source_credential() {
+    if a.source_sign_in.source_username.is_some() && a.sharepoint_source_site_url.is_none() {
+        return usage_error("--source-username signs in to a SharePoint Server source: give --sharepoint-source-site-url too");
+    }
+    let source_credential = match a.source_sign_in.credential() {
         Ok(c) => c,
         Err(m) => return usage_error(&m),
     };
@@ -646,6 +662,11 @@ async fn resume(a: ResumeArgs) -> ExitCode {
         Ok(c) => c,
         Err(m) => return usage_error(&m),
     };
+    // One farm account for the session's SharePoint Server tasks: it is never recorded.
+    let source_credential = match a.source_sign_in.credential() {
+        Ok(c) => c,
+        Err(m) => return usage_error(&m),
+    };
     for t in tasks {
         let task = match Task::recorded(
             &t.source,
@@ -671,6 +692,7 @@ async fn resume(a: ResumeArgs) -> ExitCode {
         let cx = RunContext {
             working_folder: a.working_folder.clone(),
             credentials: Some(credentials.clone()),
+            source_credential: source_credential.clone(),
             ..RunContext::default()
         };
         match run_task(&mut runner, &task, cx).await {
@@ -978,6 +1000,31 @@ async fn run_emulator(a: EmulatorArgs) -> ExitCode {
         emulator::LOCAL_CLIENT_ID,
         emulator::LOCAL_ADMIN
     );
+    let _farm = match &a.farm {
+        Some(dir) => {
+            let mut cfg = emulator::farm::FarmConfig::new(dir.clone());
+            cfg.listen = a.farm_listen;
+            cfg.account = std::env::var("SPMT_FARM_PASSWORD")
+                .ok()
+                .map(|p| (a.farm_user.clone(), p));
+            let open = cfg.account.is_none();
+            match emulator::farm::start(cfg).await {
+                Ok(f) => {
+                    println!("farm site: {}", f.site_url);
+                    if open {
+                        println!(
+                            "the farm lets every request through (SPMT_FARM_PASSWORD is not set)"
+                        );
+                    } else {
+                        println!("the farm signs in {} with NTLM", a.farm_user);
+                    }
+                    Some(f)
+                }
+                Err(e) => return usage_error(&format!("--farm {}: {e}", dir.display())),
+            }
+        }
+        None => None,
+    };
     let _ = tokio::signal::ctrl_c().await;
     h.shutdown().await;
     ExitCode::SUCCESS

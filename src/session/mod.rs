@@ -78,6 +78,8 @@ impl TaskState {
 struct TaskEntry {
     id: Uuid,
     def: Task,
+    /// The farm account the task was added with (never recorded).
+    source_credential: crate::source::sharepoint_server::FarmCredential,
     state: TaskState,
     counters: Option<Arc<Counters>>,
     summary: Option<Summary>,
@@ -186,7 +188,7 @@ impl Session {
 
     /// Adds a task (SPMT JSON) and returns its id, a GUID string.
     pub fn add_task(&self, task_json: &str) -> Result<String> {
-        let def = self.shared.settings.task(task_json)?;
+        let (def, source_credential) = self.shared.settings.task(task_json)?;
         let id = def.id();
         let mut inner = self.shared.lock();
         if inner.tasks.iter().any(|t| t.id == id) {
@@ -198,6 +200,7 @@ impl Session {
         inner.tasks.push(TaskEntry {
             id,
             def,
+            source_credential,
             state: TaskState::Inited,
             counters: None,
             summary: None,
@@ -516,7 +519,7 @@ mod tests {
     fn tasks_take_the_session_settings_as_defaults_and_need_a_token_for_a_site() {
         let mut s = Settings::defaults(PathBuf::from("/tmp/w"));
         s.task_defaults.scan_only = true;
-        let t = s
+        let (t, _) = s
             .task(
                 r#"{"Tasks":[{"SourcePath":"/data/x","TargetPath":"local","TargetList":"Documents",
                  "TargetListRelativePath":"a/b","Settings":{"MigrateHiddenItems":false}}]}"#,
@@ -535,6 +538,34 @@ mod tests {
             matches!(&e, SessionError::InvalidArgument(m) if m.contains("SourceList")),
             "{e}"
         );
+        // The farm account comes out of the task: never part of its record.
+        let (t, cred) = s
+            .task(
+                r#"{"SharePointSourceSiteUrl":"http://onprem/sites/a","SourceList":"D","TargetPath":"local",
+                 "TargetList":"D","SharePointSourceCredential":{"UserName":"CONTOSO\\u","Password":"farm-secret"}}"#,
+            )
+            .unwrap();
+        assert_eq!(format!("{cred:?}"), "Windows(CONTOSO\\u)");
+        assert!(!t.source.record().contains("farm-secret"));
+        for bad in [
+            r#""CONTOSO\\u:farm-secret""#,
+            r#"{"UserName":"","Password":"farm-secret"}"#,
+            r#"{"UserName":"u","Password":"farm-secret","Auth":"kerberos"}"#,
+        ] {
+            let e = s
+                .task(&format!(
+                    r#"{{"SourcePath":"http://onprem/sites/a","SourceList":"D","TargetPath":"local","TargetList":"D","SharePointSourceCredential":{bad}}}"#
+                ))
+                .unwrap_err();
+            assert!(
+                matches!(&e, SessionError::InvalidArgument(m) if m.contains("SharePointSourceCredential") && !m.contains("farm-secret")),
+                "{e}"
+            );
+        }
+        let e = s
+            .task(r#"{"SourcePath":"/data/x","TargetPath":"local","TargetList":"D","SharePointSourceCredential":{"UserName":"u","Password":"p"}}"#)
+            .unwrap_err();
+        assert!(e.to_string().contains("folder"), "{e}");
         let e = s
             .task(r#"{"SourcePath":"/x","TargetPath":"https://t.sharepoint.com/sites/a","TargetList":"D"}"#)
             .unwrap_err();

@@ -125,10 +125,10 @@ pub(super) async fn run_session(shared: Arc<SessionShared>, em: &Emitter) {
             em_local.emit(e);
         });
     for id in ids {
-        let def = {
+        let (def, source_credential) = {
             let inner = shared.lock();
             match inner.tasks.iter().find(|t| t.id == id) {
-                Some(t) => t.def.clone(),
+                Some(t) => (t.def.clone(), t.source_credential.clone()),
                 None => continue, // removed meanwhile
             }
         };
@@ -163,6 +163,7 @@ pub(super) async fn run_session(shared: Arc<SessionShared>, em: &Emitter) {
             &settings,
             &credentials,
             &def,
+            source_credential,
             &task,
             &counters,
             em,
@@ -256,6 +257,7 @@ async fn run_task(
     settings: &Settings,
     credentials: &Arc<Credentials>,
     def: &Task,
+    source_credential: crate::source::sharepoint_server::FarmCredential,
     task: &str,
     counters: &Arc<Counters>,
     em: &Emitter,
@@ -264,6 +266,7 @@ async fn run_task(
     let mut cx = RunContext {
         working_folder: settings.working_folder.clone(),
         credentials: Some(credentials.clone()),
+        source_credential,
         ..RunContext::default()
     };
     if settings.per_item_events {

@@ -2,6 +2,7 @@
 
 use super::{Result, SessionError};
 use crate::auth::SignIn;
+use crate::source::sharepoint_server::FarmCredential;
 use crate::task::{SettingError, Task, TaskError, TaskSettings};
 use serde_json::Value;
 use std::path::PathBuf;
@@ -126,17 +127,62 @@ impl Settings {
         Ok(s)
     }
 
-    /// A task from SPMT's JSON task format (or Add-SPMTTask's FileShare set) with these
-    /// settings as its defaults; a real site needs a way to sign in.
-    pub(super) fn task(&self, task_json: &str) -> Result<Task> {
+    /// A task from SPMT's JSON task format (or Add-SPMTTask's parameter sets) with these
+    /// settings as its defaults, and the farm account it came with; a real site needs a way
+    /// to sign in.
+    pub(super) fn task(&self, task_json: &str) -> Result<(Task, FarmCredential)> {
         let mut notes = Vec::new();
-        let t = Task::from_spmt_json(task_json, &self.task_defaults, &mut notes)?;
+        let (task_json, credential) = take_source_credential(task_json)?;
+        let t = Task::from_spmt_json(&task_json, &self.task_defaults, &mut notes)?;
         if !t.is_local() && !self.sign_in.is_configured() {
             return Err(SessionError::InvalidArgument(format!(
                 "task: TargetPath '{}' needs a sign-in: give the session SPOCredential (Username and Password) with ClientId, CertificatePath with ClientId, DeviceLogin, or AccessToken",
                 t.target
             )));
         }
-        Ok(t)
+        if !matches!(credential, FarmCredential::None) && t.source.folder().is_some() {
+            return Err(SessionError::InvalidArgument(
+                "task: SharePointSourceCredential signs in to a SharePoint Server source; this task's source is a folder".into(),
+            ));
+        }
+        Ok((t, credential))
     }
+}
+
+/// Takes Add-SPMTTask's `-SharePointSourceCredential` (`{"UserName": "DOMAIN\\user",
+/// "Password": "…", "Auth": "ntlm"|"basic"}`) out of a task's JSON, so it is never part of the
+/// task, its record or a message. JSON the task parser will refuse is passed on as it is.
+fn take_source_credential(json: &str) -> Result<(String, FarmCredential)> {
+    let Ok(Value::Object(mut m)) = serde_json::from_str::<Value>(json) else {
+        return Ok((json.to_string(), FarmCredential::None));
+    };
+    let Some(key) = m
+        .keys()
+        .find(|k| k.eq_ignore_ascii_case("SharePointSourceCredential"))
+        .cloned()
+    else {
+        return Ok((json.to_string(), FarmCredential::None));
+    };
+    let v = m.remove(&key).unwrap_or_default();
+    let field = |name: &str| {
+        v.as_object().and_then(|o| {
+            o.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .and_then(|(_, v)| v.as_str())
+        })
+    };
+    let shape = "SharePointSourceCredential: expected {\"UserName\": \"DOMAIN\\\\user\", \"Password\": \"...\"}";
+    let (Some(user), Some(password)) = (field("UserName"), field("Password")) else {
+        return Err(SessionError::InvalidArgument(shape.into()));
+    };
+    if user.trim().is_empty() {
+        return Err(SessionError::InvalidArgument(shape.into()));
+    }
+    let credential = FarmCredential::new(
+        field("Auth").unwrap_or("ntlm"),
+        user.trim().to_string(),
+        zeroize::Zeroizing::new(password.to_string()),
+    )
+    .map_err(|e| SessionError::InvalidArgument(format!("SharePointSourceCredential: {e}")))?;
+    Ok((Value::Object(m).to_string(), credential))
 }

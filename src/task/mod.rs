@@ -230,7 +230,7 @@ impl Task {
     ) -> Result<Task, TaskError> {
         let mut settings = defaults.clone();
         let (mut source, mut target, mut list, mut rel) = (None, None, None, String::new());
-        let (mut source_list, mut source_rel) = (None, String::new());
+        let (mut source_list, mut source_rel, mut site_url) = (None, String::new(), None);
         let text = |k: &str, v: &Value| -> Result<String, TaskError> {
             v.as_str()
                 .map(str::to_string)
@@ -245,22 +245,19 @@ impl Task {
                 "targetpath" | "targetsiteurl" => target = Some(text(key, v)?),
                 "targetlist" => list = Some(text(key, v)?),
                 "targetlistrelativepath" => rel = text(key, v)?,
-                // Add-SPMTTask's name, which always comes with -SharePointSourceCredential:
-                // refused until spmt signs in to farms, rather than dropping the credential.
-                "sharepointsourcesiteurl" => {
+                // Add-SPMTTask's name for the site (its credential is the session's to keep).
+                "sharepointsourcesiteurl" => site_url = Some(text(key, v)?),
+                "sourcelist" => source_list = Some(text(key, v)?),
+                "sourcelistrelativepath" => source_rel = text(key, v)?,
+                "migrateall" => {
                     return Err(SettingError::Unsupported(Unsupported {
                         key: key.clone(),
-                        feature: "SharePoint Server sources with -SharePointSourceCredential (sign-in to the farm)".into(),
-                        hint: "not built yet; a bulk file's SourcePath (the site URL) with SourceList, or \
-                               `spmt migrate --sharepoint-source-site-url`, reads a farm that lets the \
-                               request through"
-                            .into(),
+                        feature: "migrating every library of a site at once (-MigrateAll)".into(),
+                        hint: "add one task per library with -SourceList (and -SourceListRelativePath for a folder of it).".into(),
                     })
                     .into())
                 }
-                "sourcelist" => source_list = Some(text(key, v)?),
-                "sourcelistrelativepath" => source_rel = text(key, v)?,
-                "items" | "migrateall" => {
+                "items" => {
                     return Err(SettingError::Unsupported(Unsupported {
                         key: key.clone(),
                         feature: "choosing single items of a SharePoint Server library".into(),
@@ -294,7 +291,7 @@ impl Task {
             let l = s.trim().to_ascii_lowercase();
             l.starts_with("http://") || l.starts_with("https://")
         };
-        let site = source.clone().filter(|s| is_url(s));
+        let site = site_url.or_else(|| source.clone().filter(|s| is_url(s)));
         if site.is_some() || source_list.is_some() {
             let Some(site_url) = site else {
                 return Err(TaskError::Invalid(
@@ -449,17 +446,27 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("site URL"), "{e}");
-        // Add-SPMTTask's SharePoint names carry a credential spmt cannot use yet: refused.
-        let e = Task::from_spmt_json(
+        // Add-SPMTTask's SharePoint names make the same task as the bulk file's.
+        let t = Task::from_spmt_json(
             r#"{"SharePointSourceSiteUrl":"http://onprem/sites/test","SourceList":"D","TargetPath":"local","TargetList":"D"}"#,
             &d,
             &mut notes,
         )
+        .unwrap();
+        let bulk = Task::from_spmt_json(
+            r#"{"SourcePath":"http://onprem/sites/test","SourceList":"D","TargetPath":"local","TargetList":"D"}"#,
+            &d,
+            &mut notes,
+        )
+        .unwrap();
+        assert_eq!(t.id(), bulk.id());
+        let e = Task::from_spmt_json(
+            r#"{"SharePointSourceSiteUrl":"http://onprem/sites/test","MigrateAll":true,"TargetPath":"local","TargetList":"D"}"#,
+            &d,
+            &mut notes,
+        )
         .unwrap_err();
-        assert!(
-            matches!(e, TaskError::Setting(SettingError::Unsupported(_))),
-            "{e}"
-        );
+        assert!(e.to_string().contains("-SourceList"), "{e}");
         let e = Task::from_spmt_json(
             r#"{"SourcePath":"/s","TargetPath":"local","TargetList":"D","Items":{}}"#,
             &d,

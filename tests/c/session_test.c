@@ -407,18 +407,24 @@ int main(int argc, char **argv) {
     EXPECT(spmt_session_add_task(s, "{\"SourcePath\":\"/x\xc3\"}", &id, err), SPMT_STATUS_INVALID_UTF8);
     EXPECT(spmt_session_add_task(s, "{\"SourcePath\":\"/x\",\"TargetPath\":\"local\"}", &id, err),
            SPMT_STATUS_INVALID_ARGUMENT);
-    /* A SharePoint library needs its title; the cmdlets' credential-carrying form is not
-       supported until farm sign-in reaches the session. */
+    /* A SharePoint library needs its title; every library of a site at once (MigrateAll) is
+       not supported; a farm account that is not {UserName, Password} is an invalid argument. */
     EXPECT(spmt_session_add_task(s,
                                  "{\"SourcePath\":\"http://onprem/sites/a\",\"TargetPath\":\"local\","
                                  "\"TargetList\":\"Documents\"}",
                                  &id, err),
            SPMT_STATUS_INVALID_ARGUMENT);
     EXPECT(spmt_session_add_task(s,
-                                 "{\"SharePointSourceSiteUrl\":\"http://onprem/sites/a\",\"SourceList\":\"D\","
-                                 "\"TargetPath\":\"local\",\"TargetList\":\"Documents\"}",
+                                 "{\"SharePointSourceSiteUrl\":\"http://onprem/sites/a\",\"MigrateAll\":true,"
+                                 "\"TargetPath\":\"local\"}",
                                  &id, err),
            SPMT_STATUS_NOT_SUPPORTED);
+    EXPECT(spmt_session_add_task(s,
+                                 "{\"SharePointSourceSiteUrl\":\"http://onprem/sites/a\",\"SourceList\":\"D\","
+                                 "\"TargetPath\":\"local\",\"TargetList\":\"Documents\","
+                                 "\"SharePointSourceCredential\":\"CONTOSO\\\\u:secret\"}",
+                                 &id, err),
+           SPMT_STATUS_INVALID_ARGUMENT);
     EXPECT(spmt_session_add_task(s,
                                  "{\"SourcePath\":\"/x\",\"TargetPath\":\"local\",\"TargetList\":\"D\","
                                  "\"Items\":{\"Lists\":[]}}",

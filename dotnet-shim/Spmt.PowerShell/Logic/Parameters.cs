@@ -143,18 +143,38 @@ namespace Spmt.PowerShell
                 case MigrateAllSet:
                 case MigrateSelectedSet:
                     {
-                        // The engine answers what it cannot migrate yet (SharePoint Server sources).
+                        // A library (or a folder of it) on a SharePoint Server site; the farm
+                        // account goes with the task to the engine, which keeps it out of the
+                        // task's record. -MigrateAll (every library at once) the engine refuses.
                         var t = new Dictionary<string, object>();
                         t["SharePointSourceSiteUrl"] = Get(bound, "SharePointSourceSiteUrl");
                         t["TargetPath"] = Get(bound, "TargetSiteUrl");
-                        t["TargetList"] = Get(bound, "TargetList");
+                        foreach (var k in new[] { "SourceList", "SourceListRelativePath", "TargetList", "TargetListRelativePath", "MigrationType" })
+                        {
+                            var v = Get(bound, k);
+                            if (!string.IsNullOrEmpty(v)) t[k] = v;
+                        }
+                        if (parameterSet == MigrateAllSet) t["MigrateAll"] = true;
+                        var credential = Credential(bound);
+                        if (credential != null) t["SharePointSourceCredential"] = credential;
                         return new[] { Json.Serialize(t) };
                     }
                 case JsonSet:
-                    return FromJson(Get(bound, "JsonDefinition"), bound.ContainsKey("SharePointSourceCredential"), notes);
+                    return FromJson(Get(bound, "JsonDefinition"), Credential(bound), notes);
                 default:
                     throw new ArgumentException(Cmdlet + ": unknown parameter set '" + parameterSet + "'");
             }
+        }
+
+        /// <summary>-SharePointSourceCredential as the engine takes it: DOMAIN\user and the
+        /// password (the cmdlet's plain parameters carry it as a NetworkCredential).</summary>
+        static Dictionary<string, object> Credential(IDictionary<string, object> bound)
+        {
+            object v;
+            var c = bound.TryGetValue("SharePointSourceCredential", out v) ? v as System.Net.NetworkCredential : null;
+            if (c == null) return null;
+            var user = string.IsNullOrEmpty(c.Domain) ? c.UserName : c.Domain + "\\" + c.UserName;
+            return new Dictionary<string, object> { { "UserName", user }, { "Password", c.Password } };
         }
 
         static string Get(IDictionary<string, object> bound, string key)
@@ -165,7 +185,7 @@ namespace Spmt.PowerShell
 
         /// <summary>SPMT's JSON task (one task, or {"Tasks": [...]}), split into one JSON per task
         /// and passed on as given: the engine says what it cannot migrate yet.</summary>
-        public static IList<string> FromJson(string json, bool credentialGiven, ICollection<string> notes)
+        public static IList<string> FromJson(string json, Dictionary<string, object> credential, ICollection<string> notes)
         {
             Dictionary<string, object> root;
             try { root = Json.ParseObject(json ?? "", "-JsonDefinition"); }
@@ -186,8 +206,18 @@ namespace Spmt.PowerShell
             else tasks.Add(root);
 
             var result = new List<string>();
-            foreach (var t in tasks) result.Add(Json.Serialize(t));
-            if (credentialGiven)
+            var used = false;
+            foreach (var t in tasks)
+            {
+                // A SharePoint Server task (SourceList names its library) signs in with it.
+                if (credential != null && t.Keys.Any(k => string.Equals(k, "SourceList", StringComparison.OrdinalIgnoreCase)))
+                {
+                    t["SharePointSourceCredential"] = credential;
+                    used = true;
+                }
+                result.Add(Json.Serialize(t));
+            }
+            if (credential != null && !used)
                 notes.Add("-SharePointSourceCredential is not needed for a file-share task and was not used.");
             return result;
         }

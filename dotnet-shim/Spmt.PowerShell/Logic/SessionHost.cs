@@ -91,6 +91,10 @@ namespace Spmt.PowerShell
         public bool EnableEncryption { get { return true; } }
         public bool StartMigrationAutomaticallyWhenNoScanIssue { get { return true; } }
         public string LocalTargetRoot { get { return Json.Str(Engine, "LocalTargetRoot") ?? settings.LocalTargetRoot; } }
+        public bool MigrateFileVersionHistory { get { return Flag("MigrateFileVersionHistory", true); } }
+        public bool KeepAllVersions { get { return Flag("KeepAllVersions", true); } }
+        public bool AutomaticUserMapping { get { return Flag("AutomaticUserMapping", true); } }
+        public string UserMappingFile { get { return Json.Str(Engine, "UserMappingFile"); } }
         /// <summary>All settings (AccessToken shown as REDACTED).</summary>
         public MigrationSettings Settings { get { return settings; } }
 

@@ -47,6 +47,20 @@ impl std::fmt::Debug for FarmCredential {
 }
 
 impl FarmCredential {
+    /// A credential for `scheme` (`ntlm`, also `windows` or `negotiate`; or `basic`).
+    pub fn new(
+        scheme: &str,
+        user: String,
+        password: Zeroizing<String>,
+    ) -> Result<FarmCredential, String> {
+        let password = Arc::new(password);
+        match scheme.to_ascii_lowercase().as_str() {
+            "ntlm" | "windows" | "negotiate" => Ok(FarmCredential::Windows { user, password }),
+            "basic" => Ok(FarmCredential::Basic { user, password }),
+            other => Err(format!("sign-in '{other}' to the farm: use ntlm or basic")),
+        }
+    }
+
     fn user(&self) -> &str {
         match self {
             FarmCredential::None => "",
