@@ -9,6 +9,11 @@ Trees (deterministic, generated once into $SPMT_BENCH_DIR, default /tmp/spmt-ben
   thr    600 files of 1-8 KiB (throttled run)
   rand   2,000 files of 1-8 KiB (random 429/503 runs)
 
+farm: the small and mixed trees served as SharePoint Server libraries by `spmt emulator --farm`
+(NTLM on), migrated with `spmt migrate --sharepoint-source-site-url` into the local target,
+side by side with the same tree migrated from the file share (the ratio is the farm's cost:
+REST listing, NTLM, a download per file).
+
 For each of small/large/mixed: `spmt migrate` into the local target; then, each on a fresh
 Azurite, `spmt migrate --azure-storage-connection-string` (into the local target, which imports
 from Azurite) and `rclone copy` of the same tree into Azurite, with their wall-time ratio.
@@ -325,6 +330,57 @@ def against_emulator(src, label, emulator_args):
     return r
 
 
+def farm_migrate(src, name):
+    """`spmt migrate` of the tree `src` served as library `name` by `spmt emulator --farm`."""
+    farm = tempfile.mkdtemp(prefix="farm-", dir=CACHE)
+    # A hard-linked copy: the farm serves every sub-folder of its root as a library.
+    subprocess.run(["cp", "-al", src, os.path.join(farm, name)], check=True)
+    env = dict(os.environ, SPMT_FARM_PASSWORD="bench-farm-pw")
+    emu = subprocess.Popen([SPMT, "emulator", "--listen", "127.0.0.1:0", "--root",
+                            os.path.join(farm, "unused"), "--farm", farm],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
+    try:
+        site = None
+        for line in emu.stdout:
+            if line.startswith("farm site: "):
+                site = line[len("farm site: "):].strip()
+                break
+        if not site:
+            raise SystemExit("spmt emulator --farm did not start")
+        tmp = tempfile.mkdtemp(prefix="run-", dir=CACHE)
+        cmd = [SPMT, "migrate", "--sharepoint-source-site-url", site, "--source-list", name,
+               "--source-username", "CONTOSO\\spadmin", "--target-site-url", "local",
+               "--target-list", "Documents", "--local-target-root", os.path.join(tmp, "target"),
+               "--working-folder", os.path.join(tmp, "work"), "--json"]
+        r = measure(cmd, env=dict(os.environ, SPMT_SOURCE_PASSWORD="bench-farm-pw"))
+        try:
+            r["summary"] = json.loads(r["out"])
+        except ValueError:
+            r["summary"] = {}
+        shutil.rmtree(tmp, ignore_errors=True)
+        check(r, f"farm {name}")
+        return r
+    finally:
+        emu.terminate()
+        emu.wait()
+        shutil.rmtree(farm, ignore_errors=True)
+
+
+def bench_farm():
+    """A SharePoint Server library (the emulated farm, NTLM) against the same tree from the
+    file share, both into the local target, median of 3 each."""
+    for name in ["small", "mixed"]:
+        src, files, _, nbytes, _ = tree(name)
+        share, _ = median_of_3(lambda: spmt_migrate(src), f"{name} share")
+        farm, runs = median_of_3(lambda: farm_migrate(src, name), f"{name} farm")
+        walls = ", ".join(f"{x['wall']:.2f}" for x in runs)
+        row(f"(farm) {name}: file share -> local", share, nbytes, files,
+            f"failed={failed_items(share)}; the baseline of the row below")
+        row(f"(farm) {name}: farm (NTLM) -> local", farm, nbytes, files,
+            f"failed={failed_items(farm)}; {farm['wall'] / share['wall']:.2f}x the file share's wall; "
+            f"median of 3 ({walls} s)")
+
+
 def bench_random():
     """Random 429/503 (half each, Retry-After 1 s) on 5 % and 30 % of requests, against the
     same run without faults. Goals (issue 15): within 3x and 15x of the fault-free wall time,
@@ -374,6 +430,8 @@ def main():
         bench_throttled()
     if only is None or "random" in only:
         bench_random()
+    if only is None or "farm" in only:
+        bench_farm()
     print_table()
     print(f"\n{os.cpu_count()} cores; {cpu_model()}; total {time.perf_counter() - t:.0f} s")
 

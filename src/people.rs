@@ -65,6 +65,19 @@ impl People {
         self.by_id.is_empty()
     }
 
+    /// Records the user ids items refer to that the source site no longer has (deleted users):
+    /// their items are recorded as the importing account's, as SharePoint does for a user it
+    /// cannot find.
+    pub fn note_missing(&mut self, ids: impl IntoIterator<Item = i64>) {
+        for id in ids {
+            self.unmapped.push(Unmapped {
+                login: format!("(user id {id})"),
+                sid: String::new(),
+                reason: "no longer a user of the source site; its items are recorded as the importing account's".into(),
+            });
+        }
+    }
+
     /// Writes `UserNotMapped.csv` (SPMT's report of the users it could not map) into `folder`.
     pub fn write_not_mapped(&self, folder: &Path) -> std::io::Result<()> {
         std::fs::create_dir_all(folder)?;

@@ -328,7 +328,8 @@ async fn the_farms_ntlm_acceptor_admits_curl_with_the_password_and_only_with_it(
 }
 
 /// A farm whose `Reports/plan.docx` has three versions by three people, one of whom no mapping
-/// reaches, and the mapping file that names Alice. Returns (current, [v1.0, v2.0]) bytes.
+/// reaches, and whose `notes.txt` was made by a user the site no longer has (id 42). Returns
+/// (current, [v1.0, v2.0]) bytes.
 fn seed_history(farm_dir: &Path) -> (Vec<u8>, [Vec<u8>; 2]) {
     let docs = farm_dir.join("Shared Documents");
     std::fs::create_dir_all(docs.join("Reports")).unwrap();
@@ -357,7 +358,7 @@ fn seed_history(farm_dir: &Path) -> (Vec<u8>, [Vec<u8>; 2]) {
                     {"label": "2.0", "file": "plan-2.bin", "created": "2023-03-04T10:30:00Z", "created_by": 9, "comment": "second"}
                 ]
             },
-            "Shared Documents/notes.txt": {"author": 9, "editor": 9}
+            "Shared Documents/notes.txt": {"author": 42, "editor": 9}
         }
     });
     std::fs::write(hist.join("farm.json"), seed.to_string()).unwrap();

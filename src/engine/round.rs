@@ -57,12 +57,6 @@ pub(super) async fn run(
         mapping.as_ref(),
         settings.automatic_user_mapping,
     );
-    if !reader.users().is_empty() && !opts.dry_run {
-        let folder = report::task_folder(&opts.working_folder, &task_id);
-        if let Err(e) = people.write_not_mapped(&folder) {
-            tracing::warn!(error = %e, "cannot write UserNotMapped.csv");
-        }
-    }
     let web = spo.web().await?;
     // Before anything is scanned, as SPMT's scan does: can this identity migrate here?
     spo.check_write_access().await?;
@@ -165,6 +159,16 @@ pub(super) async fn run(
         .await
         .map_err(|e| EngineError::Internal(e.to_string()))?;
     counters.done.store(true, Ordering::Relaxed);
+    if !shared.reader.users().is_empty() && !opts.dry_run {
+        // SPMT's UserNotMapped report: the site's users no mapping reached, and the deleted
+        // users the scan met.
+        let mut people = shared.people.clone();
+        people.note_missing(shared.reader.missing_users());
+        let folder = report::task_folder(&opts.working_folder, &task_id);
+        if let Err(e) = people.write_not_mapped(&folder) {
+            tracing::warn!(error = %e, "cannot write UserNotMapped.csv");
+        }
+    }
     // Last senders go away with `shared`; the recorder then commits and hands the store back.
     let job_ids = shared.job_ids.lock().map(|v| v.clone()).unwrap_or_default();
     let throttled = shared.http.stats.throttled.load(Ordering::Relaxed);

@@ -159,11 +159,16 @@ pub(super) async fn run_session(shared: Arc<SessionShared>, em: &Emitter) {
         ));
         em.emit(e);
 
+        let cx = RunContext {
+            working_folder: settings.working_folder.clone(),
+            credentials: Some(credentials.clone()),
+            source_credential,
+            ..RunContext::default()
+        };
         let result = run_task(
             &settings,
-            &credentials,
+            cx,
             &def,
-            source_credential,
             &task,
             &counters,
             em,
@@ -253,22 +258,17 @@ fn set_task(shared: &SessionShared, id: Uuid, f: impl FnOnce(&mut TaskEntry)) {
     }
 }
 
+/// Runs one task with `cx` (its sign-ins), reporting progress and per-item events as the
+/// session's settings ask.
 async fn run_task(
     settings: &Settings,
-    credentials: &Arc<Credentials>,
+    mut cx: RunContext,
     def: &Task,
-    source_credential: crate::source::sharepoint_server::FarmCredential,
     task: &str,
     counters: &Arc<Counters>,
     em: &Emitter,
     runner: &mut Runner,
 ) -> std::result::Result<Summary, String> {
-    let mut cx = RunContext {
-        working_folder: settings.working_folder.clone(),
-        credentials: Some(credentials.clone()),
-        source_credential,
-        ..RunContext::default()
-    };
     if settings.per_item_events {
         let (em2, task2) = (em.clone(), task.to_string());
         cx.item_observer = Some(ItemObserver(Arc::new(move |o| {

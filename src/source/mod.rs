@@ -107,6 +107,14 @@ impl Reader {
         }
     }
 
+    /// Ids of people the scan's items name that are not among [`Reader::users`] (deleted).
+    pub fn missing_users(&self) -> Vec<i64> {
+        match self {
+            Reader::FileShare(_) => Vec::new(),
+            Reader::SharePointServer(lib) => lib.missing_users(),
+        }
+    }
+
     /// The older versions of the file at `at` the task's settings keep, oldest first. A file
     /// share has none.
     pub async fn history(

@@ -51,6 +51,8 @@ pub struct Library {
     runtime: tokio::runtime::Handle,
     /// The site's users and groups, read once.
     users: Vec<SourceUser>,
+    /// Ids the listed items name that `users` does not have (deleted users).
+    missing: std::sync::Mutex<std::collections::BTreeSet<i64>>,
 }
 
 fn failed(site: &str, what: impl std::fmt::Display) -> ScanError {
@@ -187,6 +189,7 @@ impl Library {
         let users = site_users(&http, &site).await?;
         Ok(Library {
             users,
+            missing: Default::default(),
             http,
             title: d
                 .get("Title")
@@ -202,6 +205,11 @@ impl Library {
 
     pub fn users(&self) -> &[SourceUser] {
         &self.users
+    }
+
+    pub fn missing_users(&self) -> Vec<i64> {
+        let m = self.missing.lock().unwrap_or_else(|p| p.into_inner());
+        m.iter().copied().collect()
     }
 
     /// The older versions of the file at `server_relative`, oldest first (`/Versions` lists
@@ -294,6 +302,8 @@ impl Library {
         // Pre-order: a folder's path sorts before every path below it when compared by segment.
         listed.sort_by(|a, b| a.rel.split('/').cmp(b.rel.split('/')));
         let mut counts = ScanCounts::default();
+        let known: std::collections::HashSet<i64> = self.users.iter().map(|u| u.id).collect();
+        let mut missing = std::collections::BTreeSet::new();
         let skip_ext = opts.extensions_to_skip();
         let prefix_chars = opts.target_prefix.chars().count();
         // Folders that did not migrate, so their contents follow them.
@@ -366,6 +376,14 @@ impl Library {
                 (Verdict::Skip { .. }, _) => counts.skipped += 1,
                 (Verdict::Fail { .. }, _) => counts.failed += 1,
             }
+            if let Some(f) = &l.facts {
+                missing.extend(
+                    [f.author, f.editor]
+                        .into_iter()
+                        .flatten()
+                        .filter(|id| !known.contains(id)),
+                );
+            }
             let item = ScanItem {
                 facts: l.facts,
                 abs_path: self.locate(&l.rel),
@@ -381,6 +399,10 @@ impl Library {
                 break;
             }
         }
+        self.missing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(missing);
         Ok(counts)
     }
 
