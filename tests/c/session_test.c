@@ -370,11 +370,13 @@ int main(int argc, char **argv) {
               e ? spmt_error_message(e) : "-");
         spmt_error_free(e);
         e = NULL;
-        CHECK(spmt_session_new("{\"UserMappingFile\":\"/m.csv\"}", &s, &e) == SPMT_STATUS_NOT_SUPPORTED,
-              "user mapping");
+        CHECK(spmt_session_new("{\"PreserveUserPermissionsForFileShare\":true}", &s, &e) ==
+                  SPMT_STATUS_NOT_SUPPORTED,
+              "file share permissions");
         /* The facts behind it, for hosts that show a missing feature their own way. */
-        CHECK(e && spmt_error_detail(e) && strstr(spmt_error_detail(e), "\"Key\":\"UserMappingFile\"") &&
-                  strstr(spmt_error_detail(e), "\"Feature\":\"user mapping\""),
+        CHECK(e && spmt_error_detail(e) &&
+                  strstr(spmt_error_detail(e), "\"Key\":\"PreserveUserPermissionsForFileShare\"") &&
+                  strstr(spmt_error_detail(e), "\"Feature\":\"preserving file share permissions\""),
               "detail: %s", e && spmt_error_detail(e) ? spmt_error_detail(e) : "-");
         spmt_error_free(e);
         e = NULL;
