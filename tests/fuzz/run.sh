@@ -19,7 +19,7 @@ cargo build --release --quiet --manifest-path tests/fuzz/Cargo.toml --target "$t
   --target-dir target/fuzz
 bin=target/fuzz/$triple/release
 failed=0
-for t in bulk_json session_settings queue_message package_xml rest_json; do
+for t in bulk_json session_settings queue_message package_xml rest_json user_mapping; do
   if [ -n "$only" ] && [ "$only" != "$t" ]; then continue; fi
   corpus=target/fuzz/corpus/$t
   artifacts=target/fuzz/artifacts/$t
