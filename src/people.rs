@@ -49,10 +49,53 @@ pub struct Unmapped {
     pub reason: String,
 }
 
-/// The people of one task: every mapped source user by id.
+/// A role definition of the source site (`roledefinitions`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleDef {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    /// `(BasePermissions.High << 32) | Low`.
+    pub perm_mask: u64,
+    pub hidden: bool,
+    pub order: i64,
+    /// SP.RoleType: 0 for a custom role, 1–6 for the built-in ones.
+    pub kind: i64,
+}
+
+/// SharePoint's built-in roles by SP.RoleType, with the ids every site gives them: a package
+/// refers to them and never declares them ("Updates to system roles is not allowed",
+/// spo-migration-api.md §6.7).
+const BUILT_IN_ROLES: &[(i64, i64, &str)] = &[
+    (1, 1073741825, "Limited Access"),
+    (2, 1073741826, "Read"),
+    (3, 1073741827, "Contribute"),
+    (4, 1073741828, "Design"),
+    (5, 1073741829, "Full Control"),
+    (6, 1073741830, "Edit"),
+];
+
+/// The name of a built-in role id, for readers of a package.
+pub fn built_in_role_name(id: i64) -> Option<&'static str> {
+    BUILT_IN_ROLES
+        .iter()
+        .find(|(_, rid, _)| *rid == id)
+        .map(|(_, _, n)| *n)
+}
+
+/// How a package names a source role: a built-in by the target's well-known id, a custom one
+/// by its own definition (declared in the package).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetRole<'a> {
+    BuiltIn(i64),
+    Custom(&'a RoleDef),
+}
+
+/// The people of one task: every mapped source user by id, and the site's roles.
 #[derive(Debug, Clone, Default)]
 pub struct People {
     by_id: HashMap<i64, Principal>,
+    roles: HashMap<i64, RoleDef>,
     pub unmapped: Vec<Unmapped>,
 }
 
@@ -63,6 +106,23 @@ impl People {
 
     pub fn is_empty(&self) -> bool {
         self.by_id.is_empty()
+    }
+
+    /// The source site's role definitions, for [`People::role`].
+    pub fn set_roles(&mut self, roles: &[RoleDef]) {
+        self.roles = roles.iter().map(|r| (r.id, r.clone())).collect();
+    }
+
+    /// What a source role id becomes in a package; `None` for a role the site does not define
+    /// that is not a built-in one either.
+    pub fn role(&self, id: i64) -> Option<TargetRole<'_>> {
+        if let Some(r) = self.roles.get(&id) {
+            if let Some((_, rid, _)) = BUILT_IN_ROLES.iter().find(|(k, _, _)| *k == r.kind) {
+                return Some(TargetRole::BuiltIn(*rid));
+            }
+            return Some(TargetRole::Custom(r));
+        }
+        built_in_role_name(id).map(|_| TargetRole::BuiltIn(id))
     }
 
     /// Records the user ids items refer to that the source site no longer has (deleted users):

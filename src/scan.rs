@@ -39,6 +39,8 @@ pub struct ScanOptions {
     pub target_prefix: String,
     /// True when items land at the library root, where a folder named `forms` is reserved.
     pub at_library_root: bool,
+    /// SPMT's `PreserveUserPermissionsForSharePointSource`: read unique permissions.
+    pub preserve_permissions: bool,
 }
 
 impl Default for ScanOptions {
@@ -50,6 +52,7 @@ impl Default for ScanOptions {
             modified_after: None,
             created_after: None,
             follow_symlinks: false,
+            preserve_permissions: true,
             target_prefix: String::new(),
             at_library_root: true,
         }
@@ -113,6 +116,15 @@ pub struct ItemFacts {
     /// Current version label (`"3.0"`); `None` when the source has no versions.
     pub version: Option<String>,
     pub checkin_comment: Option<String>,
+    /// `Some` only for an item with unique permissions: who holds which roles on it.
+    pub permissions: Option<Vec<RoleAssignment>>,
+}
+
+/// One principal's roles on an item: source user or group id, source role definition ids.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleAssignment {
+    pub principal: i64,
+    pub roles: Vec<i64>,
 }
 
 impl ItemFacts {

@@ -3,8 +3,8 @@
 
 use quick_xml::events::Event;
 use spmt::package::{xml, PkgItem, PkgVersion, Target};
-use spmt::people::{People, SourceUser};
-use spmt::scan::{ItemFacts, ItemKind};
+use spmt::people::{People, RoleDef, SourceUser};
+use spmt::scan::{ItemFacts, ItemKind, RoleAssignment};
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use uuid::Uuid;
@@ -262,6 +262,7 @@ fn plan_docx() -> PkgItem {
             editor: Some(2),
             version: Some("2.0".into()),
             checkin_comment: Some("final".into()),
+            permissions: None,
         })),
         versions: vec![PkgVersion {
             label: "1.0".into(),
@@ -500,16 +501,49 @@ fn package_validates_against_microsofts_xsds() {
         "FileShare",
     );
     // And a SharePoint source's: versions, authors and editors, UserGroup.xml with users.
+    // plan.docx with unique permissions too: Bob reads it, Alice holds a custom role.
     let mut with_history = items[1..].to_vec();
-    with_history.push(plan_docx());
+    let mut plan = plan_docx();
+    let mut facts = (**plan.facts.as_ref().unwrap()).clone();
+    facts.permissions = Some(vec![
+        RoleAssignment {
+            principal: 2,
+            roles: vec![1073741826],
+        },
+        RoleAssignment {
+            principal: 1,
+            roles: vec![1073741930],
+        },
+    ]);
+    plan.facts = Some(std::sync::Arc::new(facts));
+    with_history.push(plan);
+    let mut people = example_people();
+    people.set_roles(&[RoleDef {
+        id: 1073741930,
+        name: "Approver".into(),
+        description: "Approves documents".into(),
+        perm_mask: 1_011_028_719,
+        hidden: false,
+        order: 160,
+        kind: 0,
+    }]);
     let versions = xml::build(
         &target,
         &items[..1],
         &with_history,
-        &example_people(),
+        &people,
         "SharePointOnPremServer",
     );
     assert!(versions.files[3].1.contains("<User "), "users are written");
+    let m = &versions.files[0].1;
+    assert!(
+        m.contains("ObjectType=\"DeploymentRoles\"")
+            && m.contains("Title=\"Approver\"")
+            && m.contains("<Assignment RoleId=\"1073741826\" PrincipalId=\"2\" />")
+            && m.contains("<Assignment RoleId=\"1073741930\" PrincipalId=\"1\" />"),
+        "{m}"
+    );
+    assert!(versions.files[1].1.contains("IncludeSecurity=\"All\""));
     for (name, text) in plain.files.iter().chain(versions.files.iter()) {
         let p = dir.path().join(name);
         std::fs::write(&p, text).unwrap();

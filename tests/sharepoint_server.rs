@@ -345,6 +345,7 @@ fn seed_history(farm_dir: &Path) -> (Vec<u8>, [Vec<u8>; 2]) {
     std::fs::write(hist.join("plan-1.bin"), &older[0]).unwrap();
     std::fs::write(hist.join("plan-2.bin"), &older[1]).unwrap();
     let seed = serde_json::json!({
+        "roles": [{"id": 1073741930, "name": "Approver", "description": "Approves documents", "perm_mask": 1_011_028_719u64}],
         "users": [
             {"id": 7, "login": "i:0#.w|contoso\\alice", "title": "Alice", "sid": "S-1-5-21-1-2-3-1107"},
             {"id": 8, "login": "i:0#.w|contoso\\bob", "title": "Bob", "email": "bob@contoso.com"},
@@ -353,24 +354,42 @@ fn seed_history(farm_dir: &Path) -> (Vec<u8>, [Vec<u8>; 2]) {
         "items": {
             "Shared Documents/Reports/plan.docx": {
                 "author": 7, "editor": 8, "version": "3.0", "comment": "final",
+                "permissions": [
+                    {"principal": 8, "roles": [1073741826]},
+                    {"principal": 9, "roles": [1073741830]}
+                ],
                 "versions": [
                     {"label": "1.0", "file": "plan-1.bin", "created": "2023-03-02T09:00:00Z", "created_by": 7, "comment": "first draft"},
                     {"label": "2.0", "file": "plan-2.bin", "created": "2023-03-04T10:30:00Z", "created_by": 9, "comment": "second"}
                 ]
             },
-            "Shared Documents/notes.txt": {"author": 42, "editor": 9}
+            "Shared Documents/notes.txt": {"author": 42, "editor": 9},
+            // Unique permissions: Alice contributes to Reports, Bob approves there (a custom
+            // role); on plan.docx Bob reads and Carol (mapped to no one) edits.
+            "Shared Documents/Reports": {"author": 7, "permissions": [
+                {"principal": 7, "roles": [1073741827]},
+                {"principal": 8, "roles": [1073741930]}
+            ]}
         }
     });
     std::fs::write(hist.join("farm.json"), seed.to_string()).unwrap();
     (current, older)
 }
 
-/// GET on the local target's SPO REST for `Reports/plan.docx`, verbose JSON's `d`.
+/// GET on the local target's SPO REST for `Reports/plan.docx`.
 async fn plan_rest(h: &spmt::emulator::EmulatorHandle, tail: &str) -> reqwest::Response {
-    let url = format!(
-        "{}/_api/web/GetFileByServerRelativeUrl('/sites/local/Shared%20Documents/Reports/plan.docx'){tail}",
-        h.site_url("local")
-    );
+    target_rest(
+        h,
+        &format!(
+            "GetFileByServerRelativeUrl('/sites/local/Shared%20Documents/Reports/plan.docx'){tail}"
+        ),
+    )
+    .await
+}
+
+/// GET `/_api/web/{call}` on the local target's SPO REST.
+async fn target_rest(h: &spmt::emulator::EmulatorHandle, call: &str) -> reqwest::Response {
+    let url = format!("{}/_api/web/{call}", h.site_url("local"));
     reqwest::Client::new()
         .get(url)
         .bearer_auth(common::emulator::TOKEN)
@@ -451,6 +470,65 @@ async fn versions_authors_and_editors_arrive_mapped_and_readable_through_the_tar
     let file = plan_json(&h, "").await;
     assert_eq!(file["CheckInComment"], "final");
 
+    // Unique permissions, as the target's REST shows them: principals mapped, built-in roles
+    // by name, the custom role declared; Carol's assignment had no one to go to.
+    let assignments = |d: serde_json::Value| -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = d["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                (
+                    a["Member"]["LoginName"].as_str().unwrap().to_string(),
+                    a["RoleDefinitionBindings"]["results"][0]["Name"]
+                        .as_str()
+                        .unwrap()
+                        .to_string(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(f["HasUniqueRoleAssignments"], true);
+    assert_eq!(
+        assignments(plan_json(&h, "/ListItemAllFields/roleassignments").await),
+        [(
+            "i:0#.f|membership|bob@contoso.com".to_string(),
+            "Read".to_string()
+        )]
+    );
+    let r = target_rest(
+        &h,
+        "GetFolderByServerRelativeUrl('/sites/local/Shared%20Documents/Reports')/ListItemAllFields/roleassignments",
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let folder: serde_json::Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
+    assert_eq!(
+        assignments(folder["d"].clone()),
+        [
+            (
+                "i:0#.f|membership|alice@contoso.onmicrosoft.com".to_string(),
+                "Contribute".to_string()
+            ),
+            (
+                "i:0#.f|membership|bob@contoso.com".to_string(),
+                "Approver".to_string()
+            ),
+        ]
+    );
+    let r = target_rest(
+        &h,
+        "GetFileByServerRelativeUrl('/sites/local/Shared%20Documents/notes.txt')/ListItemAllFields",
+    )
+    .await;
+    let notes: serde_json::Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
+    assert_eq!(
+        notes["d"]["HasUniqueRoleAssignments"], false,
+        "inherited stays inherited"
+    );
+
     // Carol is in UserNotMapped.csv, with why.
     let reports = work.path().join("Report");
     let not_mapped: Vec<_> = common::tree::files(&reports)
@@ -489,7 +567,7 @@ async fn the_version_settings_choose_how_much_history_goes_and_a_bad_mapping_fil
     assert_eq!(labels, ["2.0"], "{d}");
     drop(h);
 
-    // No history at all.
+    // No history at all, and no unique permissions.
     let (root2, work2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let mut c = migrate_library(
         &farm.site_url,
@@ -497,12 +575,15 @@ async fn the_version_settings_choose_how_much_history_goes_and_a_bad_mapping_fil
         root2.path(),
         work2.path(),
     );
+    c.args(["--preserve-user-permissions-for-sharepoint-source", "false"]);
     c.args(["--migrate-file-version-history", "false"]);
     let (v, code) = json_output_off_runtime(c).await;
     assert_eq!(code, 0, "{v}");
     let h = common::emulator::start(common::emulator::config(root2.path())).await;
     let d = plan_json(&h, "/Versions").await;
     assert_eq!(d["results"], serde_json::json!([]), "{d}");
+    let f = plan_json(&h, "/ListItemAllFields").await;
+    assert_eq!(f["HasUniqueRoleAssignments"], false);
     drop(h);
 
     // A mapping file with a bad row: refused by line, before anything is sent.

@@ -148,7 +148,7 @@ Describe "Register-SPMTMigration" {
     It "stops with NotImplemented for <Name>" -ForEach @(
         @{ Name = "workflow migration"; Splat = @{ MigrationType = "WORKFLOW" }; Pattern = "*workflow*" }
         @{ Name = "custom Azure storage"; Splat = @{ UseCustomAzureStorage = $true }; Pattern = "*Azure storage*" }
-        @{ Name = "SharePoint Server permissions"; Splat = @{ PreserveUserPermissionsForSharePointSource = $true }; Pattern = "*permission*" }
+        @{ Name = "permission inheritance"; Splat = @{ PreservePermissionInheritance = $true }; Pattern = "*permission*" }
     ) {
         $e = { Register-SPMTMigration @Splat -Force } | Should -Throw -PassThru
         $e.Exception.Message | Should -BeLike $Pattern

@@ -186,6 +186,10 @@ struct MigrateArgs {
     /// knows (SPMT's AutomaticUserMapping).
     #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
     automatic_user_mapping: bool,
+    /// Items with unique permissions on the SharePoint Server source keep them (SPMT's
+    /// default: on); inherited permissions come from the target library.
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    preserve_user_permissions_for_sharepoint_source: bool,
     /// In later rounds, compare file content (MD5) too, not only size and modification time.
     #[arg(long)]
     check_content: bool,
@@ -322,7 +326,12 @@ impl MigrateArgs {
         let keep_all = self
             .keep_all_versions
             .unwrap_or(self.number_of_versions_to_migrate.is_none());
-        let flags: [(&str, &str, Option<Value>); 16] = [
+        let flags: [(&str, &str, Option<Value>); 17] = [
+            (
+                "preserve-user-permissions-for-sharepoint-source",
+                "PreserveUserPermissionsForSharePointSource",
+                Some(self.preserve_user_permissions_for_sharepoint_source.into()),
+            ),
             (
                 "migrate-file-version-history",
                 "MigrateFileVersionHistory",

@@ -84,6 +84,26 @@ pub struct Seed {
     /// By `Library/path/in/library`.
     #[serde(default)]
     pub items: std::collections::BTreeMap<String, SeedItem>,
+    /// Custom role definitions, beside the built-in ones every site has.
+    #[serde(default)]
+    pub roles: Vec<SeedRole>,
+}
+
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+pub struct SeedRole {
+    pub id: i64,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// BasePermissions as one 64-bit mask.
+    pub perm_mask: u64,
+}
+
+/// One principal's roles on an item with unique permissions.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+pub struct SeedAssignment {
+    pub principal: i64,
+    pub roles: Vec<i64>,
 }
 
 #[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
@@ -109,6 +129,8 @@ pub struct SeedItem {
     /// Older versions, oldest first.
     #[serde(default)]
     pub versions: Vec<SeedVersion>,
+    /// Unique permissions; absent, the item inherits its library's.
+    pub permissions: Option<Vec<SeedAssignment>>,
 }
 
 #[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
@@ -151,12 +173,14 @@ struct Farm {
     web_id: Uuid,
     libraries: Vec<Library>,
     users: Vec<SeedUser>,
+    roles: Vec<SeedRole>,
 }
 
 /// Starts serving the farm in `cfg.root` on `cfg.listen`.
 pub async fn start(cfg: FarmConfig) -> Result<FarmHandle, EmulatorError> {
     let seed = load_seed(&cfg.root)?;
     let libraries = load(&cfg.root, &seed)?;
+    let roles = seed.roles;
     let mut users = seed.users;
     if !users.iter().any(|u| u.id == ADMIN_ID) {
         users.insert(
@@ -178,6 +202,7 @@ pub async fn start(cfg: FarmConfig) -> Result<FarmHandle, EmulatorError> {
         cfg,
         libraries,
         users,
+        roles,
     });
     let (stop, mut stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
@@ -417,6 +442,9 @@ async fn route(farm: &Farm, req: &Request<Incoming>) -> Response<Body> {
     if lower == "web/siteusers" {
         return site_users(farm);
     }
+    if lower == "web/roledefinitions" {
+        return role_definitions(farm);
+    }
     if let Some(what) = lower.strip_prefix("web/getfilebyserverrelativeurl(@u)/") {
         let Some(url) = query.get("@u").and_then(|u| unquote(u)) else {
             return error(
@@ -452,7 +480,15 @@ async fn route(farm: &Farm, req: &Request<Incoming>) -> Response<Body> {
                 ),
             );
         };
-        return match after.to_ascii_lowercase().as_str() {
+        let after = after.to_ascii_lowercase();
+        if let Some(n) = after
+            .strip_prefix("/items(")
+            .and_then(|r| r.strip_suffix(")/roleassignments"))
+            .and_then(|n| n.parse::<u64>().ok())
+        {
+            return role_assignments(farm, lib, n);
+        }
+        return match after.as_str() {
             "" => list(farm, lib),
             "/items" => items(farm, lib, &query),
             _ => not_found(api),
@@ -549,6 +585,10 @@ fn items(
                 "OData__UIVersionString".into(),
                 json!(i.seed.version.as_deref().unwrap_or("1.0")),
             );
+            m.insert(
+                "HasUniqueRoleAssignments".into(),
+                json!(i.seed.permissions.is_some()),
+            );
             let author = i.seed.author.unwrap_or(ADMIN_ID);
             m.insert("AuthorId".into(), json!(author));
             m.insert("EditorId".into(), json!(i.seed.editor.unwrap_or(author)));
@@ -629,6 +669,84 @@ fn site_users(farm: &Farm) -> Response<Body> {
                 "UserId": if u.sid.is_empty() { Value::Null } else {
                     json!({"__metadata": {"type": "SP.UserIdInfo"}, "NameId": u.sid.to_lowercase(), "NameIdIssuer": "urn:office:idp:activedirectory"})
                 },
+            })
+        })
+        .collect();
+    verbose(json!({ "results": rows }))
+}
+
+/// The roles every site has (SP.RoleType 1–6 with their well-known ids and masks), and the
+/// seed's custom ones (RoleTypeKind 0).
+fn all_roles(farm: &Farm) -> Vec<(i64, String, String, u64, i64)> {
+    let mut out: Vec<(i64, String, String, u64, i64)> = [
+        (1073741825, "Limited Access", 0x0000_0000_0002_1021u64, 1),
+        (1073741826, "Read", 0x0000_0001_3806_1021, 2),
+        (1073741827, "Contribute", 0x0000_0000_7c3f_3fff, 3),
+        (1073741828, "Design", 0x0000_0000_7fff_ffff, 4),
+        (1073741829, "Full Control", 0x7fff_ffff_ffff_ffff, 5),
+        (1073741830, "Edit", 0x0000_0000_7c3f_3fff, 6),
+    ]
+    .into_iter()
+    .map(|(id, n, m, k)| (id, n.to_string(), String::new(), m, k))
+    .collect();
+    out.extend(
+        farm.roles
+            .iter()
+            .map(|r| (r.id, r.name.clone(), r.description.clone(), r.perm_mask, 0)),
+    );
+    out
+}
+
+fn role_definitions(farm: &Farm) -> Response<Body> {
+    let rows: Vec<Value> = all_roles(farm)
+        .into_iter()
+        .enumerate()
+        .map(|(i, (id, name, description, mask, kind))| {
+            json!({
+                "__metadata": {"type": "SP.RoleDefinition"},
+                "Id": id, "Name": name, "Description": description, "Hidden": false,
+                "Order": (i + 1) * 32, "RoleTypeKind": kind,
+                "BasePermissions": {"__metadata": {"type": "SP.BasePermissions"},
+                    "High": (mask >> 32).to_string(), "Low": (mask & 0xffff_ffff).to_string()},
+            })
+        })
+        .collect();
+    verbose(json!({ "results": rows }))
+}
+
+/// `items(n)/roleassignments` with Member and RoleDefinitionBindings expanded.
+fn role_assignments(farm: &Farm, lib: &Library, id: u64) -> Response<Body> {
+    let Some(item) = lib.items.iter().find(|i| i.id == id) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "-2147024809, System.ArgumentException",
+            "Item does not exist. It may have been deleted by another user.",
+        );
+    };
+    let roles = all_roles(farm);
+    // An item without unique permissions shows its library's: the farm admin's Full Control.
+    let assigned = item.seed.permissions.clone().unwrap_or_else(|| {
+        vec![SeedAssignment {
+            principal: ADMIN_ID,
+            roles: vec![1073741829],
+        }]
+    });
+    let rows: Vec<Value> = assigned
+        .iter()
+        .map(|a| {
+            let member = farm.users.iter().find(|u| u.id == a.principal);
+            let bindings: Vec<Value> = a
+                .roles
+                .iter()
+                .filter_map(|r| roles.iter().find(|x| x.0 == *r))
+                .map(|(id, name, _, _, kind)| json!({"__metadata": {"type": "SP.RoleDefinition"}, "Id": id, "Name": name, "RoleTypeKind": kind}))
+                .collect();
+            json!({
+                "__metadata": {"type": "SP.RoleAssignment"},
+                "PrincipalId": a.principal,
+                "Member": {"__metadata": {"type": "SP.User"}, "Id": a.principal,
+                    "LoginName": member.map(|u| u.login.as_str()).unwrap_or(""), "PrincipalType": 1},
+                "RoleDefinitionBindings": {"results": bindings},
             })
         })
         .collect();

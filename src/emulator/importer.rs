@@ -409,6 +409,10 @@ struct Importer<'a> {
     plans: Vec<Plan>,
     /// UserGroup.xml's users: package id → login.
     users: HashMap<String, String>,
+    /// Custom roles the package declares: role id → title.
+    roles: HashMap<String, String>,
+    /// Unique permissions by object id: `[{"login","role_id","role"}]`.
+    permissions: HashMap<Uuid, Vec<serde_json::Value>>,
 }
 
 fn parse_id(s: Option<&str>) -> Option<Uuid> {
@@ -481,6 +485,54 @@ impl<'a> Importer<'a> {
             file_ids: HashSet::new(),
             plans: Vec::new(),
             users: HashMap::new(),
+            roles: HashMap::new(),
+            permissions: HashMap::new(),
+        }
+    }
+
+    /// `DeploymentRoles` and `DeploymentRoleAssignments`: custom roles by id, and each
+    /// object's assignments with their principals resolved through UserGroup.xml. A principal
+    /// the package does not declare is no one (its assignment is dropped, as SharePoint drops
+    /// an unresolvable one).
+    fn security(&mut self, o: &Element) {
+        if let Some(roles) = o.child("Roles") {
+            for r in roles.children_named("Role") {
+                if let (Some(id), Some(title)) =
+                    (r.attr_nonempty("RoleId"), r.attr_nonempty("Title"))
+                {
+                    self.roles.insert(id.to_string(), title.to_string());
+                }
+            }
+        }
+        let Some(all) = o.child("RoleAssignments") else {
+            return;
+        };
+        for ra in all.children_named("RoleAssignment") {
+            let Some(object) = parse_id(ra.attr("ObjectId")) else {
+                continue;
+            };
+            let entry = self.permissions.entry(object).or_default();
+            for a in ra.children_named("Assignment") {
+                let (Some(role), Some(login)) = (
+                    a.attr_nonempty("RoleId"),
+                    a.attr_nonempty("PrincipalId")
+                        .and_then(|p| self.users.get(p)),
+                ) else {
+                    continue;
+                };
+                let name = self
+                    .roles
+                    .get(role)
+                    .cloned()
+                    .or_else(|| {
+                        role.parse::<i64>()
+                            .ok()
+                            .and_then(crate::people::built_in_role_name)
+                            .map(str::to_string)
+                    })
+                    .unwrap_or_default();
+                entry.push(serde_json::json!({"login": login, "role_id": role, "role": name}));
+            }
         }
     }
 
@@ -781,11 +833,13 @@ impl<'a> Importer<'a> {
             | "SPDocumentTemplate"
             | "DeploymentUserX"
             | "DeploymentGroupX"
-            | "DeploymentRoles"
             | "DeploymentRoleX"
-            | "DeploymentRoleAssignments"
             | "DeploymentRoleAssignmentX"
             | "SPAlert" => return Ok(()),
+            "DeploymentRoles" | "DeploymentRoleAssignments" => {
+                self.security(o);
+                return Ok(());
+            }
             other => {
                 let p = Problem {
                     object_type: other.to_string(),
@@ -1459,6 +1513,10 @@ impl<'a> Importer<'a> {
                             time_modified: f.modified.map(|t| t.to_rfc3339()),
                             author: f.author,
                             versions: "[]".into(),
+                            permissions: self
+                                .permissions
+                                .get(&f.id)
+                                .map(|p| serde_json::Value::Array(p.clone()).to_string()),
                         });
                         records.push(ImportRecord {
                             job_id: self.ev.job_id,
@@ -1566,6 +1624,10 @@ impl<'a> Importer<'a> {
             time_modified: f.modified.map(|t| t.to_rfc3339()),
             author: f.author,
             versions: serde_json::Value::Array(meta).to_string(),
+            permissions: self
+                .permissions
+                .get(&f.id)
+                .map(|p| serde_json::Value::Array(p.clone()).to_string()),
         };
         let rec = ImportRecord {
             job_id: self.ev.job_id,

@@ -18,7 +18,7 @@ CREATE TABLE IF NOT EXISTS lists (
 CREATE TABLE IF NOT EXISTS items (
     list_id TEXT NOT NULL, object_id TEXT NOT NULL, int_id INTEGER, kind TEXT NOT NULL,
     url TEXT NOT NULL, url_key TEXT NOT NULL, list_item_id TEXT, time_created TEXT,
-    time_modified TEXT, author TEXT, versions TEXT NOT NULL DEFAULT '[]',
+    time_modified TEXT, author TEXT, versions TEXT NOT NULL DEFAULT '[]', permissions TEXT,
     PRIMARY KEY (list_id, object_id));
 CREATE UNIQUE INDEX IF NOT EXISTS items_url ON items (list_id, url_key);
 CREATE INDEX IF NOT EXISTS items_int ON items (list_id, int_id);
@@ -80,6 +80,8 @@ pub struct Item {
     /// `stored` = where a non-current version's bytes are kept under `root/_emulator/`;
     /// `modified_by` the login of who made it (the current one's is the item's editor).
     pub versions: String,
+    /// Unique permissions, JSON `[{"login","role_id","role"}]`; `None` inherits the library's.
+    pub permissions: Option<String>,
 }
 
 /// One object import, as [`super::import_records`] reports it.
@@ -127,7 +129,7 @@ fn list_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<List> {
 }
 
 const LIST_COLS: &str = "list_id, site, title, url_name, root_folder_id";
-const ITEM_COLS: &str = "list_id, object_id, int_id, kind, url, list_item_id, time_created, time_modified, author, versions";
+const ITEM_COLS: &str = "list_id, object_id, int_id, kind, url, list_item_id, time_created, time_modified, author, versions, permissions";
 
 fn item_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Item> {
     Ok(Item {
@@ -141,6 +143,7 @@ fn item_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Item> {
         time_modified: r.get(7)?,
         author: r.get(8)?,
         versions: r.get(9)?,
+        permissions: r.get(10)?,
     })
 }
 
@@ -166,6 +169,15 @@ impl Library {
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(db)?;
         conn.execute_batch(SCHEMA).map_err(db)?;
+        // A root an earlier emulator made has no permissions column yet.
+        let has_permissions: bool = conn
+            .prepare("SELECT 1 FROM pragma_table_info('items') WHERE name = 'permissions'")
+            .and_then(|mut st| st.exists([]))
+            .map_err(db)?;
+        if !has_permissions {
+            conn.execute_batch("ALTER TABLE items ADD COLUMN permissions TEXT")
+                .map_err(db)?;
+        }
         Ok(Library {
             path,
             conn: Mutex::new(conn),
@@ -505,8 +517,8 @@ pub fn item_by_int_id(
 /// Inserts or replaces an item: re-importing replaces the item and all its versions (reference §8).
 pub fn upsert_item(tx: &Transaction<'_>, it: &Item) -> rusqlite::Result<()> {
     tx.execute(
-        "INSERT OR REPLACE INTO items (list_id, object_id, int_id, kind, url, url_key, list_item_id, time_created, time_modified, author, versions)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        "INSERT OR REPLACE INTO items (list_id, object_id, int_id, kind, url, url_key, list_item_id, time_created, time_modified, author, versions, permissions)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         params![
             it.list_id.to_string(),
             it.object_id.to_string(),
@@ -518,7 +530,8 @@ pub fn upsert_item(tx: &Transaction<'_>, it: &Item) -> rusqlite::Result<()> {
             it.time_created,
             it.time_modified,
             it.author,
-            it.versions
+            it.versions,
+            it.permissions
         ],
     )?;
     Ok(())

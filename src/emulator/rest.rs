@@ -561,7 +561,9 @@ fn route_calls(ctx: &Ctx<'_>, lower: &str, rest: &str, query: &str, body: &[u8])
                 .or(args.first().map(|(_, v)| v.as_str()))
                 .unwrap_or_default()
                 .to_string();
-            if !folder && !matches!(tail.as_str(), "/recycle()" | "/recycle") {
+            if (!folder || tail.starts_with("/listitemallfields"))
+                && !matches!(tail.as_str(), "/recycle()" | "/recycle")
+            {
                 return file_call(ctx, &url, &tail, query);
             }
             if !matches!(tail.as_str(), "/recycle()" | "/recycle") {
@@ -691,8 +693,9 @@ fn person_value(ctx: &Ctx<'_>, login: Option<&str>, prop: &str, expand: &[String
     ctx.entity_value("SP.User", m, false)
 }
 
-/// Reads of an imported file: its properties, `ListItemAllFields` (Author, Editor), its older
-/// `Versions`, and `Versions(id)/$value` — what a test compares a migrated file with.
+/// Reads of an imported file: its properties, `ListItemAllFields` (Author, Editor, unique
+/// permissions and their `roleassignments`, the last two for folders too), its older
+/// `Versions`, and `Versions(id)/$value` — what a test compares a migrated item with.
 fn file_call(
     ctx: &Ctx<'_>,
     url: &str,
@@ -710,7 +713,7 @@ fn file_call(
     let Some(item) = lib.item_by_url(list.list_id, url)? else {
         return Ok(file_not_found());
     };
-    if item.kind != "File" {
+    if item.kind != "File" && !tail.starts_with("/listitemallfields") {
         return Ok(file_not_found());
     }
     let q = super::server::query_map(query);
@@ -777,7 +780,46 @@ fn file_call(
                 "Editor".into(),
                 person_value(ctx, editor, "Editor", &expand),
             );
+            m.insert(
+                "HasUniqueRoleAssignments".into(),
+                json!(item.permissions.is_some()),
+            );
             Ok(ctx.entity("SP.ListItem", m))
+        }
+        "/listitemallfields/roleassignments" => {
+            // Unique ones as imported; an item without inherits the library's, shown here as
+            // the signed-in owner's Full Control.
+            let given: Vec<Value> = item
+                .permissions
+                .as_deref()
+                .and_then(|p| serde_json::from_str(p).ok())
+                .unwrap_or_else(|| {
+                    vec![json!({"login": ctx.principal.name, "role_id": "1073741829", "role": "Full Control"})]
+                });
+            let rows: Vec<Value> = given
+                .iter()
+                .map(|a| {
+                    let mut member = Map::new();
+                    member.insert("LoginName".into(), a["login"].clone());
+                    let mut role = Map::new();
+                    role.insert(
+                        "Id".into(),
+                        json!(a["role_id"].as_str().and_then(|r| r.parse::<i64>().ok())),
+                    );
+                    role.insert("Name".into(), a["role"].clone());
+                    let mut m = Map::new();
+                    m.insert("Member".into(), ctx.entity_value("SP.User", member, false));
+                    m.insert(
+                        "RoleDefinitionBindings".into(),
+                        json!({"results": [ctx.entity_value("SP.RoleDefinition", role, false)]}),
+                    );
+                    ctx.entity_value("SP.RoleAssignment", m, false)
+                })
+                .collect();
+            Ok(match ctx.shape {
+                Shape::Verbose => json_response(StatusCode::OK, &json!({"d": {"results": rows}})),
+                Shape::NoMetadata => json_response(StatusCode::OK, &json!({ "value": rows })),
+            })
         }
         "/versions" => {
             // The history without the current version, as SharePoint lists it.

@@ -52,11 +52,12 @@ pub(super) async fn run(
         .as_deref()
         .map(crate::people::UserMapping::load)
         .transpose()?;
-    let people = crate::people::People::resolve(
+    let mut people = crate::people::People::resolve(
         reader.users(),
         mapping.as_ref(),
         settings.automatic_user_mapping,
     );
+    people.set_roles(reader.roles());
     let web = spo.web().await?;
     // Before anything is scanned, as SPMT's scan does: can this identity migrate here?
     spo.check_write_access().await?;

@@ -1,11 +1,12 @@
 //! Writers for the eight package XMLs, in the shapes of reference §6.2–§6.10.
 
 use super::{PackageXml, PkgItem, Target};
-use crate::people::People;
+use crate::people::{People, TargetRole};
 use crate::scan::ItemKind;
 use crate::wire::*;
 use std::fmt::Write as _;
 use std::time::SystemTime;
+use uuid::Uuid;
 
 const DECL: &str = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n";
 
@@ -361,12 +362,117 @@ fn object_pair(out: &mut String, it: &PkgItem, t: &Target, parent: &str, people:
     out.push_str("  </SPObject>\n");
 }
 
+/// The unique permissions of the package's own items (ancestors carry theirs in their own
+/// package): custom roles declared once in a `DeploymentRoles` object, then one
+/// `RoleAssignment` per item in a `DeploymentRoleAssignments` object (spo-migration-api.md §6.7,
+/// §6.10). Principals and roles no one mapped are left out. Returns whether any was written.
+fn role_assignments(out: &mut String, items: &[PkgItem], t: &Target, people: &People) -> bool {
+    let mut customs = std::collections::BTreeMap::new();
+    let mut entries = Vec::new();
+    for it in items {
+        let Some(assigned) = it.facts.as_deref().and_then(|f| f.permissions.as_ref()) else {
+            continue;
+        };
+        let mut pairs = Vec::new();
+        for a in assigned {
+            let Some(p) = people.get(Some(a.principal)) else {
+                continue;
+            };
+            for role in &a.roles {
+                let role_id = match people.role(*role) {
+                    Some(TargetRole::BuiltIn(id)) => id,
+                    Some(TargetRole::Custom(def)) => {
+                        customs.insert(def.id, def);
+                        def.id
+                    }
+                    None => continue,
+                };
+                pairs.push((role_id, p.id));
+            }
+        }
+        entries.push((it, pairs));
+    }
+    if entries.is_empty() {
+        return false;
+    }
+    let w = t.web_id.to_string();
+    let scope = |what: &str| {
+        Uuid::new_v5(
+            &t.list_id,
+            format!("{what}:{}", entries[0].0.object_id).as_bytes(),
+        )
+        .to_string()
+    };
+    if !customs.is_empty() {
+        sp_object(out, &scope("roles"), "DeploymentRoles", &w, t, &t.web_url);
+        out.push_str("    <Roles>\n");
+        for def in customs.values() {
+            out.push_str("      <Role");
+            attrs(
+                out,
+                &[
+                    ("RoleId", def.id.to_string()),
+                    ("Title", def.name.clone()),
+                    ("Description", def.description.clone()),
+                    ("PermMask", def.perm_mask.to_string()),
+                    ("Hidden", def.hidden.to_string()),
+                    ("RoleOrder", def.order.to_string()),
+                    ("Type", "0".into()),
+                ],
+            );
+            out.push_str(" />\n");
+        }
+        out.push_str("    </Roles>\n  </SPObject>\n");
+    }
+    sp_object(
+        out,
+        &scope("assignments"),
+        "DeploymentRoleAssignments",
+        &w,
+        t,
+        &t.web_url,
+    );
+    out.push_str("    <RoleAssignments>\n");
+    for (it, pairs) in &entries {
+        out.push_str("      <RoleAssignment");
+        attrs(
+            out,
+            &[
+                ("ScopeId", Uuid::new_v5(&it.object_id, b"scope").to_string()),
+                ("RoleDefWebId", w.clone()),
+                ("RoleDefWebUrl", t.web_url.clone()),
+                ("ObjectId", it.object_id.to_string()),
+                // 2: an item (a file or folder); 0 a web, 1 a list (reference §6.7).
+                ("ObjectType", "2".into()),
+                ("ObjectUrl", t.server_relative(&it.lib_rel)),
+                ("AnonymousPermMask", "0".into()),
+            ],
+        );
+        out.push_str(">\n");
+        for (role, principal) in pairs {
+            out.push_str("        <Assignment");
+            attrs(
+                out,
+                &[
+                    ("RoleId", role.to_string()),
+                    ("PrincipalId", principal.to_string()),
+                ],
+            );
+            out.push_str(" />\n");
+        }
+        out.push_str("      </RoleAssignment>\n");
+    }
+    out.push_str("    </RoleAssignments>\n  </SPObject>\n");
+    true
+}
+
 /// UserGroup.xml: the people this package's items name, each once (spo-migration-api.md §6.4).
 fn user_group(items: &[&PkgItem], people: &People) -> String {
     let mut ids = std::collections::BTreeSet::new();
     for it in items {
         if let Some(f) = it.facts.as_deref() {
             ids.extend([f.author, f.editor].into_iter().flatten());
+            ids.extend(f.permissions.iter().flatten().map(|a| a.principal));
         }
         ids.extend(it.versions.iter().filter_map(|v| v.modified_by));
     }
@@ -425,6 +531,7 @@ pub fn build(
             folder_ids.insert(it.lib_rel.as_str(), it.object_id.to_string());
         }
     }
+    let security = role_assignments(&mut m, items, t, people);
     m.push_str("</SPObjects>\n");
 
     let (w, l) = (t.web_id.to_string(), t.list_id.to_string());
@@ -435,7 +542,10 @@ pub fn build(
         &[
             ("SiteUrl", t.site_url.clone()),
             ("FileLocation", "spmt".into()),
-            ("IncludeSecurity", "None".into()),
+            (
+                "IncludeSecurity",
+                if security { "All" } else { "None" }.into(),
+            ),
             ("IncludeVersions", "All".into()),
             ("SourceType", source_type.into()),
             ("IgnoreWebParts", "true".into()),

@@ -165,16 +165,7 @@ pub(super) async fn run_session(shared: Arc<SessionShared>, em: &Emitter) {
             source_credential,
             ..RunContext::default()
         };
-        let result = run_task(
-            &settings,
-            cx,
-            &def,
-            &task,
-            &counters,
-            em,
-            &mut runner,
-        )
-        .await;
+        let result = run_task(&settings, cx, &def, &task, &counters, em, &mut runner).await;
         let mut fin = Event::new(EventKind::TaskFinished, Some(&task));
         let (state, summary, error) = match result {
             Ok(s) => {

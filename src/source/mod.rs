@@ -107,6 +107,14 @@ impl Reader {
         }
     }
 
+    /// The source site's role definitions (none for a file share).
+    pub fn roles(&self) -> &[crate::people::RoleDef] {
+        match self {
+            Reader::FileShare(_) => &[],
+            Reader::SharePointServer(lib) => lib.roles(),
+        }
+    }
+
     /// Ids of people the scan's items name that are not among [`Reader::users`] (deleted).
     pub fn missing_users(&self) -> Vec<i64> {
         match self {

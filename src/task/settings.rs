@@ -43,6 +43,8 @@ pub struct TaskSettings {
     pub user_mapping_file: Option<PathBuf>,
     /// Map a source user without a mapping row by the e-mail address the source knows.
     pub automatic_user_mapping: bool,
+    /// Items with unique permissions keep them (SharePoint sources).
+    pub preserve_permissions: bool,
 }
 
 impl Default for TaskSettings {
@@ -66,6 +68,7 @@ impl Default for TaskSettings {
             number_of_versions_to_migrate: 10,
             user_mapping_file: None,
             automatic_user_mapping: true,
+            preserve_permissions: true,
         }
     }
 }
@@ -134,6 +137,7 @@ enum Field {
     NumberOfVersionsToMigrate,
     UserMappingFile,
     AutomaticUserMapping,
+    PreservePermissions,
 }
 
 const SP_SOURCE: &str = "migration from SharePoint Server sources";
@@ -190,6 +194,10 @@ const KEYS: &[(&[&str], Meaning)] = &[
     (
         &["AutomaticUserMapping", "AzureActiveDirectoryLookup", "EnableAzureDirectoryLookup"],
         Meaning::Field(Field::AutomaticUserMapping),
+    ),
+    (
+        &["PreserveUserPermissionsForSharePointSource"],
+        Meaning::Field(Field::PreservePermissions),
     ),
     (
         &["EnableMultiRound"],
@@ -260,7 +268,6 @@ const KEYS: &[(&[&str], Meaning)] = &[
             "SkipListsWithName",
             "SkipContentTypesWithName",
             "DuplicatePageBehavior",
-            "PreserveUserPermissionsForSharePointSource",
             "PreservePermissionInheritance",
             "MigrateSiteSettings",
             "SkipListWithAudienceTargetingEnabled",
@@ -510,6 +517,7 @@ impl TaskSettings {
                 self.user_mapping_file = (!p.trim().is_empty()).then(|| PathBuf::from(p));
             }
             Field::AutomaticUserMapping => self.automatic_user_mapping = parse_bool(key, v)?,
+            Field::PreservePermissions => self.preserve_permissions = parse_bool(key, v)?,
         }
         Ok(())
     }
@@ -574,6 +582,10 @@ impl TaskSettings {
             put("UserMappingFile", p.display().to_string().into());
         }
         put("AutomaticUserMapping", self.automatic_user_mapping.into());
+        put(
+            "PreserveUserPermissionsForSharePointSource",
+            self.preserve_permissions.into(),
+        );
         m
     }
 
@@ -586,6 +598,7 @@ impl TaskSettings {
             modified_after: self.migrate_files_modified_after,
             created_after: self.migrate_files_created_after,
             follow_symlinks: self.follow_symlinks,
+            preserve_permissions: self.preserve_permissions,
             ..Default::default()
         }
     }

@@ -14,12 +14,12 @@
 //! (once, at connect); a file's older versions (`/Versions`, bytes from `_vti_history`,
 //! §1.7). Column values and permissions are issue 18's next steps.
 
-use crate::people::SourceUser;
-use crate::scan::ItemFacts;
+use crate::people::{RoleDef, SourceUser};
 use crate::scan::{
     self, check_name, codes, ItemKind, ScanCounts, ScanError, ScanItem, ScanOptions, Verdict,
     MAX_PATH_CHARS,
 };
+use crate::scan::{ItemFacts, RoleAssignment};
 use crate::task::SharePointLibrary;
 use serde_json::Value;
 use std::io::Write;
@@ -51,6 +51,8 @@ pub struct Library {
     runtime: tokio::runtime::Handle,
     /// The site's users and groups, read once.
     users: Vec<SourceUser>,
+    /// The site's role definitions, read once.
+    roles: Vec<RoleDef>,
     /// Ids the listed items name that `users` does not have (deleted users).
     missing: std::sync::Mutex<std::collections::BTreeSet<i64>>,
 }
@@ -187,8 +189,10 @@ impl Library {
             )
         })?;
         let users = site_users(&http, &site).await?;
+        let roles = role_definitions(&http, &site).await?;
         Ok(Library {
             users,
+            roles,
             missing: Default::default(),
             http,
             title: d
@@ -205,6 +209,44 @@ impl Library {
 
     pub fn users(&self) -> &[SourceUser] {
         &self.users
+    }
+
+    pub fn roles(&self) -> &[RoleDef] {
+        &self.roles
+    }
+
+    /// Who holds which roles on the item with list item id `id` (it has unique permissions).
+    async fn role_assignments(&self, id: u64) -> Result<Vec<RoleAssignment>, FarmError> {
+        let v = get_json(
+            &self.http,
+            &format!(
+                "{}/_api/web/lists/GetByTitle({})/items({id})/roleassignments?$expand=Member,RoleDefinitionBindings",
+                self.site_url,
+                encode_path(&quoted(&self.title))
+            ),
+        )
+        .await?;
+        Ok(results(&v)
+            .iter()
+            .filter_map(|r| {
+                let principal = r
+                    .get("PrincipalId")
+                    .or_else(|| r.pointer("/Member/Id"))
+                    .and_then(Value::as_i64)?;
+                let bindings = r.get("RoleDefinitionBindings")?;
+                let roles = bindings
+                    .get("results")
+                    .or(Some(bindings))
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|b| b.get("Id").and_then(Value::as_i64))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                Some(RoleAssignment { principal, roles })
+            })
+            .collect())
     }
 
     pub fn missing_users(&self) -> Vec<i64> {
@@ -364,6 +406,28 @@ impl Library {
                     &l.rel, &name, l.size, l.created, l.modified, opts, &skip_ext,
                 );
             }
+            let mut l = l;
+            if l.unique && opts.preserve_permissions && verdict == Verdict::Migrate {
+                // Only objects with unique permissions carry them (sharepoint-server-source.md
+                // §3.3); inherited ones come from the target.
+                match self.runtime.block_on(self.role_assignments(l.id)) {
+                    Ok(a) => {
+                        if let Some(f) = l.facts.as_mut() {
+                            Arc::make_mut(f).permissions = Some(a);
+                        }
+                    }
+                    Err(e) => {
+                        verdict = Verdict::Fail {
+                            code: codes::CANNOT_READ_METADATA.into(),
+                            rule: "PermissionsUnreadable".into(),
+                            message: format!(
+                                "{}: its unique permissions could not be read: {e}",
+                                l.rel
+                            ),
+                        };
+                    }
+                }
+            }
             if l.kind == ItemKind::Folder && verdict != Verdict::Migrate {
                 blocked.push(l.rel.clone());
             }
@@ -412,7 +476,7 @@ impl Library {
         let mut page = MAX_PAGE;
         let mut after = 0u64;
         let base = format!(
-            "{}/_api/web/lists/GetByTitle({})/items?$select=ID,FileSystemObjectType,FileRef,Created,Modified,AuthorId,EditorId,OData__UIVersionString,File/Length,File/CheckInComment&$expand=File&$orderby=ID",
+            "{}/_api/web/lists/GetByTitle({})/items?$select=ID,FileSystemObjectType,FileRef,Created,Modified,AuthorId,EditorId,OData__UIVersionString,HasUniqueRoleAssignments,File/Length,File/CheckInComment&$expand=File&$orderby=ID",
             self.site_url,
             encode_path(&quoted(&self.title))
         );
@@ -483,6 +547,7 @@ impl Library {
                         .and_then(Value::as_str)
                         .filter(|c| !c.is_empty())
                         .map(str::to_string),
+                    permissions: None,
                 };
                 out.push(Listed {
                     rel,
@@ -495,6 +560,9 @@ impl Library {
                     created: at("Created"),
                     modified: at("Modified"),
                     facts: Some(Arc::new(facts)),
+                    id,
+                    unique: r.get("HasUniqueRoleAssignments").and_then(Value::as_bool)
+                        == Some(true),
                 });
             }
             let more = d.get("__next").and_then(Value::as_str).is_some()
@@ -614,6 +682,65 @@ struct Listed {
     created: SystemTime,
     modified: SystemTime,
     facts: Option<Arc<ItemFacts>>,
+    /// List item id.
+    id: u64,
+    /// `HasUniqueRoleAssignments`.
+    unique: bool,
+}
+
+/// The rows of a verbose (`d.results`) or light (`value`) collection.
+fn results(v: &Value) -> Vec<Value> {
+    let d = v.get("d").unwrap_or(v);
+    d.get("results")
+        .or_else(|| d.get("value"))
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The site's role definitions. A farm that will not say them (an account that may read but
+/// not enumerate them) leaves permissions to built-in roles only.
+async fn role_definitions(http: &FarmHttp, site: &str) -> Result<Vec<RoleDef>, ScanError> {
+    let v = match get_json(
+        http,
+        &format!("{site}/_api/web/roledefinitions?$select=Id,Name,Description,BasePermissions,Hidden,Order,RoleTypeKind"),
+    )
+    .await
+    {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::warn!(site, error = %e, "cannot read the site's role definitions; custom roles will not be carried over");
+            return Ok(Vec::new());
+        }
+    };
+    let num = |r: &Value, k: &str| {
+        r.pointer(k)
+            .and_then(|x| {
+                x.as_str()
+                    .and_then(|s| s.parse::<u64>().ok())
+                    .or_else(|| x.as_u64())
+            })
+            .unwrap_or(0)
+    };
+    Ok(results(&v)
+        .iter()
+        .filter_map(|r| {
+            Some(RoleDef {
+                id: r.get("Id").and_then(Value::as_i64)?,
+                name: r.get("Name").and_then(Value::as_str)?.to_string(),
+                description: r
+                    .get("Description")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+                perm_mask: (num(r, "/BasePermissions/High") << 32)
+                    | (num(r, "/BasePermissions/Low") & 0xffff_ffff),
+                hidden: r.get("Hidden").and_then(Value::as_bool).unwrap_or(false),
+                order: r.get("Order").and_then(Value::as_i64).unwrap_or(0),
+                kind: r.get("RoleTypeKind").and_then(Value::as_i64).unwrap_or(0),
+            })
+        })
+        .collect())
 }
 
 fn parse_time(s: &str) -> Option<SystemTime> {
