@@ -75,14 +75,6 @@ const BUILT_IN_ROLES: &[(i64, i64, &str)] = &[
     (6, 1073741830, "Edit"),
 ];
 
-/// The name of a built-in role id, for readers of a package.
-pub fn built_in_role_name(id: i64) -> Option<&'static str> {
-    BUILT_IN_ROLES
-        .iter()
-        .find(|(_, rid, _)| *rid == id)
-        .map(|(_, _, n)| *n)
-}
-
 /// How a package names a source role: a built-in by the target's well-known id, a custom one
 /// by its own definition (declared in the package).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,7 +114,10 @@ impl People {
             }
             return Some(TargetRole::Custom(r));
         }
-        built_in_role_name(id).map(|_| TargetRole::BuiltIn(id))
+        BUILT_IN_ROLES
+            .iter()
+            .any(|(_, rid, _)| *rid == id)
+            .then_some(TargetRole::BuiltIn(id))
     }
 
     /// Records the user ids items refer to that the source site no longer has (deleted users):
@@ -426,6 +421,28 @@ mod tests {
             e.contains("line 1") && e.contains("user principal name"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn built_in_roles_go_by_their_well_known_ids_and_custom_ones_by_their_definition() {
+        let role = |id, kind| RoleDef {
+            id,
+            name: format!("r{id}"),
+            description: String::new(),
+            perm_mask: 1,
+            hidden: false,
+            order: 1,
+            kind,
+        };
+        let mut p = People::default();
+        // A farm whose Contribute has another id still means the target's Contribute.
+        p.set_roles(&[role(1073741999, 3), role(1073741930, 0)]);
+        assert_eq!(p.role(1073741999), Some(TargetRole::BuiltIn(1073741827)));
+        assert!(
+            matches!(p.role(1073741930), Some(TargetRole::Custom(r)) if r.name == "r1073741930")
+        );
+        assert_eq!(p.role(1073741826), Some(TargetRole::BuiltIn(1073741826)));
+        assert_eq!(p.role(5), None);
     }
 
     #[test]

@@ -675,20 +675,24 @@ fn site_users(farm: &Farm) -> Response<Body> {
     verbose(json!({ "results": rows }))
 }
 
-/// The roles every site has (SP.RoleType 1–6 with their well-known ids and masks), and the
-/// seed's custom ones (RoleTypeKind 0).
+/// The roles every SharePoint site has: id, name, SP.RoleType (what both the farm and the
+/// local target know them by).
+pub const BUILT_IN_ROLES: &[(i64, &str, i64)] = &[
+    (1073741825, "Limited Access", 1),
+    (1073741826, "Read", 2),
+    (1073741827, "Contribute", 3),
+    (1073741828, "Design", 4),
+    (1073741829, "Full Control", 5),
+    (1073741830, "Edit", 6),
+];
+
+/// The built-in roles and the seed's custom ones (RoleTypeKind 0): id, name, description,
+/// permission mask, kind. (Built-in masks are not modelled: clients refer to those roles by id.)
 fn all_roles(farm: &Farm) -> Vec<(i64, String, String, u64, i64)> {
-    let mut out: Vec<(i64, String, String, u64, i64)> = [
-        (1073741825, "Limited Access", 0x0000_0000_0002_1021u64, 1),
-        (1073741826, "Read", 0x0000_0001_3806_1021, 2),
-        (1073741827, "Contribute", 0x0000_0000_7c3f_3fff, 3),
-        (1073741828, "Design", 0x0000_0000_7fff_ffff, 4),
-        (1073741829, "Full Control", 0x7fff_ffff_ffff_ffff, 5),
-        (1073741830, "Edit", 0x0000_0000_7c3f_3fff, 6),
-    ]
-    .into_iter()
-    .map(|(id, n, m, k)| (id, n.to_string(), String::new(), m, k))
-    .collect();
+    let mut out: Vec<(i64, String, String, u64, i64)> = BUILT_IN_ROLES
+        .iter()
+        .map(|(id, n, k)| (*id, n.to_string(), String::new(), 0, *k))
+        .collect();
     out.extend(
         farm.roles
             .iter()

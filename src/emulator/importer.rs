@@ -525,10 +525,11 @@ impl<'a> Importer<'a> {
                     .get(role)
                     .cloned()
                     .or_else(|| {
-                        role.parse::<i64>()
-                            .ok()
-                            .and_then(crate::people::built_in_role_name)
-                            .map(str::to_string)
+                        let id = role.parse::<i64>().ok()?;
+                        super::farm::BUILT_IN_ROLES
+                            .iter()
+                            .find(|(r, _, _)| *r == id)
+                            .map(|(_, n, _)| n.to_string())
                     })
                     .unwrap_or_default();
                 entry.push(serde_json::json!({"login": login, "role_id": role, "role": name}));
