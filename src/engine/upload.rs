@@ -92,6 +92,21 @@ fn slot_weight(size: u64, block: usize, slots: usize) -> u32 {
     blocks.min((slots / 4).max(1) as u64) as u32
 }
 
+/// The failure of a file that could not be read, with the fix when the process ran out of
+/// open files.
+fn read_failure(shown: &str) -> impl Fn(std::io::Error) -> Failure + Clone {
+    let shown = shown.to_string();
+    move |e: std::io::Error| {
+        let hint = crate::limits::exhausted_hint(&e)
+            .map(|h| format!(". {h}"))
+            .unwrap_or_default();
+        (
+            codes::CANNOT_OPEN,
+            format!("{shown}: cannot read the file: {e}{hint}"),
+        )
+    }
+}
+
 /// What one file's upload sent: the plaintext size of the current version, and the older
 /// versions, oldest first.
 type Sent = (u64, Vec<PkgVersion>);
@@ -133,17 +148,11 @@ async fn upload_item(
             });
         }
     }
-    let shown = it.lib_rel.clone();
-    let open_err = move |e: std::io::Error| {
-        let hint = crate::limits::exhausted_hint(&e)
-            .map(|h| format!(". {h}"))
-            .unwrap_or_default();
-        (
-            codes::CANNOT_OPEN,
-            format!("{shown}: cannot read the file: {e}{hint}"),
-        )
-    };
-    let opened = shared.reader.open(path, it.size).await.map_err(open_err)?;
+    let opened = shared
+        .reader
+        .open(path, it.size)
+        .await
+        .map_err(read_failure(&it.lib_rel))?;
     let sent = upload_blob(
         shared,
         data,
@@ -183,16 +192,7 @@ async fn upload_blob(
         .await
         .map_err(|_| (codes::UPLOAD_FAILED, "engine stopped".to_string()))?;
     let key2 = key.clone();
-    let shown_owned = shown.to_string();
-    let open_err = move |e: std::io::Error| {
-        let hint = crate::limits::exhausted_hint(&e)
-            .map(|h| format!(". {h}"))
-            .unwrap_or_default();
-        (
-            codes::CANNOT_OPEN,
-            format!("{shown_owned}: cannot read the file: {e}{hint}"),
-        )
-    };
+    let open_err = read_failure(shown);
     let mut st = Some(EncState {
         file,
         enc: Some(CbcEncryptor::new(&key2, &iv)),

@@ -189,7 +189,7 @@ impl Library {
             )
         })?;
         let users = site_users(&http, &site).await?;
-        let roles = role_definitions(&http, &site).await?;
+        let roles = role_definitions(&http, &site).await;
         Ok(Library {
             users,
             roles,
@@ -276,14 +276,7 @@ impl Library {
             ),
             e => std::io::Error::other(format!("reading its versions failed: {e}")),
         })?;
-        let d = v.get("d").unwrap_or(&v);
-        let rows = d
-            .get("results")
-            .or_else(|| d.get("value"))
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        let mut out: Vec<super::SourceVersion> = rows
+        let mut out: Vec<super::SourceVersion> = results(&v)
             .iter()
             .filter(|r| r.get("IsCurrentVersion").and_then(Value::as_bool) != Some(true))
             .filter_map(|r| {
@@ -504,12 +497,7 @@ impl Library {
                 }
             };
             let d = v.get("d").unwrap_or(&v);
-            let rows = d
-                .get("results")
-                .or_else(|| d.get("value"))
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
+            let rows = results(&v);
             if rows.is_empty() {
                 break;
             }
@@ -700,7 +688,7 @@ fn results(v: &Value) -> Vec<Value> {
 
 /// The site's role definitions. A farm that will not say them (an account that may read but
 /// not enumerate them) leaves permissions to built-in roles only.
-async fn role_definitions(http: &FarmHttp, site: &str) -> Result<Vec<RoleDef>, ScanError> {
+async fn role_definitions(http: &FarmHttp, site: &str) -> Vec<RoleDef> {
     let v = match get_json(
         http,
         &format!("{site}/_api/web/roledefinitions?$select=Id,Name,Description,BasePermissions,Hidden,Order,RoleTypeKind"),
@@ -710,19 +698,11 @@ async fn role_definitions(http: &FarmHttp, site: &str) -> Result<Vec<RoleDef>, S
         Ok(v) => v,
         Err(e) => {
             tracing::warn!(site, error = %e, "cannot read the site's role definitions; custom roles will not be carried over");
-            return Ok(Vec::new());
+            return Vec::new();
         }
     };
-    let num = |r: &Value, k: &str| {
-        r.pointer(k)
-            .and_then(|x| {
-                x.as_str()
-                    .and_then(|s| s.parse::<u64>().ok())
-                    .or_else(|| x.as_u64())
-            })
-            .unwrap_or(0)
-    };
-    Ok(results(&v)
+    let num = |r: &Value, k: &str| number(r.pointer(k)).unwrap_or(0);
+    results(&v)
         .iter()
         .filter_map(|r| {
             Some(RoleDef {
@@ -740,7 +720,7 @@ async fn role_definitions(http: &FarmHttp, site: &str) -> Result<Vec<RoleDef>, S
                 kind: r.get("RoleTypeKind").and_then(Value::as_i64).unwrap_or(0),
             })
         })
-        .collect())
+        .collect()
 }
 
 fn parse_time(s: &str) -> Option<SystemTime> {
@@ -767,14 +747,7 @@ async fn site_users(http: &FarmHttp, site: &str) -> Result<Vec<SourceUser>, Scan
     )
     .await
     .map_err(|e| failed(site, format!("reading the site's users failed: {e}")))?;
-    let d = v.get("d").unwrap_or(&v);
-    let rows = d
-        .get("results")
-        .or_else(|| d.get("value"))
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    Ok(rows
+    Ok(results(&v)
         .iter()
         .filter_map(|r| {
             let login = r.get("LoginName").and_then(Value::as_str)?.to_string();
