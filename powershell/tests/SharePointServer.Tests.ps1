@@ -8,7 +8,6 @@ BeforeAll {
     . (Join-Path $PSScriptRoot "TestHelpers.ps1")
     Import-Module $script:modulePath -Force
     $script:root = New-ScratchFolder "farm"
-    if (-not $env:SPMT_BIN -or -not (Test-Path $env:SPMT_BIN)) { throw "SPMT_BIN must name the spmt binary (dotnet-shim/test.sh sets it)" }
     # The farm: one library with a folder, and a file with an older version by another person.
     $farm = Join-Path $script:root "farm"
     $docs = Join-Path $farm "Shared Documents"
@@ -25,24 +24,18 @@ BeforeAll {
             } }
     } | ConvertTo-Json -Depth 6 | Set-Content -Path (Join-Path $farm "_farm/farm.json")
 
-    $psi = [System.Diagnostics.ProcessStartInfo]::new($env:SPMT_BIN)
-    foreach ($a in @("emulator", "--listen", "127.0.0.1:0", "--root", (Join-Path $script:root "unused"), "--farm", $farm)) { $psi.ArgumentList.Add($a) }
-    $psi.RedirectStandardOutput = $true
-    $psi.Environment["SPMT_FARM_PASSWORD"] = "farm-Passw0rd"
-    $script:emulator = [System.Diagnostics.Process]::Start($psi)
+    $script:emulator = Start-SpmtEmulator -Arguments @("--listen", "127.0.0.1:0", "--root", (Join-Path $script:root "unused"), "--farm", $farm) `
+        -Environment @{ SPMT_FARM_PASSWORD = "farm-Passw0rd" }
     $script:site = $null
     while ($null -ne ($line = $script:emulator.StandardOutput.ReadLine())) {
         if ($line -like "farm site: *") { $script:site = $line.Substring(11); break }
     }
     if (-not $script:site) { throw "spmt emulator --farm did not say where the farm is" }
-    function New-Cred([string]$User, [string]$Password) {
-        [System.Management.Automation.PSCredential]::new($User, (ConvertTo-SecureString -String $Password -AsPlainText -Force))
-    }
 }
 
 AfterAll {
     Unregister-SPMTMigration -WarningAction SilentlyContinue
-    if ($script:emulator -and -not $script:emulator.HasExited) { $script:emulator.Kill(); $script:emulator.WaitForExit(10000) | Out-Null }
+    Stop-SpmtEmulator $script:emulator
     Remove-Item -Recurse -Force $script:root -ErrorAction SilentlyContinue
 }
 

@@ -9,29 +9,22 @@ BeforeAll {
     Import-Module $script:modulePath -Force
     $script:clientId = "8d1f6a53-2b7c-4e0a-9c3d-5e6f7a8b9c0d"
     $script:root = New-ScratchFolder "signin"
-    if (-not $env:SPMT_BIN -or -not (Test-Path $env:SPMT_BIN)) { throw "SPMT_BIN must name the spmt binary (dotnet-shim/test.sh sets it)" }
     $entra = Join-Path $script:root "entra.json"
     @{ device_poll_interval_secs = 1
        users = @(@{ username = "admin@local.onmicrosoft.com"; password = "local-admin-password"; site_admin = $true }
                  @{ username = "mfa@local.onmicrosoft.com"; password = "mfa-pw"; persona = "mfa_required"; site_admin = $true }) } |
         ConvertTo-Json -Depth 4 | Set-Content -Path $entra
-    $psi = [System.Diagnostics.ProcessStartInfo]::new($env:SPMT_BIN)
-    foreach ($a in @("emulator", "--listen", "127.0.0.1:0", "--root", (Join-Path $script:root "site"), "--entra", $entra)) { $psi.ArgumentList.Add($a) }
-    $psi.RedirectStandardOutput = $true
-    $script:emulator = [System.Diagnostics.Process]::Start($psi)
+    $script:emulator = Start-SpmtEmulator -Arguments @("--listen", "127.0.0.1:0", "--root", (Join-Path $script:root "site"), "--entra", $entra)
     $first = $script:emulator.StandardOutput.ReadLine()
     $script:base = ($first -split " ")[-1]
     $script:site = "$script:base/sites/local"
     $script:library = Join-Path $script:root "site/sites/local/Documents"
     $script:source = New-SourceTree -Path (Join-Path $script:root "share")
-    function New-Cred([string]$User, [string]$Password) {
-        [System.Management.Automation.PSCredential]::new($User, (ConvertTo-SecureString -String $Password -AsPlainText -Force))
-    }
 }
 
 AfterAll {
     Unregister-SPMTMigration -WarningAction SilentlyContinue
-    if ($script:emulator -and -not $script:emulator.HasExited) { $script:emulator.Kill(); $script:emulator.WaitForExit(10000) | Out-Null }
+    Stop-SpmtEmulator $script:emulator
     Remove-Item -Recurse -Force $script:root -ErrorAction SilentlyContinue
 }
 

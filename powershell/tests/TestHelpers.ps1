@@ -54,6 +54,27 @@ function Wait-Finished {
     $Session
 }
 
+# A PSCredential, as a script makes one.
+function New-Cred([string]$User, [string]$Password) {
+    [System.Management.Automation.PSCredential]::new($User, (ConvertTo-SecureString -String $Password -AsPlainText -Force))
+}
+
+# Starts `spmt emulator` ($env:SPMT_BIN) as its own process with these arguments (and extra
+# environment); returns the process, its standard output still open for the lines it prints.
+function Start-SpmtEmulator {
+    param([string[]]$Arguments, [hashtable]$Environment = @{})
+    if (-not $env:SPMT_BIN -or -not (Test-Path $env:SPMT_BIN)) { throw "SPMT_BIN must name the spmt binary (dotnet-shim/test.sh sets it)" }
+    $psi = [System.Diagnostics.ProcessStartInfo]::new($env:SPMT_BIN)
+    foreach ($a in @("emulator") + $Arguments) { $psi.ArgumentList.Add($a) }
+    foreach ($k in $Environment.Keys) { $psi.Environment[$k] = $Environment[$k] }
+    $psi.RedirectStandardOutput = $true
+    [System.Diagnostics.Process]::Start($psi)
+}
+
+function Stop-SpmtEmulator($Process) {
+    if ($Process -and -not $Process.HasExited) { $Process.Kill(); $Process.WaitForExit(10000) | Out-Null }
+}
+
 function Get-FileSha256 {
     param([string]$Path)
     (Get-FileHash -Algorithm SHA256 -Path $Path).Hash

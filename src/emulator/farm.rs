@@ -757,8 +757,9 @@ fn role_assignments(farm: &Farm, lib: &Library, id: u64) -> Response<Body> {
     verbose(json!({ "results": rows }))
 }
 
-/// SharePoint's version id of a label: major × 512 + minor.
-fn version_id(label: &str) -> u64 {
+/// SharePoint's version id of a label: major × 512 + minor (the local target's REST numbers
+/// versions the same way).
+pub(crate) fn version_id(label: &str) -> u64 {
     let (major, minor) = label.split_once('.').unwrap_or((label, "0"));
     major.parse::<u64>().unwrap_or(0) * 512 + minor.parse::<u64>().unwrap_or(0)
 }

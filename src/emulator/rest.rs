@@ -4,6 +4,7 @@
 
 use super::entra::Principal;
 use super::events::QueueTarget;
+use super::farm::version_id;
 use super::importer::{self, JobSpec};
 use super::library::{List, Site};
 use super::recycle;
@@ -669,12 +670,6 @@ fn file_not_found() -> Response<Body> {
         "-2147024894, System.IO.FileNotFoundException",
         "File Not Found.",
     )
-}
-
-/// SharePoint's version id of a label: major × 512 + minor.
-fn version_id(label: &str) -> u64 {
-    let (major, minor) = label.split_once('.').unwrap_or((label, "0"));
-    major.parse::<u64>().unwrap_or(0) * 512 + minor.parse::<u64>().unwrap_or(0)
 }
 
 /// A user as SPO's REST shows it: expanded when `$expand` names the property, else deferred.

@@ -135,7 +135,7 @@ async fn upload_item(
                 .open_version(&v)
                 .await
                 .map(|f| (f, crate::source::Content::Copy))
-                .map_err(|e| (codes::CANNOT_OPEN, format!("{shown}: cannot read it: {e}")))?;
+                .map_err(read_failure(&shown))?;
             let sent =
                 upload_blob(shared, data, key, &shown, &blob, v.size, it.mtime, opened).await?;
             versions.push(PkgVersion {
